@@ -1,0 +1,145 @@
+#include "cli/cli.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "common/logging.h"
+#include "common/version.h"
+
+namespace diskinv {
+namespace {
+
+constexpr const char* kUsage = R"(Usage: diskinv [GLOBAL OPTIONS] COMMAND [ARGS]
+
+Block-device inventory for Linux storage nodes.
+
+Commands:
+  scan       walk sysfs and the udev database once and print every block device
+  capture    copy the block-device part of sysfs and the udev db into a fixture tree
+  help       show this help, or `diskinv help COMMAND` for a command's help
+
+Global options:
+  -v, --verbose          more logging (repeat for debug)
+      --log-level LEVEL  trace, debug, info, warn (default), error, critical, off
+      --log-format FMT   text (default) or json (one JSON object per line)
+  -h, --help             show this help
+  -V, --version          print version and build information
+
+Environment:
+  DISKINV_LOG_LEVEL      default for --log-level
+
+Exit status:
+  0 success, 1 failure, 2 usage error, 3 partial result (scan finished with unreadable parts)
+)";
+
+}  // namespace
+
+bool ArgParser::Flag(std::string_view long_name, char short_name) {
+  const std::string& a = args[pos];
+  if ((a.size() > 2 && a.compare(0, 2, "--") == 0 && std::string_view(a).substr(2) == long_name) ||
+      (short_name != 0 && a.size() == 2 && a[0] == '-' && a[1] == short_name)) {
+    ++pos;
+    return true;
+  }
+  return false;
+}
+
+bool ArgParser::Option(std::string_view long_name, char short_name, std::string* value,
+                       std::string* error) {
+  const std::string& a = args[pos];
+  std::string lng = fmt::format("--{}", long_name);
+  if (a == lng || (short_name != 0 && a.size() == 2 && a[0] == '-' && a[1] == short_name)) {
+    if (pos + 1 >= args.size()) {
+      *error = fmt::format("option {} needs a value", a);
+      ++pos;
+      return true;
+    }
+    *value = args[pos + 1];
+    pos += 2;
+    return true;
+  }
+  if (a.compare(0, lng.size() + 1, lng + "=") == 0) {
+    *value = a.substr(lng.size() + 1);
+    ++pos;
+    return true;
+  }
+  if (short_name != 0 && a.size() > 2 && a[0] == '-' && a[1] == short_name) {
+    *value = a.substr(2);
+    ++pos;
+    return true;
+  }
+  return false;
+}
+
+int UsageError(std::string_view command, std::string_view msg) {
+  std::fprintf(stderr, "diskinv%s%s: %.*s\nTry 'diskinv %s%s--help' for more information.\n",
+               command.empty() ? "" : " ", std::string(command).c_str(), static_cast<int>(msg.size()),
+               msg.data(), std::string(command).c_str(), command.empty() ? "" : " ");
+  return kExitUsage;
+}
+
+int RunCli(int argc, char** argv) {
+  ArgParser p;
+  for (int i = 0; i < argc; ++i) p.args.emplace_back(argv[i]);
+  std::string level = std::getenv("DISKINV_LOG_LEVEL") ? std::getenv("DISKINV_LOG_LEVEL") : "warn";
+  std::string format = "text";
+  int verbose = 0;
+  std::string err;
+  while (!p.Done() && !p.Current().empty() && p.Current()[0] == '-') {
+    if (p.Flag("help", 'h')) {
+      std::fputs(kUsage, stdout);
+      return kExitOk;
+    }
+    if (p.Flag("version", 'V')) {
+      std::printf("diskinv %s\nbuilt %s %s with g++ %s, C++%ld\n", DISKINV_VERSION, __DATE__,
+                  __TIME__, __VERSION__, __cplusplus / 100 % 100);
+      return kExitOk;
+    }
+    if (p.Flag("verbose", 'v')) {
+      ++verbose;
+      continue;
+    }
+    if (p.Current() == "-vv") {
+      verbose += 2;
+      ++p.pos;
+      continue;
+    }
+    if (p.Option("log-level", 0, &level, &err) || p.Option("log-format", 0, &format, &err)) {
+      if (!err.empty()) return UsageError("", err);
+      continue;
+    }
+    return UsageError("", fmt::format("unknown option '{}'", p.Current()));
+  }
+  if (verbose == 1) level = "info";
+  if (verbose >= 2) level = "debug";
+  if (format != "text" && format != "json") {
+    return UsageError("", fmt::format("--log-format must be text or json, not '{}'", format));
+  }
+  if (Status st = SetupLogging(level, format == "json" ? LogFormat::kJson : LogFormat::kText);
+      !st.ok()) {
+    return UsageError("", st.message());
+  }
+  if (p.Done()) {
+    std::fputs(kUsage, stderr);
+    return kExitUsage;
+  }
+  std::vector<std::string> rest(p.args.begin() + static_cast<std::ptrdiff_t>(p.pos), p.args.end());
+  const std::string& cmd = rest[0];
+  if (cmd == "help") {
+    if (rest.size() > 1) {
+      std::vector<std::string> sub = {rest[1], "--help"};
+      rest = sub;
+    } else {
+      std::fputs(kUsage, stdout);
+      return kExitOk;
+    }
+  }
+  if (rest[0] == "scan") return ScanCommand(rest);
+  if (rest[0] == "capture") return CaptureCommand(rest);
+  return UsageError("", fmt::format("unknown command '{}'", rest[0]));
+}
+
+}  // namespace diskinv

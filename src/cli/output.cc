@@ -1,0 +1,240 @@
+#include "cli/output.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace diskinv {
+namespace {
+
+void WriteValue(JsonWriter& w, const FieldValue& v) {
+  struct V {
+    JsonWriter& w;
+    void operator()(std::monostate) const { w.Null(); }
+    void operator()(const std::string& s) const { w.String(s); }
+    void operator()(uint64_t u) const { w.Uint(u); }
+    void operator()(int64_t i) const { w.Int(i); }
+    void operator()(bool b) const { w.Bool(b); }
+  };
+  std::visit(V{w}, v);
+}
+
+template <typename T>
+void OptKey(JsonWriter& w, const char* key, const std::optional<T>& v) {
+  w.Key(key);
+  if (!v) {
+    w.Null();
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    w.String(*v);
+  } else if constexpr (std::is_same_v<T, uint64_t>) {
+    w.Uint(*v);
+  } else {
+    w.Int(*v);
+  }
+}
+
+void StringArray(JsonWriter& w, const char* key, const std::vector<std::string>& v) {
+  w.Key(key).BeginArray();
+  for (const auto& s : v) w.String(s);
+  w.EndArray();
+}
+
+void WriteNested(JsonWriter& w, const BlockDevice& d) {
+  StringArray(w, "schedulers", d.queue.schedulers);
+  StringArray(w, "partitions", d.partitions);
+  StringArray(w, "holders", d.holders);
+  StringArray(w, "slaves", d.slaves);
+  w.Key("scsi");
+  if (d.scsi) {
+    const ScsiIdentity& s = *d.scsi;
+    w.BeginObject();
+    w.Key("hctl").String(s.hctl);
+    OptKey(w, "vendor", s.vendor);
+    OptKey(w, "model", s.model);
+    OptKey(w, "rev", s.rev);
+    OptKey(w, "wwid", s.wwid);
+    OptKey(w, "state", s.state);
+    OptKey(w, "sas_address", s.sas_address);
+    OptKey(w, "device_type", s.device_type);
+    w.Key("vpd83").BeginArray();
+    for (const auto& v : s.vpd83) {
+      w.BeginObject();
+      w.Key("type").Int(v.type).Key("association").Int(v.association);
+      w.Key("code_set").Int(v.code_set).Key("value").String(v.value);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+  } else {
+    w.Null();
+  }
+  w.Key("nvme");
+  if (d.nvme) {
+    const NvmeIdentity& n = *d.nvme;
+    w.BeginObject();
+    OptKey(w, "eui64", n.eui64);
+    OptKey(w, "nguid", n.nguid);
+    OptKey(w, "uuid", n.uuid);
+    OptKey(w, "wwid", n.wwid);
+    OptKey(w, "nsid", n.nsid);
+    w.Key("controller").String(n.controller);
+    w.Key("subsystem").String(n.subsystem);
+    OptKey(w, "subsysnqn", n.subsysnqn);
+    OptKey(w, "serial", n.serial);
+    OptKey(w, "model", n.model);
+    OptKey(w, "firmware_rev", n.firmware_rev);
+    OptKey(w, "transport", n.transport);
+    OptKey(w, "address", n.address);
+    OptKey(w, "cntlid", n.cntlid);
+    OptKey(w, "state", n.state);
+    StringArray(w, "controllers", n.controllers);
+    StringArray(w, "paths", n.paths);
+    w.EndObject();
+  } else {
+    w.Null();
+  }
+  w.Key("udev");
+  if (d.udev.present) {
+    w.BeginObject();
+    w.Key("properties").BeginObject();
+    for (const auto& [k, v] : d.udev.properties) w.Key(k).String(v);
+    w.EndObject();
+    StringArray(w, "links", d.udev.links);
+    StringArray(w, "tags", d.udev.tags);
+    OptKey(w, "initialized_usec", d.udev.initialized_usec);
+    w.EndObject();
+  } else {
+    w.Null();
+  }
+  w.Key("disagreements").BeginObject();
+  for (const auto& [field, n] : d.disagreements) {
+    w.Key(field).BeginObject();
+    w.Key("used").String(n.used).Key("udev").String(n.udev_value).Key("sysfs").String(n.sysfs_value);
+    w.EndObject();
+  }
+  w.EndObject();
+  w.Key("errors").BeginArray();
+  for (const auto& e : d.errors) {
+    w.BeginObject();
+    w.Key("field").String(e.field).Key("path").String(e.path);
+    w.Key("error").String(e.message).Key("errno").Int(e.code);
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+}  // namespace
+
+void WriteDeviceJson(JsonWriter& w, const BlockDevice& d, const OutputOptions& opt) {
+  w.BeginObject();
+  if (opt.columns.empty()) {
+    for (const auto& f : AllFields()) {
+      w.Key(f.key);
+      WriteValue(w, f.get(d));
+    }
+    WriteNested(w, d);
+  } else {
+    for (const FieldDef* f : opt.columns) {
+      w.Key(f->key);
+      WriteValue(w, f->get(d));
+    }
+  }
+  w.EndObject();
+}
+
+std::string InventoryToJson(const Inventory& inv, const OutputOptions& opt) {
+  JsonWriter w(opt.pretty);
+  const ScanStats& st = inv.stats();
+  w.BeginObject();
+  w.Key("schema").String("diskinv.scan").Key("version").Int(kScanJsonVersion);
+  w.Key("sysroot").String(opt.sysroot);
+  w.Key("complete").Bool(st.complete());
+  w.Key("devices").Uint(inv.size());
+  w.Key("field_errors").Uint(st.field_errors);
+  w.Key("vanished").Uint(st.vanished);
+  StringArray(w, "messages", st.messages);
+  w.Key("blockdevices").BeginArray();
+  for (const auto& d : inv.devices()) WriteDeviceJson(w, d, opt);
+  w.EndArray();
+  w.EndObject();
+  std::string out = w.Take();
+  out.push_back('\n');
+  return out;
+}
+
+const std::vector<const FieldDef*>& DefaultTableColumns() {
+  static const std::vector<const FieldDef*> kCols = [] {
+    std::vector<const FieldDef*> v;
+    for (const char* c : {"NAME", "MAJ:MIN", "TYPE", "SIZE", "TRAN", "ROTA", "MODEL", "SERIAL", "WWN"}) {
+      v.push_back(FindField(c));
+    }
+    return v;
+  }();
+  return kCols;
+}
+
+Result<std::vector<const FieldDef*>> ParseColumns(std::string_view list) {
+  std::vector<const FieldDef*> out;
+  if (!list.empty() && list.front() == '+') {
+    out = DefaultTableColumns();
+    list.remove_prefix(1);
+  }
+  size_t i = 0;
+  while (i <= list.size()) {
+    size_t j = list.find(',', i);
+    if (j == std::string_view::npos) j = list.size();
+    std::string_view name = list.substr(i, j - i);
+    i = j + 1;
+    if (name.empty()) continue;
+    const FieldDef* f = FindField(name);
+    if (!f) {
+      std::string known;
+      for (const auto& d : AllFields()) known += fmt::format("{}{}", known.empty() ? "" : ",", d.column);
+      return Status::Invalid(fmt::format("unknown column '{}' (known: {})", name, known));
+    }
+    out.push_back(f);
+  }
+  if (out.empty()) return Status::Invalid("no columns given to -o");
+  return out;
+}
+
+std::string InventoryToTable(const Inventory& inv, const OutputOptions& opt) {
+  const auto& cols = opt.columns.empty() ? DefaultTableColumns() : opt.columns;
+  std::vector<std::vector<std::string>> rows;
+  rows.reserve(inv.size() + 1);
+  std::vector<std::string> header;
+  for (const auto* c : cols) header.emplace_back(c->column);
+  rows.push_back(std::move(header));
+  for (const auto& d : inv.devices()) {
+    std::vector<std::string> row;
+    for (const auto* c : cols) {
+      std::string cell = FieldToText(c->get(d), c->size_like, opt.bytes);
+      if (c == cols.front() && d.is_partition) cell = "`-" + cell;
+      row.push_back(std::move(cell));
+    }
+    rows.push_back(std::move(row));
+  }
+  std::vector<size_t> width(cols.size(), 0);
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  }
+  std::string out;
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      bool last = i + 1 == r.size();
+      if (cols[i]->align == FieldAlign::kRight) {
+        line += fmt::format("{:>{}}", r[i], width[i]);
+      } else {
+        line += last ? r[i] : fmt::format("{:<{}}", r[i], width[i]);
+      }
+      if (!last) line += ' ';
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line;
+    out += '\n';
+  }
+  return out;
+}
+
+}  // namespace diskinv

@@ -1,0 +1,114 @@
+// diskinv scan: one walk, printed as a table or JSON.
+#include <unistd.h>
+
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "cli/cli.h"
+#include "cli/output.h"
+#include "common/logging.h"
+#include "sysfs/real_sysfs_reader.h"
+#include "sysfs/walker.h"
+
+namespace diskinv {
+namespace {
+
+constexpr const char* kScanHelp = R"(Usage: diskinv scan [--sysroot DIR] [--json [--pretty]] [-o COLS] [-b] [--all]
+
+Walk sysfs (sys/block, queue limits, SCSI/NVMe identity, holders/slaves) and the udev
+database (run/udev/data) once and print every block device.
+
+Options:
+      --sysroot DIR  use DIR as the system root (like lsblk --sysroot); default /
+  -J, --json         print JSON (schema "diskinv.scan", version 1: docs/scan-json.md)
+      --pretty       indent the JSON
+  -o, --output COLS  columns by lsblk name, comma separated (e.g. NAME,SIZE,WWN); "+COLS"
+                     adds to the default columns; with --json, only these keys are printed
+  -b, --bytes        print sizes in bytes in the table
+  -a, --all          also list empty loop devices and hidden devices (NVMe multipath paths)
+      --no-udev      do not read the udev database
+      --list-columns print the available columns and exit
+  -h, --help         show this help
+
+Exit status: 0 complete; 1 the sysroot or sys/block could not be read; 2 usage error;
+3 partial: some devices vanished or attributes could not be read (listed in "errors").
+)";
+
+}  // namespace
+
+int ScanCommand(std::vector<std::string> args) {
+  ArgParser p{std::move(args)};
+  OutputOptions out;
+  WalkOptions walk;
+  bool json = false;
+  std::string cols, err;
+  while (!p.Done()) {
+    if (p.Flag("help", 'h')) {
+      std::fputs(kScanHelp, stdout);
+      return kExitOk;
+    }
+    if (p.Flag("json", 'J')) {
+      json = true;
+    } else if (p.Flag("pretty")) {
+      out.pretty = true;
+    } else if (p.Flag("bytes", 'b')) {
+      out.bytes = true;
+    } else if (p.Flag("all", 'a')) {
+      walk.all = true;
+    } else if (p.Flag("no-udev")) {
+      walk.udev = false;
+    } else if (p.Flag("list-columns")) {
+      for (const auto& f : AllFields()) {
+        std::printf("%-16s %s%s\n", f.column, f.help, f.lsblk ? "" : " (diskinv)");
+      }
+      return kExitOk;
+    } else if (p.Option("sysroot", 0, &out.sysroot, &err) || p.Option("output", 'o', &cols, &err)) {
+      if (!err.empty()) return UsageError("scan", err);
+    } else {
+      return UsageError("scan", fmt::format("unknown argument '{}'", p.Current()));
+    }
+  }
+  if (!cols.empty()) {
+    auto c = ParseColumns(cols);
+    if (!c.ok()) return UsageError("scan", c.status().message());
+    out.columns = std::move(*c);
+  }
+  auto reader = RealSysfsReader::Open(out.sysroot);
+  if (!reader.ok()) {
+    std::fprintf(stderr, "diskinv scan: %s\n", reader.status().message().c_str());
+    return kExitFailure;
+  }
+  Walker walker(**reader, walk);
+  Inventory inv = walker.WalkAll();
+  const ScanStats& st = inv.stats();
+  if (st.walk_errors > 0) {
+    for (const auto& m : st.messages) std::fprintf(stderr, "diskinv scan: %s\n", m.c_str());
+    return kExitFailure;
+  }
+  std::string text = json ? InventoryToJson(inv, out) : InventoryToTable(inv, out);
+  if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0) {
+    std::fprintf(stderr, "diskinv scan: cannot write output\n");
+    return kExitFailure;
+  }
+  auto log = Logger("scan");
+  log->info("{} devices, {} field errors, {} vanished", st.devices, st.field_errors, st.vanished);
+  if (!st.complete() || st.field_errors > 0) {
+    if (!json) {
+      for (const auto& d : inv.devices()) {
+        for (const auto& e : d.errors) {
+          std::fprintf(stderr, "diskinv scan: %s: %s: %s\n", d.kname.c_str(), e.field.c_str(),
+                       e.message.c_str());
+        }
+      }
+      if (st.vanished > 0) {
+        std::fprintf(stderr, "diskinv scan: %lu device(s) vanished during the walk\n",
+                     static_cast<unsigned long>(st.vanished));
+      }
+    }
+    return kExitPartial;
+  }
+  return kExitOk;
+}
+
+}  // namespace diskinv

@@ -1,0 +1,72 @@
+#include "common/logging.h"
+
+#include <mutex>
+#include <string>
+
+#include <fmt/format.h>
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_sinks.h>
+
+#include "common/json_writer.h"
+
+namespace diskinv {
+namespace {
+
+std::mutex g_mu;
+spdlog::sink_ptr g_sink;
+spdlog::level::level_enum g_level = spdlog::level::warn;
+
+spdlog::sink_ptr Sink() {
+  if (!g_sink) g_sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  return g_sink;
+}
+
+// %j: the message as a JSON string (quotes included), so JSON log lines stay valid whatever
+// bytes a device name or an error message carries.
+class JsonMessageFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    std::string quoted;
+    JsonWriter::AppendQuoted(quoted, std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(quoted.data(), quoted.data() + quoted.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JsonMessageFlag>();
+  }
+};
+
+}  // namespace
+
+Status SetupLogging(std::string_view level, LogFormat format) {
+  auto lvl = spdlog::level::from_str(std::string(level));
+  if (lvl == spdlog::level::off && level != "off") {
+    return Status::Invalid(fmt::format(
+        "unknown log level '{}' (use trace, debug, info, warn, error, critical or off)", level));
+  }
+  std::lock_guard lock(g_mu);
+  g_level = lvl;
+  auto sink = Sink();
+  if (format == LogFormat::kJson) {
+    auto formatter = std::make_unique<spdlog::pattern_formatter>();
+    formatter->add_flag<JsonMessageFlag>('j').set_pattern(
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","logger":"%n","pid":%P,"msg":%j})");
+    sink->set_formatter(std::move(formatter));
+  } else {
+    sink->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ [%n] %v");
+  }
+  spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& l) { l->set_level(lvl); });
+  return Status::Ok();
+}
+
+std::shared_ptr<spdlog::logger> Logger(std::string_view name) {
+  std::lock_guard lock(g_mu);
+  std::string n(name);
+  if (auto l = spdlog::get(n)) return l;
+  auto l = std::make_shared<spdlog::logger>(n, Sink());
+  l->set_level(g_level);
+  spdlog::register_logger(l);
+  return l;
+}
+
+}  // namespace diskinv

@@ -1,0 +1,55 @@
+#include "model/inventory.h"
+
+#include <algorithm>
+
+namespace diskinv {
+
+const std::string* UdevRecord::Get(std::string_view key) const {
+  for (const auto& [k, v] : properties) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
+void Inventory::Add(BlockDevice dev) {
+  if (auto it = by_name_.find(dev.kname); it != by_name_.end()) {
+    size_t i = it->second;
+    by_devnum_.erase(Key(devices_[i].devnum));
+    devices_[i] = std::move(dev);
+    by_devnum_[Key(devices_[i].devnum)] = i;
+    return;
+  }
+  size_t i = devices_.size();
+  by_name_.emplace(dev.kname, i);
+  by_devnum_[Key(dev.devnum)] = i;
+  devices_.push_back(std::move(dev));
+}
+
+bool Inventory::Remove(std::string_view kname) {
+  auto it = by_name_.find(std::string(kname));
+  if (it == by_name_.end()) return false;
+  devices_.erase(devices_.begin() + static_cast<std::ptrdiff_t>(it->second));
+  Reindex();
+  return true;
+}
+
+const BlockDevice* Inventory::FindByName(std::string_view kname) const {
+  auto it = by_name_.find(std::string(kname));
+  return it == by_name_.end() ? nullptr : &devices_[it->second];
+}
+
+const BlockDevice* Inventory::FindByDevNum(DevNum num) const {
+  auto it = by_devnum_.find(Key(num));
+  return it == by_devnum_.end() ? nullptr : &devices_[it->second];
+}
+
+void Inventory::Reindex() {
+  by_name_.clear();
+  by_devnum_.clear();
+  for (size_t i = 0; i < devices_.size(); ++i) {
+    by_name_.emplace(devices_[i].kname, i);
+    by_devnum_[Key(devices_[i].devnum)] = i;
+  }
+}
+
+}  // namespace diskinv

@@ -1,0 +1,53 @@
+// Inventory: the set of block devices seen by one walk, indexed by kernel name and dev_t.
+//
+// Devices are stored in walk order (whole disks sorted by name, each followed by its
+// partitions). Lookups never scan the vector: the indexes are rebuilt by Add() and Reindex().
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "model/block_device.h"
+
+namespace diskinv {
+
+struct ScanStats {
+  uint64_t devices = 0;
+  uint64_t field_errors = 0;     // FieldErrors recorded on devices
+  uint64_t vanished = 0;         // devices listed, then gone before they could be read
+  uint64_t walk_errors = 0;      // directories of the walk itself that could not be read
+  std::vector<std::string> messages;  // walk-level problems, for the operator
+  // True when every listed device was read, even if some attributes were missing.
+  bool complete() const { return walk_errors == 0 && vanished == 0; }
+};
+
+class Inventory {
+ public:
+  // Appends a device; a device with the same kname replaces the earlier one.
+  void Add(BlockDevice dev);
+  // Removes a device by kernel name; returns false when it was not there.
+  bool Remove(std::string_view kname);
+
+  const std::vector<BlockDevice>& devices() const { return devices_; }
+  size_t size() const { return devices_.size(); }
+
+  const BlockDevice* FindByName(std::string_view kname) const;
+  const BlockDevice* FindByDevNum(DevNum num) const;
+
+  ScanStats& stats() { return stats_; }
+  const ScanStats& stats() const { return stats_; }
+
+ private:
+  void Reindex();
+  static uint64_t Key(DevNum n) { return (uint64_t{n.major} << 32) | n.minor; }
+
+  std::vector<BlockDevice> devices_;
+  std::unordered_map<std::string, size_t> by_name_;
+  std::unordered_map<uint64_t, size_t> by_devnum_;
+  ScanStats stats_;
+};
+
+}  // namespace diskinv

@@ -1,0 +1,620 @@
+#include "sysfs/walker.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+
+#include <fmt/format.h>
+
+#include "common/logging.h"
+#include "common/parse.h"
+#include "sysfs/attr_parse.h"
+#include "sysfs/udev_db.h"
+#include "sysfs/vpd.h"
+
+namespace diskinv {
+namespace {
+
+constexpr uint32_t kLoopMajor = 7;
+
+bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+// lsblk's ul_path_read_string: the file content without its one trailing newline.
+std::string StripNewline(std::string s) {
+  if (!s.empty() && s.back() == '\n') s.pop_back();
+  return s;
+}
+
+std::string Basename(std::string_view p) {
+  size_t s = p.rfind('/');
+  return std::string(s == std::string_view::npos ? p : p.substr(s + 1));
+}
+
+std::vector<std::string> Names(const Result<std::vector<DirEntry>>& r) {
+  std::vector<std::string> out;
+  if (r.ok()) {
+    for (const auto& e : *r) out.push_back(e.name);
+  }
+  return out;
+}
+
+// Kernel names use '!' for '/' (cciss!c0d0 -> /dev/cciss/c0d0), as sysfs_devname_sys_to_dev.
+std::string DevNodePath(std::string_view kname) {
+  std::string p = "/dev/";
+  for (char c : kname) p.push_back(c == '!' ? '/' : c);
+  return p;
+}
+
+// "naa.5000c500a1b2c3d4" / "eui.0025388b..." / "t10.ATA ..." -> the WWN udev would show
+// ("0x5000c500a1b2c3d4" for NAA and EUI-64), or the wwid unchanged for other forms.
+std::string WwnFromWwid(std::string_view wwid) {
+  wwid = Trim(wwid);
+  if (StartsWith(wwid, "naa.") || (StartsWith(wwid, "eui.") && wwid.size() == 4 + 16)) {
+    std::string out = "0x";
+    for (char c : wwid.substr(4)) out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    return out;
+  }
+  return std::string(wwid);
+}
+
+}  // namespace
+
+const char* ScsiTypeName(int64_t type) {
+  switch (type) {
+    case 0x00: return "disk";
+    case 0x01: return "tape";
+    case 0x02: return "printer";
+    case 0x03: return "processor";
+    case 0x04: return "worm";
+    case 0x05: return "rom";
+    case 0x06: return "scanner";
+    case 0x07: return "mo-disk";
+    case 0x08: return "changer";
+    case 0x09: return "comm";
+    case 0x0c: return "raid";
+    case 0x0d: return "enclosure";
+    case 0x0e: return "rbc";
+    case 0x11: return "osd";
+    case 0x7f: return "no-lun";
+    default: return nullptr;  // lsblk 2.38 then says "disk" (e.g. 0x14, ZBC)
+  }
+}
+
+// Per-device reading context: the device directory and where errors go.
+struct Walker::Ctx {
+  SysfsReader& r;
+  std::string dir;  // device directory relative to the root
+  BlockDevice& dev;
+
+  void Error(std::string field, std::string path, const Status& st) {
+    dev.errors.push_back({std::move(field), std::move(path), st.message(), st.code()});
+  }
+
+  // Reads dir/attr. ENOENT means "not provided" unless `required`.
+  std::optional<std::string> Read(const std::string& path, const char* field, bool required) {
+    auto v = r.ReadFile(path);
+    if (v.ok()) return std::move(*v);
+    if (v.status().code() != ENOENT || required) Error(field, path, v.status());
+    return std::nullopt;
+  }
+  std::optional<std::string> Str(std::string_view attr, const char* field, bool required = false) {
+    auto v = Read(fmt::format("{}/{}", dir, attr), field, required);
+    if (!v) return std::nullopt;
+    return StripNewline(std::move(*v));
+  }
+  std::optional<uint64_t> U64(std::string_view attr, const char* field, bool required = false) {
+    std::string path = fmt::format("{}/{}", dir, attr);
+    auto v = Read(path, field, required);
+    if (!v) return std::nullopt;
+    auto n = ParseU64(*v);
+    if (!n.ok()) {
+      Error(field, path, n.status());
+      return std::nullopt;
+    }
+    return *n;
+  }
+  std::optional<int64_t> I64(std::string_view attr, const char* field) {
+    std::string path = fmt::format("{}/{}", dir, attr);
+    auto v = Read(path, field, false);
+    if (!v) return std::nullopt;
+    auto n = ParseI64(*v);
+    if (!n.ok()) {
+      Error(field, path, n.status());
+      return std::nullopt;
+    }
+    return *n;
+  }
+  std::optional<bool> Bool(std::string_view attr, const char* field, bool required = false) {
+    std::string path = fmt::format("{}/{}", dir, attr);
+    auto v = Read(path, field, required);
+    if (!v) return std::nullopt;
+    auto b = ParseBool01(*v);
+    if (!b) {
+      // Some kernels print other positive values for flags; any number != 0 is "true".
+      auto n = ParseU64(*v);
+      if (n.ok()) return *n != 0;
+      Error(field, path, Status::Invalid(fmt::format("not a 0/1 flag: {}", QuoteForError(*v))));
+    }
+    return b;
+  }
+};
+
+Inventory Walker::WalkAll() {
+  ctrl_to_subsys_.clear();
+  subsys_cache_built_ = false;
+  Inventory inv;
+  ScanStats& stats = inv.stats();
+  auto disks = r_.ListDir("sys/block");
+  if (!disks.ok()) {
+    stats.walk_errors++;
+    stats.messages.push_back(fmt::format("cannot list block devices: {}", disks.status().message()));
+    return inv;
+  }
+  for (const auto& e : *disks) {
+    auto disk = ProbeDisk(e.name, stats);
+    if (!disk) continue;
+    std::vector<std::string> parts = disk->partitions;
+    std::string dir = "sys" + disk->devpath;
+    if (disk->devpath.empty()) dir = "sys/block/" + disk->kname;
+    bool skip = (disk->hidden || (disk->devnum.major == kLoopMajor && disk->size_bytes.value_or(0) == 0 &&
+                                  !disk->loop_backing_file)) && !opt_.all;
+    BlockDevice whole = std::move(*disk);
+    if (skip) continue;
+    inv.Add(whole);
+    for (const auto& p : parts) {
+      auto part = ProbePartition(whole, p, dir + "/" + p, stats);
+      if (part) inv.Add(std::move(*part));
+    }
+  }
+  for (const auto& d : inv.devices()) stats.field_errors += d.errors.size();
+  stats.devices = inv.size();
+  return inv;
+}
+
+Result<BlockDevice> Walker::Probe(std::string_view kname) {
+  ScanStats stats;
+  std::string name(kname);
+  if (r_.Exists("sys/block/" + name)) {
+    auto d = ProbeDisk(name, stats);
+    if (d) return std::move(*d);
+    return Status(ENOENT, fmt::format("{}: device vanished", name));
+  }
+  // A partition: sys/class/block/<name> leads to <disk dir>/<name>.
+  auto link = r_.ReadLink("sys/class/block/" + name);
+  if (!link.ok()) return Status(ENOENT, fmt::format("{}: no such block device", name));
+  std::string dir = ResolveLinkTarget("sys/class/block/" + name, *link);
+  std::string disk_dir = dir.substr(0, dir.rfind('/'));
+  std::string disk_name = Basename(disk_dir);
+  auto disk = ProbeDisk(disk_name, stats);
+  if (!disk) return Status(ENOENT, fmt::format("{}: parent {} vanished", name, disk_name));
+  auto part = ProbePartition(*disk, name, dir, stats);
+  if (!part) return Status(ENOENT, fmt::format("{}: device vanished", name));
+  return std::move(*part);
+}
+
+std::optional<BlockDevice> Walker::ProbeDisk(const std::string& name, ScanStats& stats) {
+  BlockDevice d;
+  d.kname = name;
+  d.name = name;
+  d.path = DevNodePath(name);
+  std::string link_path = "sys/block/" + name;
+  auto link = r_.ReadLink(link_path);
+  std::string dir;
+  if (link.ok()) {
+    dir = ResolveLinkTarget(link_path, *link);
+    if (!r_.IsDir(dir)) {
+      if (!r_.Exists(link_path) && !r_.ReadLink(link_path).ok()) {
+        stats.vanished++;
+        return std::nullopt;
+      }
+      d.errors.push_back({"devpath", link_path,
+                          fmt::format("{}: dangling link to {}", link_path, *link), ENOENT});
+      dir = link_path;
+    }
+  } else if (link.status().code() == EINVAL && r_.IsDir(link_path)) {
+    dir = link_path;  // a plain directory (older sysfs layouts, hand-made trees)
+  } else if (link.status().code() == ENOENT) {
+    stats.vanished++;
+    return std::nullopt;
+  } else {
+    d.errors.push_back({"devpath", link_path, link.status().message(), link.status().code()});
+    dir = link_path;
+  }
+  if (StartsWith(dir, "sys/")) d.devpath = dir.substr(3);
+  Ctx c{r_, dir, d};
+  auto dev = c.Str("dev", "maj:min", true);
+  if (!dev) {
+    // Gone since it was listed (its sys/block entry too): vanished, not an error.
+    if (!r_.Exists(dir) && r_.ReadLink(link_path).status().code() == ENOENT) {
+      stats.vanished++;
+      return std::nullopt;
+    }
+  } else if (auto num = ParseDevNum(*dev); num.ok()) {
+    d.devnum = *num;
+  } else {
+    c.Error("maj:min", dir + "/dev", num.status());
+  }
+  d.hidden = c.Bool("hidden", "hidden").value_or(false);
+  ReadCommon(c, d);
+  d.removable = c.Bool("removable", "rm");
+  d.diskseq = c.U64("diskseq", "disk-seq");
+  d.ext_range = c.U64("ext_range", "ext_range");
+  ReadQueue(c, d.queue);
+  d.holders = Names(r_.ListDir(dir + "/holders"));
+  d.slaves = Names(r_.ListDir(dir + "/slaves"));
+  d.partitions = PartitionNames(name, dir);
+
+  // Type and stacking-specific attributes, as lsblk's get_type().
+  if (StartsWith(name, "dm-")) {
+    d.dm_name = c.Str("dm/name", "dm-name");
+    d.dm_uuid = c.Str("dm/uuid", "dm-uuid");
+    if (d.dm_name) {
+      d.name = *d.dm_name;
+      d.path = "/dev/mapper/" + *d.dm_name;
+    }
+    std::string t = "dm";
+    if (d.dm_uuid && !d.dm_uuid->empty()) {
+      std::string prefix = d.dm_uuid->substr(0, d.dm_uuid->find('-'));
+      if (prefix.size() >= 4 && strncasecmp(prefix.c_str(), "part", 4) == 0) prefix.resize(4);
+      if (!prefix.empty()) t = prefix;
+    }
+    d.type = t;
+    if (auto s = c.U64("dm/suspended", "state")) d.state = *s ? "suspended" : "running";
+  } else if (StartsWith(name, "loop")) {
+    d.type = "loop";
+    d.loop_backing_file = c.Str("loop/backing_file", "back-file");
+  } else if (StartsWith(name, "md")) {
+    d.md_level = c.Str("md/level", "md-level");
+    d.md_uuid = c.Str("md/uuid", "md-uuid");
+    d.type = d.md_level && !d.md_level->empty() ? *d.md_level : "md";
+  }
+  ReadIdentity(c, d);
+  if (d.type.empty()) {
+    const char* t = d.scsi && d.scsi->device_type ? ScsiTypeName(*d.scsi->device_type) : nullptr;
+    d.type = t ? t : "disk";
+  }
+  for (auto& ch : d.type) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (!d.slaves.empty()) d.pkname = d.slaves.front();
+  if (opt_.udev) ReadUdev(c, d);
+  ApplyUdevIdentity(d);
+  // lsblk shows vendor/model/serial/rev only for devices that are not stacked on others.
+  if (!d.slaves.empty()) {
+    d.vendor.reset();
+    d.model.reset();
+    d.serial.reset();
+    d.rev.reset();
+  }
+  return d;
+}
+
+std::optional<BlockDevice> Walker::ProbePartition(const BlockDevice& disk, const std::string& name,
+                                                  const std::string& dir, ScanStats& stats) {
+  BlockDevice d;
+  d.kname = name;
+  d.name = name;
+  d.path = DevNodePath(name);
+  d.is_partition = true;
+  d.type = "part";
+  d.pkname = disk.kname;
+  if (StartsWith(dir, "sys/")) d.devpath = dir.substr(3);
+  Ctx c{r_, dir, d};
+  auto dev = c.Str("dev", "maj:min", true);
+  if (!dev) {
+    if (!r_.Exists(dir)) {
+      stats.vanished++;
+      return std::nullopt;
+    }
+  } else if (auto num = ParseDevNum(*dev); num.ok()) {
+    d.devnum = *num;
+  } else {
+    c.Error("maj:min", dir + "/dev", num.status());
+  }
+  ReadCommon(c, d);
+  d.removable = c.Bool("removable", "rm");
+  if (!d.removable) d.removable = disk.removable;  // partitions have no flag: the disk's
+  d.partn = c.U64("partition", "partn");
+  d.start = c.U64("start", "start");
+  d.queue = disk.queue;  // the queue is the whole disk's (lsblk redirects queue/ too)
+  d.holders = Names(r_.ListDir(dir + "/holders"));
+  d.tran = StartsWith(name, "nvme") ? std::optional<std::string>("nvme") : std::nullopt;
+  if (opt_.udev) ReadUdev(c, d);
+  // A partition's WWN is its disk's (udev copies ID_WWN to partitions); lsblk reads it
+  // from the partition's own record, so do the same.
+  if (const auto* w = d.udev.Get("ID_WWN_WITH_EXTENSION")) {
+    d.wwn = *w;
+  } else if (const auto* w2 = d.udev.Get("ID_WWN")) {
+    d.wwn = *w2;
+  }
+  return d;
+}
+
+void Walker::ReadCommon(Ctx& c, BlockDevice& d) {
+  if (auto sectors = c.U64("size", "size", true)) {
+    if (*sectors > UINT64_MAX / 512) {
+      c.Error("size", c.dir + "/size", Status::Invalid("size in sectors overflows bytes"));
+    } else {
+      d.size_bytes = *sectors * 512;
+    }
+  }
+  d.ro = c.Bool("ro", "ro", true);
+  d.alignment_offset = c.I64("alignment_offset", "alignment");
+  d.discard_alignment = c.I64("discard_alignment", "disc-aln");
+}
+
+void Walker::ReadQueue(Ctx& c, QueueLimits& q) {
+  q.rotational = c.Bool("queue/rotational", "rota");
+  q.logical_block_size = c.U64("queue/logical_block_size", "log-sec");
+  q.physical_block_size = c.U64("queue/physical_block_size", "phy-sec");
+  q.minimum_io_size = c.U64("queue/minimum_io_size", "min-io");
+  q.optimal_io_size = c.U64("queue/optimal_io_size", "opt-io");
+  q.discard_granularity = c.U64("queue/discard_granularity", "disc-gran");
+  q.discard_max_bytes = c.U64("queue/discard_max_bytes", "disc-max");
+  q.discard_max_hw_bytes = c.U64("queue/discard_max_hw_bytes", "disc-max-hw");
+  q.write_same_max_bytes = c.U64("queue/write_same_max_bytes", "wsame");
+  q.write_zeroes_max_bytes = c.U64("queue/write_zeroes_max_bytes", "wzeroes");
+  q.max_sectors_kb = c.U64("queue/max_sectors_kb", "max-sectors-kb");
+  q.max_hw_sectors_kb = c.U64("queue/max_hw_sectors_kb", "max-hw-sectors-kb");
+  q.read_ahead_kb = c.U64("queue/read_ahead_kb", "ra");
+  q.nr_requests = c.U64("queue/nr_requests", "rq-size");
+  q.rq_affinity = c.U64("queue/rq_affinity", "rq-affinity");
+  q.add_random = c.Bool("queue/add_random", "rand");
+  q.dax = c.Bool("queue/dax", "dax");
+  q.zoned = c.Str("queue/zoned", "zoned");
+  q.nr_zones = c.U64("queue/nr_zones", "zone-nr");
+  q.chunk_sectors = c.U64("queue/chunk_sectors", "chunk-sectors");
+  q.max_open_zones = c.U64("queue/max_open_zones", "zone-omax");
+  q.max_active_zones = c.U64("queue/max_active_zones", "zone-amax");
+  if (auto s = c.Str("queue/scheduler", "sched")) {
+    SchedulerList sl = ParseScheduler(*s);
+    q.scheduler = std::move(sl.selected);
+    q.schedulers = std::move(sl.available);
+  }
+  // lsblk reports discard_zeroes_data only when the device discards at all, and 0 for the
+  // zone limits and WSAME when the kernel has no such attribute.
+  if (q.discard_granularity.value_or(0) > 0) {
+    q.discard_zeroes_data = c.Bool("queue/discard_zeroes_data", "disc-zero");
+  } else {
+    q.discard_zeroes_data = false;
+  }
+  if (!q.write_same_max_bytes) q.write_same_max_bytes = 0;
+  if (!q.max_open_zones) q.max_open_zones = 0;
+  if (!q.max_active_zones) q.max_active_zones = 0;
+}
+
+std::vector<std::string> Walker::PartitionNames(const std::string& disk_name, const std::string& dir) {
+  std::vector<std::string> out;
+  auto entries = r_.ListDir(dir);
+  if (!entries.ok()) return out;
+  for (const auto& e : *entries) {
+    if (e.type != EntryType::kDir && e.type != EntryType::kSymlink && e.type != EntryType::kOther) continue;
+    const std::string& n = e.name;
+    // "<disk><digit>" or "<disk>p<digit>", as lsblk's sysfs_blkdev_is_partition_dirent.
+    if (n.size() <= disk_name.size() || n.compare(0, disk_name.size(), disk_name) != 0) continue;
+    char next = n[disk_name.size()];
+    bool digit = std::isdigit(static_cast<unsigned char>(next)) != 0;
+    bool pdigit = next == 'p' && n.size() > disk_name.size() + 1 &&
+                  std::isdigit(static_cast<unsigned char>(n[disk_name.size() + 1])) != 0;
+    if (digit || pdigit) out.push_back(n);
+  }
+  return out;
+}
+
+void Walker::ReadIdentity(Ctx& c, BlockDevice& d) {
+  std::string link_path = c.dir + "/device";
+  auto link = r_.ReadLink(link_path);
+  if (!link.ok()) {
+    if (link.status().code() != ENOENT) c.Error("device", link_path, link.status());
+    return;
+  }
+  std::string device_dir = ResolveLinkTarget(link_path, *link);
+  if (!r_.IsDir(device_dir)) {
+    c.Error("device", link_path, Status(ENOENT, fmt::format("{}: dangling link to {}", link_path, *link)));
+    return;
+  }
+  Ctx dc{r_, device_dir, d};
+  // lsblk's sysfs-side identity: device/{vendor,model,serial,rev,state}.
+  d.vendor = dc.Str("vendor", "vendor");
+  d.model = dc.Str("model", "model");
+  d.serial = dc.Str("serial", "serial");
+  d.rev = dc.Str("rev", "rev");
+  d.state = dc.Str("state", "state");
+  if (auto hctl = ParseHctl(Basename(*link))) {
+    d.hctl = fmt::format("{}:{}:{}:{}", hctl->host, hctl->channel, hctl->target, hctl->lun);
+    ReadScsi(c, d, device_dir);
+    if (std::string t = ScsiTransport(*link, hctl->host); !t.empty()) d.tran = t;
+  } else if (StartsWith(d.kname, "nvme")) {
+    ReadNvme(c, d, device_dir);
+  }
+  if (StartsWith(d.kname, "nvme")) d.tran = "nvme";
+  // virtio-blk: lsblk 2.38 has no transport for it, and reads no serial (the serial is on the
+  // disk itself, not on device/). Both are real identity for an inventory: fill them.
+  if (!d.tran && StartsWith(d.kname, "vd") && link->find("virtio") != std::string::npos) {
+    d.tran = "virtio";
+  }
+  if (!d.serial) {
+    if (auto s = c.Str("serial", "serial"); s && !s->empty()) d.serial = s;
+  }
+  if (!d.wwid) {
+    if (auto w = c.Str("wwid", "wwid"); w && !w->empty()) d.wwid = std::string(Trim(*w));
+  }
+}
+
+void Walker::ReadScsi(Ctx& c, BlockDevice& d, const std::string& device_dir) {
+  Ctx dc{r_, device_dir, d};
+  ScsiIdentity s;
+  s.hctl = *d.hctl;
+  s.vendor = d.vendor;
+  s.model = d.model;
+  s.rev = d.rev;
+  s.state = d.state;
+  s.device_type = dc.I64("type", "scsi.type");
+  if (auto w = dc.Str("wwid", "wwid")) s.wwid = std::string(Trim(*w));
+  s.sas_address = dc.Str("sas_address", "sas_address");
+  auto page = r_.ReadFile(device_dir + "/vpd_pg83");
+  if (page.ok()) {
+    VpdParse vp = ParseVpdPage83(*page);
+    if (!vp.status.ok()) c.Error("vpd_pg83", device_dir + "/vpd_pg83", vp.status);
+    s.vpd83 = std::move(vp.designators);
+  } else if (page.status().code() != ENOENT) {
+    c.Error("vpd_pg83", device_dir + "/vpd_pg83", page.status());
+  }
+  d.wwid = s.wwid;
+  d.firmware_rev = s.rev;
+  d.scsi = std::move(s);
+}
+
+std::string Walker::ScsiTransport(const std::string& link, unsigned host) {
+  // lsblk's get_transport (after lsscsi): the class of the SCSI host decides.
+  auto host_is = [&](const char* type) {
+    return r_.IsDir(fmt::format("sys/class/{}_host/host{}", type, host));
+  };
+  std::string hctl = Basename(link);
+  std::string scsi_dev = "sys/bus/scsi/devices/" + hctl;
+  if (host_is("spi")) return "spi";
+  if (host_is("fc")) {
+    auto name = r_.ReadFile(fmt::format("sys/class/fc_host/host{}/symbolic_name", host));
+    if (!name.ok()) return {};
+    return name->find(" over ") != std::string::npos ? "fcoe" : "fc";
+  }
+  if (host_is("sas") || r_.Exists(scsi_dev + "/sas_device")) return "sas";
+  if (r_.Exists(scsi_dev + "/ieee1394_id")) return "sbp";
+  if (host_is("iscsi")) return "iscsi";
+  auto target = r_.ReadLink(scsi_dev);
+  if (target.ok() && target->find("usb") != std::string::npos) return "usb";
+  if (host_is("scsi")) {
+    auto proc = r_.ReadFile(fmt::format("sys/class/scsi_host/host{}/proc_name", host));
+    if (!proc.ok()) return {};
+    std::string p = StripNewline(*proc);
+    if (StartsWith(p, "ahci") || StartsWith(p, "sata")) return "sata";
+    if (p.find("ata") != std::string::npos) return "ata";
+  }
+  return {};
+}
+
+std::string Walker::SubsystemOfController(const std::string& ctrl) {
+  if (!subsys_cache_built_) {
+    subsys_cache_built_ = true;
+    auto subs = r_.ListDir("sys/class/nvme-subsystem");
+    if (subs.ok()) {
+      for (const auto& s : *subs) {
+        auto entries = r_.ListDir("sys/class/nvme-subsystem/" + s.name);
+        if (!entries.ok()) continue;
+        for (const auto& e : *entries) {
+          // Controllers appear as nvmeN links; namespaces heads as nvmeNnM directories.
+          if (StartsWith(e.name, "nvme") && e.name.find('n', 4) == std::string::npos) {
+            ctrl_to_subsys_[e.name] = s.name;
+          }
+        }
+      }
+    }
+  }
+  auto it = ctrl_to_subsys_.find(ctrl);
+  return it == ctrl_to_subsys_.end() ? std::string() : it->second;
+}
+
+void Walker::ReadNvme(Ctx& c, BlockDevice& d, const std::string& device_dir) {
+  NvmeIdentity n;
+  n.eui64 = c.Str("eui", "nvme.eui");
+  n.nguid = c.Str("nguid", "nvme.nguid");
+  n.uuid = c.Str("uuid", "nvme.uuid");
+  if (auto w = c.Str("wwid", "wwid")) n.wwid = std::string(Trim(*w));
+  n.nsid = c.U64("nsid", "nvme.nsid");
+  std::string base = Basename(device_dir);
+  Ctx dc{r_, device_dir, d};
+  std::string ctrl_dir = device_dir;
+  if (StartsWith(base, "nvme-subsys")) {
+    // Native multipath head: device/ is the subsystem; paths are in multipath/.
+    n.subsystem = base;
+    n.paths = Names(r_.ListDir(c.dir + "/multipath"));
+    for (const auto& e : Names(r_.ListDir(device_dir))) {
+      if (StartsWith(e, "nvme") && e.find('n', 4) == std::string::npos) n.controllers.push_back(e);
+    }
+    n.subsysnqn = dc.Str("subsysnqn", "nvme.subsysnqn");
+    n.serial = dc.Str("serial", "serial");
+    n.model = dc.Str("model", "model");
+    n.firmware_rev = dc.Str("firmware_rev", "firmware");
+    // The transport and address are per controller: take the first path's controller.
+    if (!n.controllers.empty()) ctrl_dir = device_dir + "/" + n.controllers.front();
+    Ctx cc{r_, ctrl_dir, d};
+    n.transport = cc.Str("transport", "nvme.transport");
+  } else {
+    n.controller = base;
+    n.subsystem = SubsystemOfController(base);
+    n.serial = dc.Str("serial", "serial");
+    n.model = dc.Str("model", "model");
+    n.firmware_rev = dc.Str("firmware_rev", "firmware");
+    n.transport = dc.Str("transport", "nvme.transport");
+    n.subsysnqn = dc.Str("subsysnqn", "nvme.subsysnqn");
+    n.address = dc.Str("address", "nvme.address");
+    n.cntlid = dc.U64("cntlid", "nvme.cntlid");
+    n.controllers.push_back(base);
+  }
+  if (!n.state) n.state = d.state;
+  for (auto* s : {&n.serial, &n.model, &n.firmware_rev, &n.subsysnqn}) {
+    if (*s) *s = std::string(Trim(**s));
+  }
+  d.wwid = n.wwid;
+  d.firmware_rev = n.firmware_rev;
+  d.nvme = std::move(n);
+}
+
+void Walker::ReadUdev(Ctx& c, BlockDevice& d) {
+  std::string path = fmt::format("run/udev/data/b{}:{}", d.devnum.major, d.devnum.minor);
+  auto rec = r_.ReadFile(path, 256 * 1024);
+  if (!rec.ok()) {
+    if (rec.status().code() != ENOENT) c.Error("udev", path, rec.status());
+    return;
+  }
+  UdevDbParseStats st;
+  d.udev = ParseUdevDbRecord(*rec, &st);
+  if (st.malformed > 0) {
+    c.Error("udev", path, Status::Invalid(fmt::format("{} malformed line(s) in udev record", st.malformed)));
+  }
+}
+
+void Walker::ApplyUdevIdentity(BlockDevice& d) {
+  const UdevRecord& u = d.udev;
+  auto note = [&](const char* field, const std::optional<std::string>& sysfs, const std::string& udev) {
+    if (sysfs && !sysfs->empty() && NormalizeWhitespace(*sysfs) != NormalizeWhitespace(udev)) {
+      d.disagreements[field] = {"udev", udev, *sysfs};
+    }
+  };
+  // Serial: lsblk's priority among udev properties, whitespace normalized; else sysfs.
+  for (const char* key : {"SCSI_IDENT_SERIAL", "ID_SCSI_SERIAL", "ID_SERIAL_SHORT", "ID_SERIAL"}) {
+    if (const auto* v = u.Get(key)) {
+      std::string s = NormalizeWhitespace(*v);
+      note("serial", d.serial, s);
+      d.serial = s;
+      break;
+    }
+  }
+  if (const auto* v = u.Get("ID_MODEL_ENC")) {
+    std::string m = NormalizeWhitespace(UnhexMangle(*v));
+    note("model", d.model, m);
+    d.model = m;
+  } else if (const auto* v2 = u.Get("ID_MODEL")) {
+    std::string m = NormalizeWhitespace(*v2);
+    note("model", d.model, m);
+    d.model = m;
+  }
+  // WWN: udev's, else derived from the sysfs wwid (lsblk has no sysfs fallback).
+  std::optional<std::string> sysfs_wwn;
+  if (d.scsi && !d.scsi->vpd83.empty()) {
+    if (std::string naa = PreferredNaa(d.scsi->vpd83); !naa.empty()) sysfs_wwn = naa;
+  }
+  // udev sets ID_WWN of NVMe namespaces to the wwid attribute verbatim (60-persistent-storage
+  // rules); for SCSI/ATA it prints NAA/EUI-64 designators as 0x-prefixed hex.
+  if (!sysfs_wwn && d.wwid) sysfs_wwn = d.nvme ? *d.wwid : WwnFromWwid(*d.wwid);
+  const std::string* w = u.Get("ID_WWN_WITH_EXTENSION");
+  if (!w) w = u.Get("ID_WWN");
+  if (w) {
+    if (sysfs_wwn && *sysfs_wwn != *w && !StartsWith(*w, *sysfs_wwn)) {
+      d.disagreements["wwn"] = {"udev", *w, *sysfs_wwn};
+    }
+    d.wwn = *w;
+  } else if (sysfs_wwn) {
+    d.wwn = sysfs_wwn;  // no udev value: sysfs is the only source, nothing disagrees
+  }
+}
+
+}  // namespace diskinv

@@ -1,0 +1,70 @@
+// Walker: builds an Inventory from a (rooted) sysfs tree and the udev database.
+//
+// Reads sys/block/* (whole disks), their partition subdirectories, each device's attributes,
+// queue limits, stacking (holders/slaves, NVMe multipath), SCSI and NVMe identity and the udev
+// record run/udev/data/bMAJ:MIN, all through a SysfsReader, so the same code walks "/" and a
+// fixture tree. Field semantics follow lsblk 2.38 where lsblk has the field (see fields.h and
+// docs/fields.md); where sysfs has an identifier lsblk ignores (virtio serial, SCSI wwid, NVMe
+// wwid when the udev db has no record), the walker fills it from sysfs and notes the source.
+//
+// Bad input never stops the walk: every attribute that is unreadable, malformed, or behind a
+// dangling or looping link becomes a FieldError on its device; a device that vanishes mid-walk
+// is counted in ScanStats::vanished. Walker keeps caches for one walk only (WalkAll resets them).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "model/inventory.h"
+#include "sysfs/sysfs_reader.h"
+
+namespace diskinv {
+
+struct WalkOptions {
+  // Also list what lsblk hides: empty loop devices and hidden devices (NVMe multipath paths).
+  bool all = false;
+  // Read run/udev/data records.
+  bool udev = true;
+};
+
+class Walker {
+ public:
+  Walker(SysfsReader& reader, WalkOptions options) : r_(reader), opt_(options) {}
+
+  // One full walk.
+  Inventory WalkAll();
+
+  // Re-probes one device by kernel name (disk or partition), for event-driven updates.
+  // ENOENT when the device does not exist (any more).
+  Result<BlockDevice> Probe(std::string_view kname);
+
+ private:
+  struct Ctx;
+  // Probes a whole disk at sys/block/<name>; nullopt when it vanished (counted).
+  std::optional<BlockDevice> ProbeDisk(const std::string& name, ScanStats& stats);
+  std::optional<BlockDevice> ProbePartition(const BlockDevice& disk, const std::string& name,
+                                            const std::string& dir, ScanStats& stats);
+  void ReadCommon(Ctx& c, BlockDevice& d);
+  void ReadQueue(Ctx& c, QueueLimits& q);
+  void ReadIdentity(Ctx& c, BlockDevice& d);
+  void ReadScsi(Ctx& c, BlockDevice& d, const std::string& device_dir);
+  void ReadNvme(Ctx& c, BlockDevice& d, const std::string& device_dir);
+  void ReadUdev(Ctx& c, BlockDevice& d);
+  void ApplyUdevIdentity(BlockDevice& d);
+  std::vector<std::string> PartitionNames(const std::string& disk_name, const std::string& dir);
+  std::string SubsystemOfController(const std::string& ctrl);
+  // lsblk's get_transport for a SCSI device whose sysfs "device" link is `link`.
+  std::string ScsiTransport(const std::string& link, unsigned host);
+
+  SysfsReader& r_;
+  WalkOptions opt_;
+  std::unordered_map<std::string, std::string> ctrl_to_subsys_;
+  bool subsys_cache_built_ = false;
+};
+
+// The lsblk TYPE of a SCSI peripheral device type code; nullptr for codes lsblk does not name.
+const char* ScsiTypeName(int64_t type);
+
+}  // namespace diskinv

@@ -1,0 +1,191 @@
+#include "support/lsblk_compare.h"
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include "common/parse.h"
+
+namespace diskinv::testing {
+namespace {
+
+using nlohmann::json;
+
+const json* UdevProp(const json& ours, const char* key) {
+  const json& u = ours["udev"];
+  if (!u.is_object() || !u["properties"].contains(key)) return nullptr;
+  return &u["properties"][key];
+}
+
+std::string ReadSysFile(const std::string& root, const std::string& rel) {
+  std::ifstream f((root.empty() ? std::string("/") : root + "/") + rel);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::string s = ss.str();
+  if (!s.empty() && s.back() == '\n') s.pop_back();
+  return s;
+}
+
+struct KnownDifference {
+  const char* field;
+  const char* reason;
+  // True when the difference is the known one AND our value is the right one.
+  std::function<bool(const std::string& root, const json& l, const json& o)> applies;
+};
+
+const std::vector<KnownDifference>& KnownDifferences() {
+  static const std::vector<KnownDifference> k = {
+      {"tran",
+       "lsblk 2.38 get_transport() has no virtio case; diskinv reports virtio for virtio-blk",
+       [](const std::string&, const json& l, const json& o) {
+         return l["tran"].is_null() && o["tran"] == "virtio" &&
+                o["kname"].get<std::string>().rfind("vd", 0) == 0;
+       }},
+      {"serial",
+       "lsblk reads only device/serial; virtio-blk exposes its serial as the disk's own "
+       "'serial' attribute, which diskinv uses when the udev db has none",
+       [](const std::string& root, const json& l, const json& o) {
+         return l["serial"].is_null() && o["serial"].is_string() &&
+                o["serial"] == ReadSysFile(root, "sys/block/" + o["kname"].get<std::string>() + "/serial");
+       }},
+      {"wwn",
+       "lsblk has no sysfs fallback for WWN; without a udev record diskinv derives it from "
+       "sysfs (SCSI VPD 0x83 NAA or wwid, NVMe wwid) as udev would",
+       [](const std::string&, const json& l, const json& o) {
+         return l["wwn"].is_null() && o["wwn"].is_string() && !UdevProp(o, "ID_WWN") &&
+                (o["wwid"].is_string() || (o["scsi"].is_object() && !o["scsi"]["vpd83"].empty()));
+       }},
+      {"model",
+       "lsblk --sysroot reads ID_MODEL (spaces replaced by '_'); live lsblk and diskinv use "
+       "ID_MODEL_ENC decoded, whitespace normalized",
+       [](const std::string& root, const json& l, const json& o) {
+         const json* raw = UdevProp(o, "ID_MODEL");
+         const json* enc = UdevProp(o, "ID_MODEL_ENC");
+         return !root.empty() && raw && enc && l["model"] == *raw &&
+                o["model"] == NormalizeWhitespace(UnhexMangle(enc->get<std::string>()));
+       }},
+      {"serial",
+       "lsblk --sysroot copies udev serials verbatim; live lsblk and diskinv normalize whitespace",
+       [](const std::string& root, const json& l, const json& o) {
+         return !root.empty() && l["serial"].is_string() && o["serial"].is_string() &&
+                NormalizeWhitespace(l["serial"].get<std::string>()) == o["serial"];
+       }},
+  };
+  return k;
+}
+
+void Flatten(const json& node, std::map<std::string, std::vector<json>>& out, const json& parent) {
+  json copy = node;
+  copy.erase("children");
+  if (!parent.is_null() && copy["pkname"].is_null()) copy["pkname"] = parent["kname"];
+  out[node["kname"].get<std::string>()].push_back(copy);
+  if (node.contains("children")) {
+    for (const auto& c : node["children"]) Flatten(c, out, node);
+  }
+}
+
+std::string Dump(const json& j) { return j.dump(); }
+
+}  // namespace
+
+std::string ShellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out + "'";
+}
+
+std::string RunCommand(const std::string& cmd, int* exit_code) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) {
+    *exit_code = -1;
+    return out;
+  }
+  char buf[65536];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  int st = pclose(p);
+  *exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return out;
+}
+
+std::string DiskinvBinary() {
+  const char* b = std::getenv("DISKINV_BINARY");
+  return b ? b : DISKINV_BINARY_DEFAULT;
+}
+
+std::string SourceDir() {
+  const char* s = std::getenv("DISKINV_SOURCE_DIR");
+  return s ? s : DISKINV_SOURCE_DIR_DEFAULT;
+}
+
+CompareResult CompareWithLsblk(const std::string& sysroot, const std::string& diskinv) {
+  CompareResult r;
+  std::string root_arg = sysroot.empty() ? "" : " --sysroot " + ShellQuote(sysroot);
+  int rc = 0;
+  std::string l = RunCommand("lsblk -J -O -b" + root_arg, &rc);
+  if (rc != 0) {
+    r.mismatches.push_back("lsblk failed with exit code " + std::to_string(rc));
+    return r;
+  }
+  std::string o = RunCommand(ShellQuote(diskinv) + " scan --json" + root_arg, &rc);
+  if (rc != 0 && rc != 3) {
+    r.mismatches.push_back("diskinv scan failed with exit code " + std::to_string(rc));
+    return r;
+  }
+  r.lsblk = json::parse(l);
+  r.ours = json::parse(o);
+  std::map<std::string, std::vector<json>> theirs;
+  for (const auto& n : r.lsblk["blockdevices"]) Flatten(n, theirs, json());
+  std::map<std::string, json> ours;
+  for (const auto& d : r.ours["blockdevices"]) ours[d["kname"].get<std::string>()] = d;
+  for (const auto& [k, v] : theirs) {
+    if (!ours.count(k)) r.mismatches.push_back(k + ": listed by lsblk, missing in diskinv");
+  }
+  for (const auto& [k, v] : ours) {
+    if (!theirs.count(k)) r.mismatches.push_back(k + ": listed by diskinv, not by lsblk");
+  }
+  for (const auto& [kname, entries] : theirs) {
+    auto it = ours.find(kname);
+    if (it == ours.end()) continue;
+    const json& od = it->second;
+    const json& ld = entries.front();
+    ++r.devices;
+    for (const auto& [key, lval] : ld.items()) {
+      if (!od.contains(key) || od[key].is_object() || od[key].is_array()) continue;
+      ++r.fields;
+      if (key == "pkname") {
+        bool found = false;
+        for (const auto& e : entries) found |= e["pkname"] == od["pkname"];
+        if (!found) r.mismatches.push_back(kname + ": pkname: ours " + Dump(od["pkname"]) + " not among lsblk's parents");
+        continue;
+      }
+      if (lval == od[key]) continue;
+      bool known = false;
+      for (const auto& kd : KnownDifferences()) {
+        if (key == kd.field && kd.applies(sysroot, ld, od)) {
+          r.known.push_back(kname + ": " + key + ": lsblk " + Dump(lval) + ", diskinv " + Dump(od[key]) + " (" + kd.reason + ")");
+          known = true;
+          break;
+        }
+      }
+      if (!known) {
+        r.mismatches.push_back(kname + ": " + key + ": lsblk " + Dump(lval) + ", diskinv " + Dump(od[key]));
+      }
+    }
+  }
+  return r;
+}
+
+}  // namespace diskinv::testing
