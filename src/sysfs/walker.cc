@@ -142,6 +142,7 @@ struct Walker::Ctx {
 Inventory Walker::WalkAll() {
   ctrl_to_subsys_.clear();
   subsys_cache_built_ = false;
+  hosts_.clear();
   Inventory inv;
   ScanStats& stats = inv.stats();
   auto disks = r_.ListDir("sys/block");
@@ -172,6 +173,10 @@ Inventory Walker::WalkAll() {
 }
 
 Result<BlockDevice> Walker::Probe(std::string_view kname) {
+  // NVMe controllers come and go with hotplug: rebuild that map. SCSI host numbers are never
+  // reused until reboot, so their cached class facts stay valid.
+  subsys_cache_built_ = false;
+  ctrl_to_subsys_.clear();
   ScanStats stats;
   std::string name(kname);
   if (r_.Exists("sys/block/" + name)) {
@@ -464,27 +469,39 @@ void Walker::ReadScsi(Ctx& c, BlockDevice& d, const std::string& device_dir) {
 }
 
 std::string Walker::ScsiTransport(const std::string& link, unsigned host) {
-  // lsblk's get_transport (after lsscsi): the class of the SCSI host decides.
-  auto host_is = [&](const char* type) {
-    return r_.IsDir(fmt::format("sys/class/{}_host/host{}", type, host));
-  };
-  std::string hctl = Basename(link);
-  std::string scsi_dev = "sys/bus/scsi/devices/" + hctl;
-  if (host_is("spi")) return "spi";
-  if (host_is("fc")) {
-    auto name = r_.ReadFile(fmt::format("sys/class/fc_host/host{}/symbolic_name", host));
-    if (!name.ok()) return {};
-    return name->find(" over ") != std::string::npos ? "fcoe" : "fc";
+  // lsblk's get_transport (after lsscsi): the class of the SCSI host decides, then a few
+  // per-device hints. Host facts are cached for the walk: thousands of disks share few hosts.
+  auto [it, inserted] = hosts_.try_emplace(host);
+  HostInfo& h = it->second;
+  if (inserted) {
+    auto is = [&](const char* type) { return r_.IsDir(fmt::format("sys/class/{}_host/host{}", type, host)); };
+    h.spi = is("spi");
+    h.fc = is("fc");
+    h.sas = is("sas");
+    h.iscsi = is("iscsi");
+    h.scsi = is("scsi");
+    if (h.fc) {
+      auto name = r_.ReadFile(fmt::format("sys/class/fc_host/host{}/symbolic_name", host));
+      if (name.ok()) h.fc_symbolic_name = *name;
+    }
+    if (h.scsi) {
+      auto proc = r_.ReadFile(fmt::format("sys/class/scsi_host/host{}/proc_name", host));
+      if (proc.ok()) h.proc_name = StripNewline(*proc);
+    }
   }
-  if (host_is("sas") || r_.Exists(scsi_dev + "/sas_device")) return "sas";
+  std::string scsi_dev = "sys/bus/scsi/devices/" + Basename(link);
+  if (h.spi) return "spi";
+  if (h.fc) {
+    if (!h.fc_symbolic_name) return {};
+    return h.fc_symbolic_name->find(" over ") != std::string::npos ? "fcoe" : "fc";
+  }
+  if (h.sas || r_.Exists(scsi_dev + "/sas_device")) return "sas";
   if (r_.Exists(scsi_dev + "/ieee1394_id")) return "sbp";
-  if (host_is("iscsi")) return "iscsi";
+  if (h.iscsi) return "iscsi";
   auto target = r_.ReadLink(scsi_dev);
   if (target.ok() && target->find("usb") != std::string::npos) return "usb";
-  if (host_is("scsi")) {
-    auto proc = r_.ReadFile(fmt::format("sys/class/scsi_host/host{}/proc_name", host));
-    if (!proc.ok()) return {};
-    std::string p = StripNewline(*proc);
+  if (h.scsi && h.proc_name) {
+    const std::string& p = *h.proc_name;
     if (StartsWith(p, "ahci") || StartsWith(p, "sata")) return "sata";
     if (p.find("ata") != std::string::npos) return "ata";
   }

@@ -62,6 +62,11 @@ class Walker {
   WalkOptions opt_;
   std::unordered_map<std::string, std::string> ctrl_to_subsys_;
   bool subsys_cache_built_ = false;
+  struct HostInfo {
+    bool spi = false, fc = false, sas = false, iscsi = false, scsi = false;
+    std::optional<std::string> fc_symbolic_name, proc_name;
+  };
+  std::unordered_map<unsigned, HostInfo> hosts_;  // SCSI host number -> class facts
 };
 
 // The lsblk TYPE of a SCSI peripheral device type code; nullptr for codes lsblk does not name.
