@@ -12,14 +12,26 @@
 namespace diskinv {
 namespace {
 
-constexpr const char* kUsage = R"(Usage: diskinv [GLOBAL OPTIONS] COMMAND [ARGS]
+struct Command {
+  const char* name;
+  int (*run)(std::vector<std::string>);
+  const char* summary;
+};
+
+// The subcommands, in --help order. A new command is one line here and one *_command.cc.
+const Command kCommands[] = {
+    {"scan", ScanCommand, "walk sysfs and the udev database once and print every block device"},
+    {"capture", CaptureCommand, "copy the block-device part of sysfs and the udev db into a fixture tree"},
+};
+
+constexpr const char* kUsageHead = R"(Usage: diskinv [GLOBAL OPTIONS] COMMAND [ARGS]
 
 Block-device inventory for Linux storage nodes.
 
 Commands:
-  scan       walk sysfs and the udev database once and print every block device
-  capture    copy the block-device part of sysfs and the udev db into a fixture tree
-  help       show this help, or `diskinv help COMMAND` for a command's help
+)";
+
+constexpr const char* kUsageTail = R"(  help       show this help, or `diskinv help COMMAND` for a command's help
 
 Global options:
   -v, --verbose          more logging (repeat for debug)
@@ -34,6 +46,12 @@ Environment:
 Exit status:
   0 success, 1 failure, 2 usage error, 3 partial result (scan finished with unreadable parts)
 )";
+
+void PrintUsage(FILE* out) {
+  std::fputs(kUsageHead, out);
+  for (const auto& c : kCommands) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
+  std::fputs(kUsageTail, out);
+}
 
 }  // namespace
 
@@ -90,7 +108,7 @@ int RunCli(int argc, char** argv) {
   std::string err;
   while (!p.Done() && !p.Current().empty() && p.Current()[0] == '-') {
     if (p.Flag("help", 'h')) {
-      std::fputs(kUsage, stdout);
+      PrintUsage(stdout);
       return kExitOk;
     }
     if (p.Flag("version", 'V')) {
@@ -123,7 +141,7 @@ int RunCli(int argc, char** argv) {
     return UsageError("", st.message());
   }
   if (p.Done()) {
-    std::fputs(kUsage, stderr);
+    PrintUsage(stderr);
     return kExitUsage;
   }
   std::vector<std::string> rest(p.args.begin() + static_cast<std::ptrdiff_t>(p.pos), p.args.end());
@@ -133,12 +151,13 @@ int RunCli(int argc, char** argv) {
       std::vector<std::string> sub = {rest[1], "--help"};
       rest = sub;
     } else {
-      std::fputs(kUsage, stdout);
+      PrintUsage(stdout);
       return kExitOk;
     }
   }
-  if (rest[0] == "scan") return ScanCommand(rest);
-  if (rest[0] == "capture") return CaptureCommand(rest);
+  for (const auto& c : kCommands) {
+    if (rest[0] == c.name) return c.run(rest);
+  }
   return UsageError("", fmt::format("unknown command '{}'", rest[0]));
 }
 
