@@ -28,8 +28,16 @@ void Inventory::Add(BlockDevice dev) {
 bool Inventory::Remove(std::string_view kname) {
   auto it = by_name_.find(std::string(kname));
   if (it == by_name_.end()) return false;
-  devices_.erase(devices_.begin() + static_cast<std::ptrdiff_t>(it->second));
-  Reindex();
+  // O(1): the last device takes the removed one's slot.
+  size_t i = it->second;
+  by_devnum_.erase(Key(devices_[i].devnum));
+  by_name_.erase(it);
+  if (i + 1 != devices_.size()) {
+    devices_[i] = std::move(devices_.back());
+    by_name_[devices_[i].kname] = i;
+    by_devnum_[Key(devices_[i].devnum)] = i;
+  }
+  devices_.pop_back();
   return true;
 }
 
@@ -41,15 +49,6 @@ const BlockDevice* Inventory::FindByName(std::string_view kname) const {
 const BlockDevice* Inventory::FindByDevNum(DevNum num) const {
   auto it = by_devnum_.find(Key(num));
   return it == by_devnum_.end() ? nullptr : &devices_[it->second];
-}
-
-void Inventory::Reindex() {
-  by_name_.clear();
-  by_devnum_.clear();
-  for (size_t i = 0; i < devices_.size(); ++i) {
-    by_name_.emplace(devices_[i].kname, i);
-    by_devnum_[Key(devices_[i].devnum)] = i;
-  }
 }
 
 }  // namespace diskinv

@@ -1,7 +1,8 @@
 // Inventory: the set of block devices seen by one walk, indexed by kernel name and dev_t.
 //
-// Devices are stored in walk order (whole disks sorted by name, each followed by its
-// partitions). Lookups never scan the vector: the indexes are rebuilt by Add() and Reindex().
+// A walk stores devices in walk order (whole disks sorted by name, each followed by its
+// partitions); Remove() moves the last device into the hole (O(1)), so after removals the
+// order is arbitrary. Lookups never scan the vector: Add() and Remove() keep the indexes.
 #pragma once
 
 #include <cstdint>
@@ -28,7 +29,7 @@ class Inventory {
  public:
   // Appends a device; a device with the same kname replaces the earlier one.
   void Add(BlockDevice dev);
-  // Removes a device by kernel name; returns false when it was not there.
+  // Removes a device by kernel name in O(1); returns false when it was not there.
   bool Remove(std::string_view kname);
 
   const std::vector<BlockDevice>& devices() const { return devices_; }
@@ -41,7 +42,6 @@ class Inventory {
   const ScanStats& stats() const { return stats_; }
 
  private:
-  void Reindex();
   static uint64_t Key(DevNum n) { return (uint64_t{n.major} << 32) | n.minor; }
 
   std::vector<BlockDevice> devices_;

@@ -154,13 +154,10 @@ Inventory Walker::WalkAll() {
   for (const auto& e : *disks) {
     auto disk = ProbeDisk(e.name, stats);
     if (!disk) continue;
+    if (!Listed(*disk)) continue;
     std::vector<std::string> parts = disk->partitions;
-    std::string dir = "sys" + disk->devpath;
-    if (disk->devpath.empty()) dir = "sys/block/" + disk->kname;
-    bool skip = (disk->hidden || (disk->devnum.major == kLoopMajor && disk->size_bytes.value_or(0) == 0 &&
-                                  !disk->loop_backing_file)) && !opt_.all;
+    std::string dir = disk->devpath.empty() ? "sys/block/" + disk->kname : "sys" + disk->devpath;
     BlockDevice whole = std::move(*disk);
-    if (skip) continue;
     inv.Add(whole);
     for (const auto& p : parts) {
       auto part = ProbePartition(whole, p, dir + "/" + p, stats);
@@ -170,6 +167,12 @@ Inventory Walker::WalkAll() {
   for (const auto& d : inv.devices()) stats.field_errors += d.errors.size();
   stats.devices = inv.size();
   return inv;
+}
+
+bool Walker::Listed(const BlockDevice& d) const {
+  if (opt_.all || d.is_partition) return true;
+  if (d.hidden) return false;
+  return !(d.devnum.major == kLoopMajor && d.size_bytes.value_or(0) == 0 && !d.loop_backing_file);
 }
 
 Result<BlockDevice> Walker::Probe(std::string_view kname) {

@@ -37,8 +37,12 @@ class Walker {
   Inventory WalkAll();
 
   // Re-probes one device by kernel name (disk or partition), for event-driven updates.
-  // ENOENT when the device does not exist (any more).
+  // ENOENT when the device does not exist (any more). Does not apply Listed().
   Result<BlockDevice> Probe(std::string_view kname);
+
+  // Whether a walk lists `d`: lsblk hides hidden devices (NVMe multipath paths) and empty loop
+  // devices without a backing file; WalkOptions::all shows them.
+  bool Listed(const BlockDevice& d) const;
 
  private:
   struct Ctx;
