@@ -1,0 +1,200 @@
+// UdevMonitor against a real systemd-udevd (the running one, or one started by tests/support):
+// events arrive after udev processing, with udev's properties, filtered to block and, with a
+// rule we install for the test, to the tag "diskinv".
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <vector>
+
+#include "support/loop_device.h"
+#include "support/udevd.h"
+#include "uevent/netlink_socket.h"
+#include "uevent/udev_monitor.h"
+
+namespace diskinv {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using testing::LoopDevice;
+using testing::Udevd;
+
+#define REQUIRE_FACILITY(ok, reason)                      \
+  do {                                                    \
+    if (!(ok)) {                                          \
+      if (std::getenv("CI")) FAIL() << (reason);          \
+      GTEST_SKIP() << (reason) << " (CI unset: skipped)"; \
+    }                                                     \
+  } while (0)
+
+struct Seen {
+  Uevent event;
+  Clock::time_point at;
+};
+
+// Reads every source until `done` says so or the timeout; events are stamped on arrival.
+std::vector<std::vector<Seen>> Collect(
+    const std::vector<UeventSource*>& srcs, const std::function<bool(const Uevent&)>& keep,
+    const std::function<bool(const std::vector<std::vector<Seen>>&)>& done,
+    milliseconds timeout = milliseconds(10000)) {
+  std::vector<std::vector<Seen>> seen(srcs.size());
+  auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline && !done(seen)) {
+    std::vector<pollfd> p;
+    for (UeventSource* s : srcs) p.push_back({s->fd(), POLLIN, 0});
+    poll(p.data(), p.size(), 100);
+    for (size_t i = 0; i < srcs.size(); ++i) {
+      if (!(p[i].revents & POLLIN)) continue;
+      auto now = Clock::now();
+      Result<std::vector<SourceEvent>> got = srcs[i]->Receive();
+      EXPECT_TRUE(got.ok()) << got.status().message();
+      if (!got.ok()) return seen;
+      for (SourceEvent& e : *got) {
+        if (auto* u = std::get_if<Uevent>(&e); u && keep(*u)) seen[i].push_back({*u, now});
+      }
+    }
+  }
+  return seen;
+}
+
+class UdevUevents : public ::testing::Test {
+ protected:
+  // One udevd for the suite: started (if none runs) by the first test, stopped after the last.
+  static void TearDownTestSuite() { udevd_.reset(); }
+  void SetUp() override {
+    REQUIRE_FACILITY(geteuid() == 0, "needs root");
+    REQUIRE_FACILITY(access("/dev/loop-control", F_OK) == 0, "no /dev/loop-control");
+    if (!udevd_) {
+      Result<std::unique_ptr<Udevd>> u = Udevd::Ensure();
+      REQUIRE_FACILITY(u.ok(), "no udevd: " + u.status().message());
+      udevd_ = std::move(u).value();
+      if (udevd_->started_by_us()) std::printf("[ info ] started udevd, pid %d\n", udevd_->pid());
+    }
+  }
+  static inline std::unique_ptr<Udevd> udevd_;
+};
+
+TEST_F(UdevUevents, SeesLoopEventsAfterUdevProcessingWithUdevProperties) {
+  Result<std::unique_ptr<UdevMonitor>> mon = UdevMonitor::Open();
+  ASSERT_TRUE(mon.ok()) << mon.status().message();
+  EXPECT_GE((*mon)->receive_buffer_bytes(), 128 << 20);
+  Result<std::unique_ptr<NetlinkSocket>> kernel = NetlinkSocket::Open({.subsystems = {"block"}});
+  ASSERT_TRUE(kernel.ok());
+
+  Result<LoopDevice> loop = LoopDevice::Attach(4 << 20);
+  ASSERT_TRUE(loop.ok()) << loop.status().message();
+  auto mine = [&](const Uevent& e) { return e.devpath == loop->devpath(); };
+  auto both = [](size_t n) {
+    return [n](const auto& s) { return s[0].size() >= n && s[1].size() >= n; };
+  };
+  auto attach = Collect({kernel->get(), mon->get()}, mine, both(1));
+  ASSERT_EQ(attach[0].size(), 1u);
+  ASSERT_EQ(attach[1].size(), 1u);
+  const Uevent& k = attach[0][0].event;
+  const Uevent& u = attach[1][0].event;
+  EXPECT_EQ(u.origin, UeventOrigin::kUdev);
+  EXPECT_EQ(u.action, UeventAction::kChange);
+  EXPECT_EQ(u.seqnum, k.seqnum);  // the same kernel event, after udev
+  EXPECT_EQ(u.devname, "/dev/" + loop->name());
+  EXPECT_EQ(u.major, k.major);
+  EXPECT_EQ(u.minor, k.minor);
+  EXPECT_EQ(u.diskseq, k.diskseq);
+  // udev's own properties: the database stamp, its symlinks and tags.
+  EXPECT_NE(u.Find("USEC_INITIALIZED"), nullptr);
+  ASSERT_NE(u.Find("DEVLINKS"), nullptr);
+  EXPECT_NE(u.Find("DEVLINKS")->find(fmt::format("/dev/disk/by-diskseq/{}", *k.diskseq)),
+            std::string::npos)
+      << *u.Find("DEVLINKS");
+  EXPECT_NE(u.Find("TAGS"), nullptr);
+  EXPECT_EQ(k.Find("DEVLINKS"), nullptr);
+  EXPECT_GE(attach[1][0].at, attach[0][0].at);
+
+  // The self-check round trip through udev, and the kernel-to-udev delay of a few events.
+  std::vector<double> delays_ms;
+  for (int i = 0; i < 20; ++i) {
+    std::string uuid = fmt::format("00000000-0000-4000-8000-{:012x}", i + 1);
+    {
+      std::ofstream f("/sys/block/" + loop->name() + "/uevent");
+      f << "change " << uuid << " DISKINV=selftest";
+    }
+    auto got = Collect({kernel->get(), mon->get()}, mine, both(1));
+    ASSERT_EQ(got[0].size(), 1u);
+    ASSERT_EQ(got[1].size(), 1u);
+    EXPECT_EQ(got[1][0].event.synth_uuid, uuid);
+    EXPECT_EQ(*got[1][0].event.Find("SYNTH_ARG_DISKINV"), "selftest");
+    EXPECT_NE(got[1][0].event.Find("USEC_INITIALIZED"), nullptr);
+    delays_ms.push_back(
+        std::chrono::duration<double, std::milli>(got[1][0].at - got[0][0].at).count());
+  }
+  std::sort(delays_ms.begin(), delays_ms.end());
+  std::printf("[ info ] kernel->udev delay over %zu changes: p50 %.2f ms, max %.2f ms\n",
+              delays_ms.size(), delays_ms[delays_ms.size() / 2], delays_ms.back());
+
+  ASSERT_TRUE(loop->Detach().ok());
+  auto detach = Collect({kernel->get(), mon->get()}, mine, both(2));
+  ASSERT_EQ(detach[1].size(), 2u);
+  EXPECT_EQ(*detach[1][1].event.Find("DISK_MEDIA_CHANGE"), "1");
+  EXPECT_EQ((*mon)->stats().rejected.total(), 0u) << (*mon)->stats().rejected.ToString();
+  EXPECT_EQ((*mon)->stats().overflows, 0u);
+}
+
+TEST_F(UdevUevents, LoopControlAddRemoveAfterUdev) {
+  Result<std::unique_ptr<UdevMonitor>> mon = UdevMonitor::Open();
+  ASSERT_TRUE(mon.ok()) << mon.status().message();
+  Result<int> idx = testing::LoopControlAdd();
+  ASSERT_TRUE(idx.ok()) << idx.status().message();
+  std::string devpath = fmt::format("/devices/virtual/block/loop{}", *idx);
+  auto mine = [&](const Uevent& e) { return e.devpath == devpath || e.subsystem != "block"; };
+  auto add = Collect({mon->get()}, mine, [](const auto& s) { return s[0].size() >= 1; });
+  ASSERT_TRUE(udevd_->Settle().ok());
+  ASSERT_TRUE(testing::LoopControlRemove(*idx).ok());
+  auto rm = Collect({mon->get()}, mine, [](const auto& s) { return s[0].size() >= 1; });
+  ASSERT_EQ(add[0].size(), 1u);
+  ASSERT_EQ(rm[0].size(), 1u);
+  EXPECT_EQ(add[0][0].event.action, UeventAction::kAdd);  // and no bdi: filtered in the kernel
+  EXPECT_EQ(add[0][0].event.devname, fmt::format("/dev/loop{}", *idx));
+  EXPECT_EQ(rm[0][0].event.action, UeventAction::kRemove);
+}
+
+TEST_F(UdevUevents, TagFilterPassesOnlyDevicesOurRuleTagged) {
+  Result<LoopDevice> tagged = LoopDevice::Attach(1 << 20);
+  Result<LoopDevice> other = LoopDevice::Attach(1 << 20);
+  ASSERT_TRUE(tagged.ok() && other.ok());
+  ASSERT_TRUE(udevd_->Settle().ok());
+  const std::filesystem::path rules = "/run/udev/rules.d/99-diskinv-test.rules";
+  std::filesystem::create_directories(rules.parent_path());
+  {
+    std::ofstream f(rules);
+    f << fmt::format("SUBSYSTEM==\"block\", KERNEL==\"{}\", TAG+=\"diskinv\"\n", tagged->name());
+  }
+  ASSERT_TRUE(udevd_->ReloadRules().ok());
+  Result<std::unique_ptr<UdevMonitor>> mon = UdevMonitor::Open({.tag = "diskinv"});
+  ASSERT_TRUE(mon.ok()) << mon.status().message();
+  for (const LoopDevice* d : {&*other, &*tagged}) {  // the untagged one first
+    std::ofstream f("/sys/block/" + d->name() + "/uevent");
+    f << "change";
+  }
+  auto got = Collect(
+      {mon->get()}, [](const Uevent&) { return true; },
+      [](const auto& s) { return !s[0].empty(); });
+  auto late = Collect(
+      {mon->get()}, [](const Uevent&) { return true; }, [](const auto&) { return false; },
+      milliseconds(500));
+  for (Seen& s : late[0]) got[0].push_back(std::move(s));
+  std::filesystem::remove(rules);
+  (void)udevd_->ReloadRules();
+  ASSERT_EQ(got[0].size(), 1u);
+  EXPECT_EQ(got[0][0].event.devpath, tagged->devpath());
+  EXPECT_NE(got[0][0].event.Find("TAGS")->find(":diskinv:"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace diskinv

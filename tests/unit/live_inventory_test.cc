@@ -1,0 +1,137 @@
+// LiveInventory over an in-memory sysfs: events re-probe exactly the touched devices.
+#include "agent/live_inventory.h"
+
+#include <gtest/gtest.h>
+
+#include "sysfs/fake_sysfs_reader.h"
+
+namespace diskinv {
+namespace {
+
+void AddLoop(FakeSysfsReader& fs, int n) {
+  std::string name = "loop" + std::to_string(n);
+  std::string dir = "sys/devices/virtual/block/" + name;
+  fs.AddSymlink("sys/block/" + name, "../devices/virtual/block/" + name);
+  fs.AddFile(dir + "/dev", "7:" + std::to_string(n) + "\n");
+  fs.AddFile(dir + "/size", "0\n");
+  fs.AddFile(dir + "/ro", "0\n");
+  fs.AddFile(dir + "/removable", "0\n");
+  fs.AddFile(dir + "/queue/logical_block_size", "512\n");
+  fs.AddDir(dir + "/holders");
+}
+
+void Attach(FakeSysfsReader& fs, int n, bool with_partition) {
+  std::string name = "loop" + std::to_string(n);
+  std::string dir = "sys/devices/virtual/block/" + name;
+  fs.AddFile(dir + "/size", "131072\n");
+  fs.AddFile(dir + "/loop/backing_file", "/tmp/img\n");
+  if (with_partition) {
+    fs.AddFile(dir + "/" + name + "p1/dev", "259:0\n");
+    fs.AddFile(dir + "/" + name + "p1/size", "2048\n");
+    fs.AddFile(dir + "/" + name + "p1/ro", "0\n");
+    fs.AddFile(dir + "/" + name + "p1/partition", "1\n");
+    fs.AddFile(dir + "/" + name + "p1/start", "2048\n");
+    fs.AddSymlink("sys/class/block/" + name + "p1", "../../devices/virtual/block/" + name + "/" + name + "p1");
+  }
+}
+
+void Detach(FakeSysfsReader& fs, int n) {
+  std::string name = "loop" + std::to_string(n);
+  std::string dir = "sys/devices/virtual/block/" + name;
+  fs.AddFile(dir + "/size", "0\n");
+  fs.Remove(dir + "/loop");
+  fs.Remove(dir + "/" + name + "p1");
+  fs.Remove("sys/class/block/" + name + "p1");
+}
+
+Uevent Event(UeventAction a, const std::string& devpath) {
+  Uevent e;
+  e.action = a;
+  e.devpath = devpath;
+  e.subsystem = "block";
+  return e;
+}
+
+TEST(LiveInventory, LoopAttachAndDetachAddAndRemoveDiskAndPartitions) {
+  FakeSysfsReader fs;
+  AddLoop(fs, 0);
+  AddLoop(fs, 1);
+  Walker w(fs, {});
+  LiveInventory live(w);
+  EXPECT_TRUE(live.Resync().empty());  // empty loops are not listed
+  Attach(fs, 0, true);
+  auto d = live.Apply(Event(UeventAction::kChange, "/devices/virtual/block/loop0"));
+  EXPECT_EQ(d.added, (std::vector<std::string>{"loop0", "loop0p1"}));
+  ASSERT_NE(live.inventory().FindByName("loop0p1"), nullptr);
+  EXPECT_EQ(live.inventory().FindByName("loop0p1")->pkname, "loop0");
+  // The same event again changes nothing.
+  EXPECT_TRUE(live.Apply(Event(UeventAction::kChange, "/devices/virtual/block/loop0")).empty());
+  EXPECT_EQ(live.stats().unchanged, 1u);
+  // A resize is one changed field.
+  fs.AddFile("sys/devices/virtual/block/loop0/size", "262144\n");
+  d = live.Apply(Event(UeventAction::kChange, "/devices/virtual/block/loop0"));
+  ASSERT_EQ(d.changed.size(), 1u);
+  EXPECT_EQ(d.changed[0].kname, "loop0");
+  ASSERT_EQ(d.changed[0].changes.size(), 1u);
+  EXPECT_EQ(d.changed[0].changes[0].field, "size");
+  Detach(fs, 0);
+  d = live.Apply(Event(UeventAction::kChange, "/devices/virtual/block/loop0"));
+  EXPECT_EQ(d.removed, (std::vector<std::string>{"loop0", "loop0p1"}));
+  EXPECT_EQ(live.inventory().size(), 0u);
+  // After all that, the live view equals a fresh walk.
+  EXPECT_TRUE(DiffInventories(live.inventory(), w.WalkAll()).empty());
+}
+
+TEST(LiveInventory, RemoveEventDropsDeviceAndIgnoresOtherSubsystems) {
+  FakeSysfsReader fs;
+  AddLoop(fs, 2);
+  Attach(fs, 2, true);
+  Walker w(fs, {});
+  LiveInventory live(w);
+  EXPECT_EQ(live.Resync().added.size(), 2u);
+  Uevent net = Event(UeventAction::kRemove, "/devices/virtual/net/eth0");
+  net.subsystem = "net";
+  EXPECT_TRUE(live.Apply(net).empty());
+  // A remove event while sysfs still has the partition: the kernel is the truth, not the
+  // event, so re-probing the disk keeps it.
+  auto d = live.Apply(Event(UeventAction::kRemove, "/devices/virtual/block/loop2/loop2p1"));
+  EXPECT_TRUE(d.removed.empty());
+  EXPECT_NE(live.inventory().FindByName("loop2p1"), nullptr);
+  // Once the kernel dropped it, the same event removes it and updates the disk's list.
+  fs.Remove("sys/devices/virtual/block/loop2/loop2p1");
+  fs.Remove("sys/class/block/loop2p1");
+  d = live.Apply(Event(UeventAction::kRemove, "/devices/virtual/block/loop2/loop2p1"));
+  EXPECT_EQ(d.removed, std::vector<std::string>{"loop2p1"});
+  ASSERT_EQ(d.changed.size(), 1u);
+  EXPECT_EQ(d.changed[0].kname, "loop2");
+  EXPECT_EQ(d.changed[0].changes[0].field, "partitions");
+  EXPECT_TRUE(live.inventory().FindByName("loop2")->partitions.empty());
+}
+
+TEST(LiveInventory, StackingUpdatesTheSlavesHolders) {
+  FakeSysfsReader fs;
+  AddLoop(fs, 3);
+  Attach(fs, 3, false);
+  Walker w(fs, {});
+  LiveInventory live(w);
+  live.Resync();
+  std::string dm = "sys/devices/virtual/block/dm-0";
+  fs.AddSymlink("sys/block/dm-0", "../devices/virtual/block/dm-0");
+  fs.AddFile(dm + "/dev", "253:0\n");
+  fs.AddFile(dm + "/size", "131072\n");
+  fs.AddFile(dm + "/ro", "0\n");
+  fs.AddFile(dm + "/dm/name", "vg-lv\n");
+  fs.AddFile(dm + "/dm/uuid", "LVM-abc\n");
+  fs.AddSymlink(dm + "/slaves/loop3", "../../loop3");
+  fs.AddSymlink("sys/devices/virtual/block/loop3/holders/dm-0", "../../dm-0");
+  auto d = live.Apply(Event(UeventAction::kAdd, "/devices/virtual/block/dm-0"));
+  EXPECT_EQ(d.added, std::vector<std::string>{"dm-0"});
+  ASSERT_EQ(d.changed.size(), 1u);
+  EXPECT_EQ(d.changed[0].kname, "loop3");
+  EXPECT_EQ(d.changed[0].changes[0].field, "holders");
+  EXPECT_EQ(live.inventory().FindByName("dm-0")->type, "lvm");
+  EXPECT_EQ(live.inventory().FindByName("loop3")->holders, std::vector<std::string>{"dm-0"});
+}
+
+}  // namespace
+}  // namespace diskinv
