@@ -22,6 +22,7 @@ struct Command {
 const Command kCommands[] = {
     {"scan", ScanCommand, "walk sysfs and the udev database once and print every block device"},
     {"capture", CaptureCommand, "copy the block-device part of sysfs and the udev db into a fixture tree"},
+    {"db", DbCommand, "apply or show the schema migrations of the inventory database"},
 };
 
 constexpr const char* kUsageHead = R"(Usage: diskinv [GLOBAL OPTIONS] COMMAND [ARGS]

@@ -20,6 +20,7 @@ int RunCli(int argc, char** argv);
 // Subcommands: args[0] is the subcommand name.
 int ScanCommand(std::vector<std::string> args);
 int CaptureCommand(std::vector<std::string> args);
+int DbCommand(std::vector<std::string> args);
 
 // getopt_long-style parsing shared by subcommands.
 struct ArgParser {
