@@ -1,0 +1,24 @@
+# Optical drives: an ATAPI ide-cd on AHCI with a medium, and a scsi-cd on virtio-scsi without.
+LAB_DESCRIPTION="ide-cd (AHCI, with medium) and scsi-cd (virtio-scsi, empty)"
+lab_qemu() {
+  echo -drive; echo "file=$(lab_image cd0 4),if=none,id=cd0,format=raw,media=cdrom,readonly=on"
+  echo -drive; echo "if=none,id=cd1,media=cdrom"
+  echo -device; echo "ide-cd,bus=ide.0,drive=cd0,serial=LABCD0001,model=LAB DVD-ROM"
+  echo -device; echo "virtio-scsi-pci,id=scsi0"
+  echo -device; echo "scsi-cd,bus=scsi0.0,scsi-id=2,lun=0,drive=cd1,serial=LABCD0002,vendor=LABVEND,product=LABCDROM"
+}
+lab_guest() { wait_for /dev/sr0 /dev/sr1; }
+lab_expect() {
+  cat <<'X'
+count type=rom 2
+hctl=0:0:0:0 type rom
+hctl=0:0:0:0 rm true
+hctl=0:0:0:0 ro true
+hctl=0:0:0:0 tran sata
+hctl=0:0:0:0 size 4194304
+hctl=0:0:0:0 model LAB DVD-ROM
+vendor=LABVEND model LABCDROM
+vendor=LABVEND size 0
+vendor=LABVEND rm true
+X
+}
