@@ -1,10 +1,10 @@
 #include "sysfs/walker.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-
-#include <fmt/format.h>
 
 #include "common/logging.h"
 #include "common/parse.h"
@@ -51,7 +51,8 @@ std::string WwnFromWwid(std::string_view wwid) {
   wwid = Trim(wwid);
   if (StartsWith(wwid, "naa.") || (StartsWith(wwid, "eui.") && wwid.size() == 4 + 16)) {
     std::string out = "0x";
-    for (char c : wwid.substr(4)) out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    for (char c : wwid.substr(4))
+      out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
     return out;
   }
   return std::string(wwid);
@@ -61,22 +62,38 @@ std::string WwnFromWwid(std::string_view wwid) {
 
 const char* ScsiTypeName(int64_t type) {
   switch (type) {
-    case 0x00: return "disk";
-    case 0x01: return "tape";
-    case 0x02: return "printer";
-    case 0x03: return "processor";
-    case 0x04: return "worm";
-    case 0x05: return "rom";
-    case 0x06: return "scanner";
-    case 0x07: return "mo-disk";
-    case 0x08: return "changer";
-    case 0x09: return "comm";
-    case 0x0c: return "raid";
-    case 0x0d: return "enclosure";
-    case 0x0e: return "rbc";
-    case 0x11: return "osd";
-    case 0x7f: return "no-lun";
-    default: return nullptr;  // lsblk 2.38 then says "disk" (e.g. 0x14, ZBC)
+    case 0x00:
+      return "disk";
+    case 0x01:
+      return "tape";
+    case 0x02:
+      return "printer";
+    case 0x03:
+      return "processor";
+    case 0x04:
+      return "worm";
+    case 0x05:
+      return "rom";
+    case 0x06:
+      return "scanner";
+    case 0x07:
+      return "mo-disk";
+    case 0x08:
+      return "changer";
+    case 0x09:
+      return "comm";
+    case 0x0c:
+      return "raid";
+    case 0x0d:
+      return "enclosure";
+    case 0x0e:
+      return "rbc";
+    case 0x11:
+      return "osd";
+    case 0x7f:
+      return "no-lun";
+    default:
+      return nullptr;  // lsblk 2.38 then says "disk" (e.g. 0x14, ZBC)
   }
 }
 
@@ -143,12 +160,14 @@ Inventory Walker::WalkAll() {
   ctrl_to_subsys_.clear();
   subsys_cache_built_ = false;
   hosts_.clear();
+  chains_.clear();
   Inventory inv;
   ScanStats& stats = inv.stats();
   auto disks = r_.ListDir("sys/block");
   if (!disks.ok()) {
     stats.walk_errors++;
-    stats.messages.push_back(fmt::format("cannot list block devices: {}", disks.status().message()));
+    stats.messages.push_back(
+        fmt::format("cannot list block devices: {}", disks.status().message()));
     return inv;
   }
   for (const auto& e : *disks) {
@@ -180,6 +199,7 @@ Result<BlockDevice> Walker::Probe(std::string_view kname) {
   // reused until reboot, so their cached class facts stay valid.
   subsys_cache_built_ = false;
   ctrl_to_subsys_.clear();
+  chains_.clear();
   ScanStats stats;
   std::string name(kname);
   if (r_.Exists("sys/block/" + name)) {
@@ -215,8 +235,8 @@ std::optional<BlockDevice> Walker::ProbeDisk(const std::string& name, ScanStats&
         stats.vanished++;
         return std::nullopt;
       }
-      d.errors.push_back({"devpath", link_path,
-                          fmt::format("{}: dangling link to {}", link_path, *link), ENOENT});
+      d.errors.push_back(
+          {"devpath", link_path, fmt::format("{}: dangling link to {}", link_path, *link), ENOENT});
       dir = link_path;
     }
   } else if (link.status().code() == EINVAL && r_.IsDir(link_path)) {
@@ -251,6 +271,7 @@ std::optional<BlockDevice> Walker::ProbeDisk(const std::string& name, ScanStats&
   d.holders = Names(r_.ListDir(dir + "/holders"));
   d.slaves = Names(r_.ListDir(dir + "/slaves"));
   d.partitions = PartitionNames(name, dir);
+  ReadSubsystems(d, dir);
 
   // Type and stacking-specific attributes, as lsblk's get_type().
   if (StartsWith(name, "dm-")) {
@@ -324,6 +345,7 @@ std::optional<BlockDevice> Walker::ProbePartition(const BlockDevice& disk, const
   d.start = c.U64("start", "start");
   d.queue = disk.queue;  // the queue is the whole disk's (lsblk redirects queue/ too)
   d.holders = Names(r_.ListDir(dir + "/holders"));
+  ReadSubsystems(d, dir);
   d.tran = StartsWith(name, "nvme") ? std::optional<std::string>("nvme") : std::nullopt;
   if (opt_.udev) ReadUdev(c, d);
   // A partition's WWN is its disk's (udev copies ID_WWN to partitions); lsblk reads it
@@ -372,6 +394,8 @@ void Walker::ReadQueue(Ctx& c, QueueLimits& q) {
   q.chunk_sectors = c.U64("queue/chunk_sectors", "chunk-sectors");
   q.max_open_zones = c.U64("queue/max_open_zones", "zone-omax");
   q.max_active_zones = c.U64("queue/max_active_zones", "zone-amax");
+  q.zone_write_granularity = c.U64("queue/zone_write_granularity", "zone-wgran");
+  q.zone_append_max_bytes = c.U64("queue/zone_append_max_bytes", "zone-app");
   if (auto s = c.Str("queue/scheduler", "sched")) {
     SchedulerList sl = ParseScheduler(*s);
     q.scheduler = std::move(sl.selected);
@@ -389,12 +413,14 @@ void Walker::ReadQueue(Ctx& c, QueueLimits& q) {
   if (!q.max_active_zones) q.max_active_zones = 0;
 }
 
-std::vector<std::string> Walker::PartitionNames(const std::string& disk_name, const std::string& dir) {
+std::vector<std::string> Walker::PartitionNames(const std::string& disk_name,
+                                                const std::string& dir) {
   std::vector<std::string> out;
   auto entries = r_.ListDir(dir);
   if (!entries.ok()) return out;
   for (const auto& e : *entries) {
-    if (e.type != EntryType::kDir && e.type != EntryType::kSymlink && e.type != EntryType::kOther) continue;
+    if (e.type != EntryType::kDir && e.type != EntryType::kSymlink && e.type != EntryType::kOther)
+      continue;
     const std::string& n = e.name;
     // "<disk><digit>" or "<disk>p<digit>", as lsblk's sysfs_blkdev_is_partition_dirent.
     if (n.size() <= disk_name.size() || n.compare(0, disk_name.size(), disk_name) != 0) continue;
@@ -416,7 +442,8 @@ void Walker::ReadIdentity(Ctx& c, BlockDevice& d) {
   }
   std::string device_dir = ResolveLinkTarget(link_path, *link);
   if (!r_.IsDir(device_dir)) {
-    c.Error("device", link_path, Status(ENOENT, fmt::format("{}: dangling link to {}", link_path, *link)));
+    c.Error("device", link_path,
+            Status(ENOENT, fmt::format("{}: dangling link to {}", link_path, *link)));
     return;
   }
   Ctx dc{r_, device_dir, d};
@@ -477,7 +504,9 @@ std::string Walker::ScsiTransport(const std::string& link, unsigned host) {
   auto [it, inserted] = hosts_.try_emplace(host);
   HostInfo& h = it->second;
   if (inserted) {
-    auto is = [&](const char* type) { return r_.IsDir(fmt::format("sys/class/{}_host/host{}", type, host)); };
+    auto is = [&](const char* type) {
+      return r_.IsDir(fmt::format("sys/class/{}_host/host{}", type, host));
+    };
     h.spi = is("spi");
     h.fc = is("fc");
     h.sas = is("sas");
@@ -509,6 +538,34 @@ std::string Walker::ScsiTransport(const std::string& link, unsigned host) {
     if (p.find("ata") != std::string::npos) return "ata";
   }
   return {};
+}
+
+const Walker::Chain& Walker::SubsystemChain(const std::string& dir) {
+  if (auto it = chains_.find(dir); it != chains_.end()) return it->second;
+  Chain c;
+  size_t slash = dir.rfind('/');
+  // Stop at the root and at "sys": lsblk climbs further, but nothing above sys/devices has a
+  // subsystem link.
+  if (slash != std::string::npos && dir != "sys") {
+    c = SubsystemChain(dir.substr(0, slash));
+  }
+  auto link = r_.ReadLink(dir + "/subsystem");
+  if (link.ok()) {
+    std::string sub = Basename(*link);
+    // lsblk de-duplicates neighbours only: "block:scsi:pci", never "block:scsi:scsi:pci".
+    if (c.names != sub && !StartsWith(c.names, sub + ":")) {
+      c.names = c.names.empty() ? sub : sub + ":" + c.names;
+    }
+    for (const char* h : {"usb", "ieee1394", "pcmcia", "mmc", "ccw"}) c.hotplug |= sub == h;
+  }
+  return chains_.emplace(dir, std::move(c)).first->second;
+}
+
+void Walker::ReadSubsystems(BlockDevice& d, const std::string& dir) {
+  const Chain& c = SubsystemChain(dir);
+  if (!c.names.empty()) d.subsystems = c.names;
+  // lsblk: the device's own `removable` attribute (partitions have none), then the chain.
+  d.hotplug = c.hotplug || (!d.is_partition && d.removable.value_or(false));
 }
 
 std::string Walker::SubsystemOfController(const std::string& ctrl) {
@@ -588,13 +645,15 @@ void Walker::ReadUdev(Ctx& c, BlockDevice& d) {
   UdevDbParseStats st;
   d.udev = ParseUdevDbRecord(*rec, &st);
   if (st.malformed > 0) {
-    c.Error("udev", path, Status::Invalid(fmt::format("{} malformed line(s) in udev record", st.malformed)));
+    c.Error("udev", path,
+            Status::Invalid(fmt::format("{} malformed line(s) in udev record", st.malformed)));
   }
 }
 
 void Walker::ApplyUdevIdentity(BlockDevice& d) {
   const UdevRecord& u = d.udev;
-  auto note = [&](const char* field, const std::optional<std::string>& sysfs, const std::string& udev) {
+  auto note = [&](const char* field, const std::optional<std::string>& sysfs,
+                  const std::string& udev) {
     if (sysfs && !sysfs->empty() && NormalizeWhitespace(*sysfs) != NormalizeWhitespace(udev)) {
       d.disagreements[field] = {"udev", udev, *sysfs};
     }

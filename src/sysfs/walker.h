@@ -59,6 +59,14 @@ class Walker {
   void ApplyUdevIdentity(BlockDevice& d);
   std::vector<std::string> PartitionNames(const std::string& disk_name, const std::string& dir);
   std::string SubsystemOfController(const std::string& ctrl);
+  // lsblk's SUBSYSTEMS and HOTPLUG for the device directory `dir`.
+  void ReadSubsystems(BlockDevice& d, const std::string& dir);
+  struct Chain {
+    std::string names;  // "block:scsi:pci": from `dir` up, neighbours de-duplicated
+    bool hotplug = false;
+  };
+  // Memoized per directory: thousands of disks share their HBA's and PCI bridges' ancestors.
+  const Chain& SubsystemChain(const std::string& dir);
   // lsblk's get_transport for a SCSI device whose sysfs "device" link is `link`.
   std::string ScsiTransport(const std::string& link, unsigned host);
 
@@ -70,7 +78,8 @@ class Walker {
     bool spi = false, fc = false, sas = false, iscsi = false, scsi = false;
     std::optional<std::string> fc_symbolic_name, proc_name;
   };
-  std::unordered_map<unsigned, HostInfo> hosts_;  // SCSI host number -> class facts
+  std::unordered_map<unsigned, HostInfo> hosts_;   // SCSI host number -> class facts
+  std::unordered_map<std::string, Chain> chains_;  // directory -> subsystem chain
 };
 
 // The lsblk TYPE of a SCSI peripheral device type code; nullptr for codes lsblk does not name.
