@@ -156,35 +156,49 @@ struct Walker::Ctx {
   }
 };
 
-Inventory Walker::WalkAll() {
+ScanStats Walker::Walk(const DeviceSink& sink) {
   ctrl_to_subsys_.clear();
   subsys_cache_built_ = false;
   hosts_.clear();
   chains_.clear();
-  Inventory inv;
-  ScanStats& stats = inv.stats();
+  ScanStats stats;
   auto disks = r_.ListDir("sys/block");
   if (!disks.ok()) {
     stats.walk_errors++;
     stats.messages.push_back(
         fmt::format("cannot list block devices: {}", disks.status().message()));
-    return inv;
+    return stats;
   }
+  auto emit = [&](BlockDevice&& d) {
+    stats.field_errors += d.errors.size();
+    stats.devices++;
+    sink(std::move(d));
+  };
   for (const auto& e : *disks) {
     auto disk = ProbeDisk(e.name, stats);
     if (!disk) continue;
     if (!Listed(*disk)) continue;
     std::vector<std::string> parts = disk->partitions;
     std::string dir = disk->devpath.empty() ? "sys/block/" + disk->kname : "sys" + disk->devpath;
+    // Partitions need the disk's queue, removable flag and name, not the whole device.
     BlockDevice whole = std::move(*disk);
-    inv.Add(whole);
+    std::vector<BlockDevice> probed;
+    probed.reserve(parts.size());
     for (const auto& p : parts) {
       auto part = ProbePartition(whole, p, dir + "/" + p, stats);
-      if (part) inv.Add(std::move(*part));
+      if (part) probed.push_back(std::move(*part));
     }
+    emit(std::move(whole));
+    for (auto& p : probed) emit(std::move(p));
   }
-  for (const auto& d : inv.devices()) stats.field_errors += d.errors.size();
+  return stats;
+}
+
+Inventory Walker::WalkAll() {
+  Inventory inv;
+  ScanStats stats = Walk([&](BlockDevice&& d) { inv.Add(std::move(d)); });
   stats.devices = inv.size();
+  inv.stats() = std::move(stats);
   return inv;
 }
 

@@ -12,6 +12,7 @@
 // is counted in ScanStats::vanished. Walker keeps caches for one walk only (WalkAll resets them).
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,7 +34,15 @@ class Walker {
  public:
   Walker(SysfsReader& reader, WalkOptions options) : r_(reader), opt_(options) {}
 
-  // One full walk.
+  // Receives each listed device of a walk, in walk order (whole disks sorted by name, each
+  // followed by its partitions), as soon as it has been read.
+  using DeviceSink = std::function<void(BlockDevice&&)>;
+
+  // One full walk, streamed: nothing is kept after `sink` returns, so memory does not grow with
+  // the number of devices. Returns the walk's statistics (devices = the number sunk).
+  ScanStats Walk(const DeviceSink& sink);
+
+  // One full walk into an Inventory (Walk() collecting every device).
   Inventory WalkAll();
 
   // Re-probes one device by kernel name (disk or partition), for event-driven updates.
