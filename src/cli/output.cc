@@ -1,8 +1,8 @@
 #include "cli/output.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace diskinv {
 namespace {
@@ -109,7 +109,12 @@ void WriteNested(JsonWriter& w, const BlockDevice& d) {
   w.Key("disagreements").BeginObject();
   for (const auto& [field, n] : d.disagreements) {
     w.Key(field).BeginObject();
-    w.Key("used").String(n.used).Key("udev").String(n.udev_value).Key("sysfs").String(n.sysfs_value);
+    w.Key("used")
+        .String(n.used)
+        .Key("udev")
+        .String(n.udev_value)
+        .Key("sysfs")
+        .String(n.sysfs_value);
     w.EndObject();
   }
   w.EndObject();
@@ -197,7 +202,8 @@ std::string InventoryToJson(const Inventory& inv, const OutputOptions& opt) {
 const std::vector<const FieldDef*>& DefaultTableColumns() {
   static const std::vector<const FieldDef*> kCols = [] {
     std::vector<const FieldDef*> v;
-    for (const char* c : {"NAME", "MAJ:MIN", "TYPE", "SIZE", "TRAN", "ROTA", "MODEL", "SERIAL", "WWN"}) {
+    for (const char* c :
+         {"NAME", "MAJ:MIN", "TYPE", "SIZE", "TRAN", "ROTA", "MODEL", "SERIAL", "WWN"}) {
       v.push_back(FindField(c));
     }
     return v;
@@ -221,7 +227,8 @@ Result<std::vector<const FieldDef*>> ParseColumns(std::string_view list) {
     const FieldDef* f = FindField(name);
     if (!f) {
       std::string known;
-      for (const auto& d : AllFields()) known += fmt::format("{}{}", known.empty() ? "" : ",", d.column);
+      for (const auto& d : AllFields())
+        known += fmt::format("{}{}", known.empty() ? "" : ",", d.column);
       return Status::Invalid(fmt::format("unknown column '{}' (known: {})", name, known));
     }
     out.push_back(f);

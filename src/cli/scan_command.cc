@@ -1,9 +1,8 @@
 // diskinv scan: one walk, printed as a table or JSON.
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cstdio>
-
-#include <fmt/format.h>
 
 #include "cli/cli.h"
 #include "cli/output.h"
@@ -14,7 +13,8 @@
 namespace diskinv {
 namespace {
 
-constexpr const char* kScanHelp = R"(Usage: diskinv scan [--sysroot DIR] [--json [--pretty]] [-o COLS] [-b] [--all]
+constexpr const char* kScanHelp =
+    R"(Usage: diskinv scan [--sysroot DIR] [--json [--pretty]] [-o COLS] [-b] [--all]
 
 Walk sysfs (sys/block, queue limits, SCSI/NVMe identity, holders/slaves) and the udev
 database (run/udev/data) once and print every block device.

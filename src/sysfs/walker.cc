@@ -102,6 +102,15 @@ struct Walker::Ctx {
   SysfsReader& r;
   std::string dir;  // device directory relative to the root
   BlockDevice& dev;
+  std::string buf = {};  // Path()'s buffer: no allocation per attribute
+
+  // dir/attr, valid until the next call.
+  const std::string& Path(std::string_view attr) {
+    buf.assign(dir);
+    buf.push_back('/');
+    buf.append(attr);
+    return buf;
+  }
 
   void Error(std::string field, std::string path, const Status& st) {
     dev.errors.push_back({std::move(field), std::move(path), st.message(), st.code()});
@@ -115,12 +124,12 @@ struct Walker::Ctx {
     return std::nullopt;
   }
   std::optional<std::string> Str(std::string_view attr, const char* field, bool required = false) {
-    auto v = Read(fmt::format("{}/{}", dir, attr), field, required);
+    auto v = Read(Path(attr), field, required);
     if (!v) return std::nullopt;
     return StripNewline(std::move(*v));
   }
   std::optional<uint64_t> U64(std::string_view attr, const char* field, bool required = false) {
-    std::string path = fmt::format("{}/{}", dir, attr);
+    const std::string& path = Path(attr);
     auto v = Read(path, field, required);
     if (!v) return std::nullopt;
     auto n = ParseU64(*v);
@@ -131,7 +140,7 @@ struct Walker::Ctx {
     return *n;
   }
   std::optional<int64_t> I64(std::string_view attr, const char* field) {
-    std::string path = fmt::format("{}/{}", dir, attr);
+    const std::string& path = Path(attr);
     auto v = Read(path, field, false);
     if (!v) return std::nullopt;
     auto n = ParseI64(*v);
@@ -142,7 +151,7 @@ struct Walker::Ctx {
     return *n;
   }
   std::optional<bool> Bool(std::string_view attr, const char* field, bool required = false) {
-    std::string path = fmt::format("{}/{}", dir, attr);
+    const std::string& path = Path(attr);
     auto v = Read(path, field, required);
     if (!v) return std::nullopt;
     auto b = ParseBool01(*v);
@@ -157,6 +166,7 @@ struct Walker::Ctx {
 };
 
 ScanStats Walker::Walk(const DeviceSink& sink) {
+  r_.DropCaches();
   ctrl_to_subsys_.clear();
   subsys_cache_built_ = false;
   hosts_.clear();
@@ -214,6 +224,7 @@ Result<BlockDevice> Walker::Probe(std::string_view kname) {
   subsys_cache_built_ = false;
   ctrl_to_subsys_.clear();
   chains_.clear();
+  r_.DropCaches();
   ScanStats stats;
   std::string name(kname);
   if (r_.Exists("sys/block/" + name)) {
@@ -470,7 +481,7 @@ void Walker::ReadIdentity(Ctx& c, BlockDevice& d) {
   if (auto hctl = ParseHctl(Basename(*link))) {
     d.hctl = fmt::format("{}:{}:{}:{}", hctl->host, hctl->channel, hctl->target, hctl->lun);
     ReadScsi(c, d, device_dir);
-    if (std::string t = ScsiTransport(*link, hctl->host); !t.empty()) d.tran = t;
+    if (std::string t = ScsiTransport(device_dir, hctl->host); !t.empty()) d.tran = t;
   } else if (StartsWith(d.kname, "nvme")) {
     ReadNvme(c, d, device_dir);
   }
@@ -512,7 +523,7 @@ void Walker::ReadScsi(Ctx& c, BlockDevice& d, const std::string& device_dir) {
   d.scsi = std::move(s);
 }
 
-std::string Walker::ScsiTransport(const std::string& link, unsigned host) {
+std::string Walker::ScsiTransport(const std::string& device_dir, unsigned host) {
   // lsblk's get_transport (after lsscsi): the class of the SCSI host decides, then a few
   // per-device hints. Host facts are cached for the walk: thousands of disks share few hosts.
   auto [it, inserted] = hosts_.try_emplace(host);
@@ -535,7 +546,9 @@ std::string Walker::ScsiTransport(const std::string& link, unsigned host) {
       if (proc.ok()) h.proc_name = StripNewline(*proc);
     }
   }
-  std::string scsi_dev = "sys/bus/scsi/devices/" + Basename(link);
+  // lsblk looks at sys/bus/scsi/devices/H:C:T:L, a link to the very directory the disk's
+  // `device` link resolves to: use that directory (already open) and its path.
+  const std::string& scsi_dev = device_dir;
   if (h.spi) return "spi";
   if (h.fc) {
     if (!h.fc_symbolic_name) return {};
@@ -544,8 +557,7 @@ std::string Walker::ScsiTransport(const std::string& link, unsigned host) {
   if (h.sas || r_.Exists(scsi_dev + "/sas_device")) return "sas";
   if (r_.Exists(scsi_dev + "/ieee1394_id")) return "sbp";
   if (h.iscsi) return "iscsi";
-  auto target = r_.ReadLink(scsi_dev);
-  if (target.ok() && target->find("usb") != std::string::npos) return "usb";
+  if (device_dir.find("usb") != std::string::npos) return "usb";
   if (h.scsi && h.proc_name) {
     const std::string& p = *h.proc_name;
     if (StartsWith(p, "ahci") || StartsWith(p, "sata")) return "sata";

@@ -76,8 +76,8 @@ class Walker {
   };
   // Memoized per directory: thousands of disks share their HBA's and PCI bridges' ancestors.
   const Chain& SubsystemChain(const std::string& dir);
-  // lsblk's get_transport for a SCSI device whose sysfs "device" link is `link`.
-  std::string ScsiTransport(const std::string& link, unsigned host);
+  // lsblk's get_transport for the SCSI device at `device_dir` (root-relative, resolved).
+  std::string ScsiTransport(const std::string& device_dir, unsigned host);
 
   SysfsReader& r_;
   WalkOptions opt_;
