@@ -51,7 +51,8 @@ const std::vector<KnownDifference>& KnownDifferences() {
        "'serial' attribute, which diskinv uses when the udev db has none",
        [](const std::string& root, const json& l, const json& o) {
          return l["serial"].is_null() && o["serial"].is_string() &&
-                o["serial"] == ReadSysFile(root, "sys/block/" + o["kname"].get<std::string>() + "/serial");
+                o["serial"] ==
+                    ReadSysFile(root, "sys/block/" + o["kname"].get<std::string>() + "/serial");
        }},
       {"wwn",
        "lsblk has no sysfs fallback for WWN; without a udev record diskinv derives it from "
@@ -75,6 +76,25 @@ const std::vector<KnownDifference>& KnownDifferences() {
          return !root.empty() && l["serial"].is_string() && o["serial"].is_string() &&
                 NormalizeWhitespace(l["serial"].get<std::string>()) == o["serial"];
        }},
+  };
+  return k;
+}
+
+// lsblk -O columns diskinv does not report, each with the reason. Every other lsblk key must
+// be present in diskinv's output and is compared.
+const std::map<std::string, const char*>& NotReported() {
+  static const std::map<std::string, const char*> k = {
+      {"mode", "device node permissions: a stat of /dev, not sysfs or the udev db"},
+      {"owner", "device node owner: a stat of /dev"},
+      {"group", "device node group: a stat of /dev"},
+      {"fsavail", "statfs of a mounted filesystem"},
+      {"fssize", "statfs of a mounted filesystem"},
+      {"fsused", "statfs of a mounted filesystem"},
+      {"fsuse%", "statfs of a mounted filesystem"},
+      {"mountpoint", "the mount table"},
+      {"mountpoints", "the mount table"},
+      {"fsroots", "the mount table"},
+      {"parttypename", "libfdisk's table of partition type names; diskinv reports parttype"},
   };
   return k;
 }
@@ -163,25 +183,37 @@ CompareResult CompareWithLsblk(const std::string& sysroot, const std::string& di
     const json& ld = entries.front();
     ++r.devices;
     for (const auto& [key, lval] : ld.items()) {
-      if (!od.contains(key) || od[key].is_object() || od[key].is_array()) continue;
+      if (NotReported().count(key)) continue;
+      if (!od.contains(key)) {
+        r.mismatches.push_back(kname + ": " + key + ": reported by lsblk, missing in diskinv");
+        continue;
+      }
+      if (od[key].is_object() || od[key].is_array()) {
+        r.mismatches.push_back(kname + ": " + key + ": diskinv's value is not a scalar");
+        continue;
+      }
       ++r.fields;
       if (key == "pkname") {
         bool found = false;
         for (const auto& e : entries) found |= e["pkname"] == od["pkname"];
-        if (!found) r.mismatches.push_back(kname + ": pkname: ours " + Dump(od["pkname"]) + " not among lsblk's parents");
+        if (!found)
+          r.mismatches.push_back(kname + ": pkname: ours " + Dump(od["pkname"]) +
+                                 " not among lsblk's parents");
         continue;
       }
       if (lval == od[key]) continue;
       bool known = false;
       for (const auto& kd : KnownDifferences()) {
         if (key == kd.field && kd.applies(sysroot, ld, od)) {
-          r.known.push_back(kname + ": " + key + ": lsblk " + Dump(lval) + ", diskinv " + Dump(od[key]) + " (" + kd.reason + ")");
+          r.known.push_back(kname + ": " + key + ": lsblk " + Dump(lval) + ", diskinv " +
+                            Dump(od[key]) + " (" + kd.reason + ")");
           known = true;
           break;
         }
       }
       if (!known) {
-        r.mismatches.push_back(kname + ": " + key + ": lsblk " + Dump(lval) + ", diskinv " + Dump(od[key]));
+        r.mismatches.push_back(kname + ": " + key + ": lsblk " + Dump(lval) + ", diskinv " +
+                               Dump(od[key]));
       }
     }
   }
