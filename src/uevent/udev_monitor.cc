@@ -77,13 +77,22 @@ Result<std::vector<SourceEvent>> UdevMonitor::Receive(size_t max_datagrams) {
       // libudev reports a dropped (invalid, untrusted, filtered) message as EAGAIN too; the
       // fd stays readable if more is queued, so the next poll comes back.
       if (errno == ENOBUFS) {
+        // As for the kernel socket: the Resync waits until the queue is drained, because
+        // the kernel drops everything for this socket until then and says so only once.
         ++stats_.overflows;
-        ++stats_.resyncs;
-        out.emplace_back(Resync{ResyncReason::kOverflow, 0, "ENOBUFS on the udev monitor"});
+        overflow_ = true;
         continue;
       }
       if (errno == EINTR) continue;
-      if (errno == 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == EINVAL) break;
+      if (errno == 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == EINVAL) {
+        if (overflow_ && errno != EINVAL) {
+          overflow_ = false;
+          ++stats_.resyncs;
+          out.emplace_back(Resync{ResyncReason::kOverflow, 0,
+                                  "ENOBUFS: the udev monitor's receive queue overflowed"});
+        }
+        break;
+      }
       return Status::FromErrno(errno, "udev_monitor_receive_device");
     }
     ++stats_.datagrams;
