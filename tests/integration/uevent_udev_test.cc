@@ -17,6 +17,7 @@
 #include "support/loop_device.h"
 #include "support/udevd.h"
 #include "uevent/netlink_socket.h"
+#include "uevent/self_check.h"
 #include "uevent/udev_monitor.h"
 
 namespace diskinv {
@@ -214,6 +215,46 @@ TEST_F(UdevUevents, TagFilterPassesOnlyDevicesOurRuleTagged) {
   EXPECT_EQ(got[0][0].event.devpath, fmt::format("/devices/virtual/block/loop{}", tagged));
   EXPECT_NE(got[0][0].event.Find("TAGS")->find(":diskinv:"), std::string::npos);
   EXPECT_EQ(access(fmt::format("/run/udev/data/b7:{}", tagged).c_str(), F_OK), -1);
+}
+
+TEST_F(UdevUevents, SelfCheckRoundTripThroughKernelAndUdev) {
+  Result<std::unique_ptr<NetlinkSocket>> kernel = NetlinkSocket::Open({.subsystems = {"block"}});
+  ASSERT_TRUE(kernel.ok());
+  Result<std::unique_ptr<UdevMonitor>> mon = UdevMonitor::Open();
+  ASSERT_TRUE(mon.ok()) << mon.status().message();
+  Result<LoopDevice> loop = LoopDevice::Attach(1 << 20);
+  ASSERT_TRUE(loop.ok()) << loop.status().message();
+  ASSERT_TRUE(udevd_->Settle().ok());
+  std::vector<std::string> seen;
+  auto sink = [&](size_t i, SourceEvent e) {
+    if (const auto* u = std::get_if<Uevent>(&e); u && u->devpath == loop->devpath()) {
+      seen.push_back(fmt::format("{} {}", i, u->synth_uuid.value_or("-")));
+    }
+  };
+  Result<SelfCheckReport> r = RunSelfCheck({kernel->get(), mon->get()},
+                                           {.sysroot = "/", .device = loop->name()}, sink);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->round_trip.size(), 2u);
+  EXPECT_GE(r->round_trip[1], r->round_trip[0]);  // udev answers after the kernel
+  // The attach event (read on the way) and the self-check event, from both sources.
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<std::string>{"0 -", "0 " + r->uuid, "1 -", "1 " + r->uuid}));
+  std::printf("[ info ] self-check round trip: kernel %ld us, udev %ld us\n",
+              static_cast<long>(r->round_trip[0].count()),
+              static_cast<long>(r->round_trip[1].count()));
+
+  // A tag-filtered monitor never sees an untagged device: the check names the silent source.
+  Result<std::unique_ptr<UdevMonitor>> tagged = UdevMonitor::Open({.tag = "diskinv-none"});
+  ASSERT_TRUE(tagged.ok());
+  r = RunSelfCheck({kernel->get(), tagged->get()},
+                   {.sysroot = "/", .device = loop->name(), .timeout = milliseconds(300)});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ETIMEDOUT);
+  EXPECT_NE(r.status().message().find(" from udev within 300 ms; answered: kernel in "),
+            std::string::npos)
+      << r.status().message();
+  ASSERT_TRUE(loop->Detach().ok());
+  EXPECT_TRUE(udevd_->Settle().ok());
 }
 
 }  // namespace
