@@ -10,7 +10,8 @@
 // database record lives, and the tag filter matches TAGS, not CURRENT_TAGS.
 //
 // libudev silently subscribes to no group at all when udevd is not running (no
-// <run_dir>/control) and /dev is not devtmpfs; Open() warns about a missing control socket.
+// <run_dir>/control) and /dev is not devtmpfs; Open() warns when nothing answers on the
+// control socket (missing, or left behind by a udevd that is gone).
 #pragma once
 
 #include <memory>
