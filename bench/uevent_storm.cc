@@ -131,20 +131,29 @@ class Pipeline {
     cv_.notify_all();
   }
   // Waits until nothing arrived or was applied for `quiet`, nothing is pending and the idle
-  // check ran; then stops the thread. False on `limit`.
-  bool StopWhenQuiet(milliseconds quiet, milliseconds limit) {
+  // check ran. False on `limit`.
+  bool WaitQuiet(milliseconds quiet, milliseconds limit) {
     auto end = Clock::now() + limit;
-    bool ok = false;
     while (Clock::now() < end) {
       auto since = Clock::now() - Clock::time_point(Clock::duration(last_activity_.load()));
-      if (since >= quiet && !pending_.load() && idle_checked_.load()) {
-        ok = true;
-        break;
-      }
+      if (since >= quiet && !pending_.load() && idle_checked_.load()) return true;
       std::this_thread::sleep_for(milliseconds(5));
     }
+    return false;
+  }
+  bool StopWhenQuiet(milliseconds quiet, milliseconds limit) {
+    bool ok = WaitQuiet(quiet, limit);
     Stop();
     return ok;
+  }
+  // Waits until udevd broadcast an event with SEQNUM >= `seqnum`.
+  bool WaitForUdev(uint64_t seqnum, milliseconds limit) {
+    auto end = Clock::now() + limit;
+    while (Clock::now() < end) {
+      if (udev_max_seqnum_.load() >= seqnum) return true;
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    return false;
   }
   void Stop() {
     uint64_t one = 1;
@@ -153,6 +162,7 @@ class Pipeline {
     thread_.join();
   }
   uint64_t received() const { return received_.load(); }
+  uint64_t last_seqnum() const { return kernel_max_seqnum_.load(); }
 
   // Results: read after Stop().
   struct Seen {
@@ -176,6 +186,7 @@ class Pipeline {
     for (SourceEvent& e : got) {
       if (auto* u = std::get_if<Uevent>(&e)) {
         events.push_back({u->seqnum, at});
+        kernel_max_seqnum_ = std::max(kernel_max_seqnum_.load(), u->seqnum);
         if (u->synth_uuid && *u->synth_uuid != "0") synth_received.emplace(*u->synth_uuid, at);
         if (o_.slow_us > 0) {
           auto until = Clock::now() + std::chrono::microseconds(o_.slow_us);
@@ -237,6 +248,7 @@ class Pipeline {
         for (SourceEvent& e : Check(udev_->Receive(), "udev receive")) {
           if (auto* u = std::get_if<Uevent>(&e)) {
             udev_events.push_back({u->seqnum, at});
+            udev_max_seqnum_ = std::max(udev_max_seqnum_.load(), u->seqnum);
             if (u->synth_uuid && *u->synth_uuid != "0") synth_udev.emplace(*u->synth_uuid, at);
           }
         }
@@ -271,7 +283,7 @@ class Pipeline {
   bool paused_ = false;
   std::atomic<int64_t> last_activity_{0};
   std::atomic<bool> pending_{false}, idle_checked_{false};
-  std::atomic<uint64_t> received_{0};
+  std::atomic<uint64_t> received_{0}, udev_max_seqnum_{0}, kernel_max_seqnum_{0};
   std::thread thread_;
 };
 
@@ -414,11 +426,13 @@ Metrics BurstScenario(const Args& a, bool lossy) {
   uint64_t before = KernelSeqnum();
   auto [start, last] = Burst(loops, a.writes);
   int ops = a.writes + 10;
-  bool quiet = p.StopWhenQuiet(milliseconds(500), milliseconds(120000));
-  if (ref) ref->StopWhenQuiet(milliseconds(100), milliseconds(60000));
+  bool quiet = p.WaitQuiet(milliseconds(500), milliseconds(120000));
+  bool exact = Exact(p);  // now: udevd may still be rewriting its database for a while
   uint64_t after = KernelSeqnum();
+  bool udev_done = udevd && p.WaitForUdev(p.last_seqnum(), milliseconds(180000));
+  p.Stop();
+  if (ref) ref->StopWhenQuiet(milliseconds(100), milliseconds(60000));
   double secs = Ms(last - start) / 1000;
-  bool exact = Exact(p);
   Metrics m = {{"write_rate", ops / secs}};
   std::printf("  %d writes + 10 resizes in %.3f s (%.0f events/s produced)\n", a.writes, secs,
               ops / secs);
@@ -439,28 +453,22 @@ Metrics BurstScenario(const Args& a, bool lossy) {
     m.push_back({"events_lost", static_cast<double>(ops) - static_cast<double>(mine)});
   }
   if (udevd) {
-    // udevd's side: when its broadcast of our last event arrived, and how many it sent.
-    uint64_t last_seq = 0;
-    for (const auto& s : p.events) last_seq = std::max(last_seq, s.seqnum);
+    // udevd's side: when its broadcast of the last event arrived, and how many it sent.
     std::optional<Clock::time_point> udev_last;
     size_t udev_mine = 0;
     for (const auto& s : p.udev_events) {
-      if (s.seqnum > before) ++udev_mine;
-      if (s.seqnum == last_seq) udev_last = s.at;
+      if (s.seqnum <= before) continue;
+      ++udev_mine;
+      udev_last = s.at;
     }
-    if (!udev_last) {
-      // Still working through the storm: wait for it (the broadcasts keep arriving).
-      Clock::time_point t0 = Clock::now();
-      Check(udevd->Settle(std::chrono::seconds(120)), "udevadm settle");
-      udev_last = Clock::now();
-      std::printf("  udevd: settle returned %.0f ms after we stopped listening\n",
-                  Ms(*udev_last - t0));
-    }
-    double udev_ms = Ms(*udev_last - last);
-    std::printf("  udevd (side by side): %zu of our events broadcast while we listened, its "
-                "last one %.0f ms after the last event (%.0f events/s)\n",
-                udev_mine, udev_ms, ops / (Ms(*udev_last - start) / 1000));
+    double udev_ms = udev_last ? Ms(*udev_last - last) : -1;
+    std::printf("  udevd (side by side): broadcast %zu of our %d events, the last %.0f ms after "
+                "the last event (%.0f events/s)%s\n",
+                udev_mine, ops, udev_ms,
+                udev_last ? static_cast<double>(udev_mine) / (Ms(*udev_last - start) / 1000) : 0,
+                udev_done ? "" : " (did not finish within 180 s)");
     m.push_back({"udevd_final_ms", udev_ms});
+    m.push_back({"udevd_events", static_cast<double>(udev_mine)});
   }
   if (lossy) {
     // Every block event the reference saw but the pipeline did not is lost; consecutive lost
@@ -548,24 +556,37 @@ Metrics Latency(const Args& a) {
   if (udevd) Check(udevd->Settle(), "udevadm settle");
   Pipeline p({.udev_monitor = udevd != nullptr});
   std::this_thread::sleep_for(milliseconds(200));
-  std::vector<std::pair<std::string, Clock::time_point>> sent;
+  struct Sent {
+    std::string uuid;
+    Clock::time_point start, returned;  // of the write(): the kernel broadcasts within it
+  };
+  std::vector<Sent> sent;
+  std::vector<int> fds;
+  for (const auto& l : loops) {
+    fds.push_back(open(("/sys/block/" + l.name() + "/uevent").c_str(), O_WRONLY | O_CLOEXEC));
+  }
   for (int i = 0; i < a.samples; ++i) {
-    const auto& l = loops[static_cast<size_t>(i) % loops.size()];
-    std::string uuid = fmt::format("00000000-0000-4000-8000-{:012x}", i + 1);
-    sent.push_back({uuid, Clock::now()});
-    WriteSys("/sys/block/" + l.name() + "/uevent", "change " + uuid);
+    std::string text = fmt::format("change 00000000-0000-4000-8000-{:012x}", i + 1);
+    Clock::time_point start = Clock::now();
+    if (pwrite(fds[static_cast<size_t>(i) % fds.size()], text.data(), text.size(), 0) !=
+        static_cast<ssize_t>(text.size())) {
+      Die(fmt::format("write: {}", std::strerror(errno)));
+    }
+    sent.push_back({text.substr(7), start, Clock::now()});
     std::this_thread::sleep_for(milliseconds(80 / a.devices));
   }
+  for (int fd : fds) close(fd);
   std::this_thread::sleep_for(milliseconds(200));
   p.StopWhenQuiet(milliseconds(200), milliseconds(30000));
-  std::vector<double> total, deliver, ours, udev;
-  for (const auto& [uuid, at] : sent) {
-    auto r = p.synth_received.find(uuid), ap = p.synth_applied.find(uuid);
+  std::vector<double> total, after_write, deliver, ours, udev;
+  for (const Sent& s : sent) {
+    auto r = p.synth_received.find(s.uuid), ap = p.synth_applied.find(s.uuid);
     if (r == p.synth_received.end() || ap == p.synth_applied.end()) continue;
-    total.push_back(Ms(ap->second - at));
-    deliver.push_back(Ms(r->second - at));
+    total.push_back(Ms(ap->second - s.start));
+    after_write.push_back(Ms(ap->second - s.returned));
+    deliver.push_back(Ms(r->second - s.start));
     ours.push_back(Ms(ap->second - r->second));
-    if (auto u = p.synth_udev.find(uuid); u != p.synth_udev.end()) {
+    if (auto u = p.synth_udev.find(s.uuid); u != p.synth_udev.end()) {
       udev.push_back(Ms(u->second - r->second));
     }
   }
@@ -574,13 +595,16 @@ Metrics Latency(const Args& a) {
     std::printf("  %-44s p50 %.3f ms  p99 %.3f ms  max %.3f ms\n", what, Percentile(v, 0.5),
                 Percentile(v, 0.99), v.empty() ? 0 : *std::max_element(v.begin(), v.end()));
   };
-  show("write() -> inventory updated:", total);
-  show("write() -> received on our socket:", deliver);
+  show("write() called -> inventory updated:", total);
+  show("write() returned -> inventory updated:", after_write);
+  show("write() called -> received on our socket:", deliver);
   show("received -> inventory updated (diskinv):", ours);
   if (udevd) show("kernel -> udevd broadcast received (peer):", udev);
   Metrics m = {{"applied", static_cast<double>(total.size())},
                {"write_to_state_p50_ms", Percentile(total, 0.5)},
                {"write_to_state_p99_ms", Percentile(total, 0.99)},
+               {"returned_to_state_p50_ms", Percentile(after_write, 0.5)},
+               {"returned_to_state_p99_ms", Percentile(after_write, 0.99)},
                {"recv_to_state_p50_ms", Percentile(ours, 0.5)},
                {"recv_to_state_p99_ms", Percentile(ours, 0.99)}};
   if (udevd) {
