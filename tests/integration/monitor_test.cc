@@ -412,6 +412,14 @@ TEST_F(MonitorCommand, JsonInventoryShowsWhatEachEventChanged) {
          return Inventory(s, devices, Json::array(), Json::array(),
                           Json::array({{{"kname", name}, {"fields", Json::array({size})}}}));
        }});
+  // A synthetic change with our uuid: the device did not change.
+  ASSERT_TRUE(WriteSys("/sys/block/" + name + "/uevent",
+                       "change 5e0d9a3c-7f1b-4c2d-9e8f-0a1b2c3d4e5f DISKINV=selftest"));
+  step(1, loop->devpath(), {[&](uint64_t s) {
+         return Inventory(s, devices, Json::array(), Json::array(), Json::array());
+       }});
+  EXPECT_EQ(Json::parse(mon->lines()[mon->lines().size() - 2])["synth_uuid"],
+            "5e0d9a3c-7f1b-4c2d-9e8f-0a1b2c3d4e5f");
   // Detach: a change (the loop device is empty now: no longer listed), then the media change.
   ASSERT_TRUE(loop->Detach().ok());
   step(2, loop->devpath(),
@@ -435,11 +443,11 @@ TEST_F(MonitorCommand, JsonInventoryShowsWhatEachEventChanged) {
   ASSERT_EQ(mon->lines().size(), want.size() + 1) << mon->out();
   Json stats = Json::parse(mon->lines().back());
   EXPECT_EQ(stats["type"], "stats");
-  EXPECT_EQ(stats["sources"]["kernel"]["accepted"], 6);
+  EXPECT_EQ(stats["sources"]["kernel"]["accepted"], 7);
   EXPECT_EQ(stats["sources"]["kernel"]["resyncs"], 0);
   EXPECT_EQ(stats["inventory"],
-            (Json{{"devices", devices}, {"events", 6}, {"probes", 5}, {"full_walks", 1},
-                  {"unchanged", 1}}));
+            (Json{{"devices", devices}, {"events", 7}, {"probes", 6}, {"full_walks", 1},
+                  {"unchanged", 2}}));
 }
 
 TEST_F(MonitorCommand, UdevSourceShowsEventsAfterUdevWithItsProperties) {
