@@ -5,9 +5,9 @@
 //   uevent_storm loops|zram [--cycles 1000]       (a) loop-control add/remove, zram hot_add/remove
 //   uevent_storm burst [--writes 20000] [--udevd] (b) "change" writes as fast as possible
 //   uevent_storm lossy [--rcvbuf 65536] [--slow-us 50]  (c) small buffer + slowed handler
-//   uevent_storm drain [--writes 20000]           queue filled while the pipeline waits, then drained
-//   uevent_storm latency [--samples 200] [--udevd]  idle event -> state; udevd's delay as the peer
-//   common: --runs N (default 3), --devices N (loop devices, default 4)
+//   uevent_storm drain [--writes 20000]           queue filled while the pipeline waits, then
+//   drained uevent_storm latency [--samples 200] [--udevd]  idle event -> state; udevd's delay as
+//   the peer common: --runs N (default 3), --devices N (loop devices, default 4)
 //
 // Needs root, /dev/loop-control and zram. Runs under `flock /tmp/diskinv-test.lock` (the
 // script does that): concurrent uevent tests would disturb both.
@@ -169,7 +169,7 @@ class Pipeline {
     uint64_t seqnum;
     Clock::time_point at;
   };
-  std::vector<Seen> events;                              // block events received
+  std::vector<Seen> events;  // block events received
   std::unordered_map<std::string, Clock::time_point> synth_received, synth_applied, synth_udev;
   std::vector<Seen> udev_events;
   std::vector<Clock::time_point> walk_starts;
@@ -228,12 +228,11 @@ class Pipeline {
       int timeout = 100;
       Clock::time_point now = Clock::now();
       if (auto d = coalescer_.NextDeadline()) {
-        timeout = static_cast<int>(std::clamp<int64_t>(
-            std::chrono::ceil<milliseconds>(*d - now).count(), 0, timeout));
+        timeout = static_cast<int>(
+            std::clamp<int64_t>(std::chrono::ceil<milliseconds>(*d - now).count(), 0, timeout));
       }
-      pollfd fds[3] = {{kernel_->fd(), POLLIN, 0},
-                       {stop_fd_, POLLIN, 0},
-                       {udev_ ? udev_->fd() : -1, POLLIN, 0}};
+      pollfd fds[3] = {
+          {kernel_->fd(), POLLIN, 0}, {stop_fd_, POLLIN, 0}, {udev_ ? udev_->fd() : -1, POLLIN, 0}};
       poll(fds, 3, timeout);
       if (fds[1].revents & POLLIN) return;
       bool any = false;
@@ -258,8 +257,8 @@ class Pipeline {
         Touch();
         active = true;
         idle_checked_ = false;
-      } else if (active && Clock::now() - Clock::time_point(Clock::duration(last_activity_)) >=
-                               kIdleCheck) {
+      } else if (active &&
+                 Clock::now() - Clock::time_point(Clock::duration(last_activity_)) >= kIdleCheck) {
         // Quiet: the kernel's counter tells whether the tail of a burst was lost.
         std::vector<SourceEvent> got = Check(kernel_->CheckIdle(), "idle check");
         Push(got, Clock::now());
@@ -357,8 +356,8 @@ Metrics AddRemove(const Args& a, bool zram) {
                               [&](const Pipeline::Seen& s) { return s.seqnum > before; });
   double secs = Ms(last - start) / 1000;
   bool exact = Exact(p);
-  std::printf("  %d %s cycles in %.2f s: %.0f block events/s; %s; kernel SEQNUM +%lu\n",
-              a.cycles, zram ? "zram hot_add/hot_remove" : "loop-control add/remove", secs,
+  std::printf("  %d %s cycles in %.2f s: %.0f block events/s; %s; kernel SEQNUM +%lu\n", a.cycles,
+              zram ? "zram hot_add/hot_remove" : "loop-control add/remove", secs,
               static_cast<double>(mine) / secs, SourceLine(p).c_str(),
               static_cast<unsigned long>(after - before));
   std::printf("  state final %.1f ms after the last event; inventory %s%s\n",
@@ -375,7 +374,8 @@ Metrics AddRemove(const Args& a, bool zram) {
 
 std::vector<testing::LoopDevice> AttachLoops(int n) {
   std::vector<testing::LoopDevice> loops;
-  for (int i = 0; i < n; ++i) loops.push_back(Check(testing::LoopDevice::Attach(1 << 20), "attach"));
+  for (int i = 0; i < n; ++i)
+    loops.push_back(Check(testing::LoopDevice::Attach(1 << 20), "attach"));
   std::this_thread::sleep_for(milliseconds(200));  // let their attach events pass
   return loops;
 }
@@ -439,9 +439,10 @@ Metrics BurstScenario(const Args& a, bool lossy) {
   std::printf("  %s\n", SourceLine(p).c_str());
   AddSourceMetrics(m, p);
   double lag = Ms(p.last_received - last), final_ms = Ms(p.last_applied - last);
-  std::printf("  last event received %.1f ms, state final %.1f ms after the last event; "
-              "inventory %s%s\n",
-              lag, final_ms, exact ? "== fresh walk" : "DIFFERS", quiet ? "" : " (never quiet)");
+  std::printf(
+      "  last event received %.1f ms, state final %.1f ms after the last event; "
+      "inventory %s%s\n",
+      lag, final_ms, exact ? "== fresh walk" : "DIFFERS", quiet ? "" : " (never quiet)");
   m.push_back({"receive_lag_ms", lag});
   m.push_back({"final_ms", final_ms});
   m.push_back({"exact", exact ? 1 : 0});
@@ -462,11 +463,12 @@ Metrics BurstScenario(const Args& a, bool lossy) {
       udev_last = s.at;
     }
     double udev_ms = udev_last ? Ms(*udev_last - last) : -1;
-    std::printf("  udevd (side by side): broadcast %zu of our %d events, the last %.0f ms after "
-                "the last event (%.0f events/s)%s\n",
-                udev_mine, ops, udev_ms,
-                udev_last ? static_cast<double>(udev_mine) / (Ms(*udev_last - start) / 1000) : 0,
-                udev_done ? "" : " (did not finish within 180 s)");
+    std::printf(
+        "  udevd (side by side): broadcast %zu of our %d events, the last %.0f ms after "
+        "the last event (%.0f events/s)%s\n",
+        udev_mine, ops, udev_ms,
+        udev_last ? static_cast<double>(udev_mine) / (Ms(*udev_last - start) / 1000) : 0,
+        udev_done ? "" : " (did not finish within 180 s)");
     m.push_back({"udevd_final_ms", udev_ms});
     m.push_back({"udevd_events", static_cast<double>(udev_mine)});
   }
@@ -501,10 +503,11 @@ Metrics BurstScenario(const Args& a, bool lossy) {
     }
     close_episode();
     const UeventSourceStats& rs = ref->kernel().stats();
-    std::printf("  reference socket: %zu block events, ENOBUFS %lu, gaps %lu; lost by the "
-                "pipeline: %zu in %zu episodes, %zu covered by a later walk\n",
-                ref->events.size(), static_cast<unsigned long>(rs.overflows),
-                static_cast<unsigned long>(rs.seqnum_gaps), lost, episodes, covered);
+    std::printf(
+        "  reference socket: %zu block events, ENOBUFS %lu, gaps %lu; lost by the "
+        "pipeline: %zu in %zu episodes, %zu covered by a later walk\n",
+        ref->events.size(), static_cast<unsigned long>(rs.overflows),
+        static_cast<unsigned long>(rs.seqnum_gaps), lost, episodes, covered);
     m.push_back({"episodes", static_cast<double>(episodes)});
     m.push_back({"episodes_covered", static_cast<double>(covered)});
     m.push_back({"events_lost", static_cast<double>(lost)});
@@ -617,9 +620,10 @@ Metrics Latency(const Args& a) {
 int Main(int argc, char** argv) {
   Args a;
   if (argc < 2 || std::string(argv[1]) == "-h" || std::string(argv[1]) == "--help") {
-    std::printf("usage: uevent_storm loops|zram|burst|lossy|drain|latency [--runs N] "
-                "[--cycles N] [--writes N] [--devices N] [--rcvbuf BYTES] [--slow-us N] "
-                "[--samples N] [--udevd]\n");
+    std::printf(
+        "usage: uevent_storm loops|zram|burst|lossy|drain|latency [--runs N] "
+        "[--cycles N] [--writes N] [--devices N] [--rcvbuf BYTES] [--slow-us N] "
+        "[--samples N] [--udevd]\n");
     return argc < 2 ? 2 : 0;
   }
   a.scenario = argv[1];

@@ -1,4 +1,5 @@
 // diskinv monitor: live uevents, parsed, and with --inventory what each one changed.
+#include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -10,8 +11,6 @@
 #include <cstring>
 #include <memory>
 #include <optional>
-
-#include <fmt/format.h>
 
 #include "agent/live_inventory.h"
 #include "cli/cli.h"
@@ -30,7 +29,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kMonitorHelp = R"(Usage: diskinv monitor [--kernel|--udev|--both] [--json] [--inventory] [--selftest] [OPTIONS]
+constexpr const char* kMonitorHelp =
+    R"(Usage: diskinv monitor [--kernel|--udev|--both] [--json] [--inventory] [--selftest] [OPTIONS]
 
 Listen to block-device uevents and print each one, parsed: action, devpath, subsystem, devtype,
 devname, major:minor, diskseq, seqnum, then every property in arrival order. A "resync" line
@@ -268,8 +268,7 @@ class Printer {
                         fmt::join(trips, ", "));
   }
 
-  void Stats(const std::vector<std::unique_ptr<UeventSource>>& sources,
-             const LiveInventory* live) {
+  void Stats(const std::vector<std::unique_ptr<UeventSource>>& sources, const LiveInventory* live) {
     if (json_) {
       JsonWriter w;
       w.BeginObject().Key("type").String("stats").Key("sources").BeginObject();
@@ -310,10 +309,10 @@ class Printer {
     }
     if (live) {
       const LiveInventoryStats& st = live->stats();
-      out_ += fmt::format("stats: inventory: devices={} events={} probes={} full_walks={} "
-                          "unchanged={}\n",
-                          live->inventory().size(), st.events, st.probes, st.full_walks,
-                          st.unchanged);
+      out_ += fmt::format(
+          "stats: inventory: devices={} events={} probes={} full_walks={} "
+          "unchanged={}\n",
+          live->inventory().size(), st.events, st.probes, st.full_walks, st.unchanged);
     }
   }
 
@@ -344,15 +343,14 @@ Result<int> ParseBytes(std::string_view s) {
   Result<uint64_t> v = ParseU64(s);
   if (!v.ok()) return v.status();
   if (*v < 4096 || *v > (1u << 30)) {
-    return Status::Invalid(fmt::format("--receive-buffer {} is out of range (4096..{})", *v,
-                                       1u << 30));
+    return Status::Invalid(
+        fmt::format("--receive-buffer {} is out of range (4096..{})", *v, 1u << 30));
   }
   return static_cast<int>(*v);
 }
 
 // Parses the arguments into `o`; returns a usage message when they are wrong.
-std::optional<std::string> ParseArgs(std::vector<std::string> args, MonitorOptions& o,
-                                     bool& help) {
+std::optional<std::string> ParseArgs(std::vector<std::string> args, MonitorOptions& o, bool& help) {
   ArgParser p{std::move(args)};
   std::string err, value;
   bool both = false;
@@ -535,8 +533,8 @@ int MonitorCommand(std::vector<std::string> args) {
     fds.push_back({sfd, POLLIN, 0});
     int timeout = -1;
     if (active) {
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(last_activity + kIdleCheck -
-                                                               Clock::now());
+      auto left =
+          std::chrono::ceil<std::chrono::milliseconds>(last_activity + kIdleCheck - Clock::now());
       timeout = static_cast<int>(std::max<int64_t>(left.count(), 0));
     }
     if (poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) {

@@ -1,7 +1,7 @@
 #include "uevent/netlink_socket.h"
 
-#include <fmt/format.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <linux/netlink.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -48,9 +48,9 @@ std::optional<Resync> SeqnumTracker::ObserveCounter(uint64_t counter) {
   if (last_ && counter <= *last_) return std::nullopt;
   std::optional<Resync> r;
   if (last_) {
-    r = Resync{ResyncReason::kTailLoss, counter - *last_,
-               fmt::format("uevent_seqnum is {} but the last SEQNUM received was {}", counter,
-                           *last_)};
+    r = Resync{
+        ResyncReason::kTailLoss, counter - *last_,
+        fmt::format("uevent_seqnum is {} but the last SEQNUM received was {}", counter, *last_)};
   }
   Start(counter);
   return r;

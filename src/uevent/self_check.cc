@@ -50,8 +50,7 @@ bool ValidName(std::string_view s) {
 }
 
 bool ValidTag(std::string_view s) {
-  return !s.empty() &&
-         std::all_of(s.begin(), s.end(), [](char c) { return c > ' ' && c < 0x7f; });
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c > ' ' && c < 0x7f; });
 }
 
 Status WriteTrigger(const std::string& path, const std::string& text) {
@@ -148,8 +147,7 @@ Result<SelfCheckReport> RunSelfCheck(const std::vector<UeventSource*>& sources,
       Clock::time_point at = Clock::now();
       if (!got.ok()) {
         return Status(got.status().code(), fmt::format("self-check: {} source: {}",
-                                                       sources[i]->name(),
-                                                       got.status().message()));
+                                                       sources[i]->name(), got.status().message()));
       }
       for (SourceEvent& e : *got) {
         const auto* u = std::get_if<Uevent>(&e);
@@ -171,12 +169,12 @@ Result<SelfCheckReport> RunSelfCheck(const std::vector<UeventSource*>& sources,
             fmt::format("{} in {} us", sources[i]->name(), report.round_trip[i].count()));
       }
     }
-    return Status(ETIMEDOUT,
-                  fmt::format("self-check: no event with SYNTH_UUID={} for {} from {} within {} "
-                              "ms{}{}",
-                              report.uuid, report.device, fmt::join(silent, ", "),
-                              options.timeout.count(), answered.empty() ? "" : "; answered: ",
-                              fmt::join(answered, ", ")));
+    return Status(
+        ETIMEDOUT,
+        fmt::format("self-check: no event with SYNTH_UUID={} for {} from {} within {} "
+                    "ms{}{}",
+                    report.uuid, report.device, fmt::join(silent, ", "), options.timeout.count(),
+                    answered.empty() ? "" : "; answered: ", fmt::join(answered, ", ")));
   }
   return report;
 }

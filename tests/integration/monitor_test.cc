@@ -12,10 +12,10 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
-#include <mutex>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -23,7 +23,9 @@
 
 #include "cli/output.h"
 #include "common/json_writer.h"
+#include "integration/uevent_test_support.h"
 #include "support/loop_device.h"
+#include "support/lsblk_compare.h"
 #include "support/udevd.h"
 #include "sysfs/real_sysfs_reader.h"
 #include "sysfs/walker.h"
@@ -39,19 +41,8 @@ using Clock = std::chrono::steady_clock;
 using Json = nlohmann::ordered_json;
 using std::chrono::milliseconds;
 using testing::LoopDevice;
-
-#define REQUIRE_FACILITY(ok, reason)                      \
-  do {                                                    \
-    if (!(ok)) {                                          \
-      if (std::getenv("CI")) FAIL() << (reason);          \
-      GTEST_SKIP() << (reason) << " (CI unset: skipped)"; \
-    }                                                     \
-  } while (0)
-
-std::string Binary() {
-  const char* b = std::getenv("DISKINV_BINARY");
-  return b ? b : "diskinv";
-}
+using testing::ReadSys;
+using testing::WriteSys;
 
 // A running `diskinv monitor ...` with its stdout and stderr on pipes, read by a thread (a
 // monitor blocked on a full pipe would stop reading its socket).
@@ -63,7 +54,7 @@ class Monitor {
     int out[2], err[2];
     if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) return nullptr;
     std::vector<std::string> argv = prefix;
-    argv.push_back(Binary());
+    argv.push_back(testing::DiskinvBinary());
     argv.push_back("monitor");
     for (auto& a : args) argv.push_back(std::move(a));
     std::vector<char*> cargv;
@@ -216,28 +207,14 @@ std::vector<Uevent> Gather(UeventSource& src, const std::function<bool(const Uev
   return got;
 }
 
-std::string ReadSys(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  std::string s = ss.str();
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return s;
+bool UdevdRuns() {
+  return testing::RunProgram({"udevadm", "control", "--ping", "--timeout=1"}).ok();
 }
-
-bool WriteSys(const std::string& path, const std::string& value) {
-  std::ofstream f(path);
-  f << value;
-  f.flush();
-  return static_cast<bool>(f);
-}
-
-bool UdevdRuns() { return testing::RunProgram({"udevadm", "control", "--ping", "--timeout=1"}).ok(); }
 
 // The text block `diskinv monitor` prints for one event: written out here independently.
 std::string TextEvent(const std::string& source, const Uevent& e) {
-  std::string s = fmt::format("{} {} {} subsystem={}", source, ToString(e.action), e.devpath,
-                              e.subsystem);
+  std::string s =
+      fmt::format("{} {} {} subsystem={}", source, ToString(e.action), e.devpath, e.subsystem);
   if (!e.devtype.empty()) s += " devtype=" + e.devtype;
   if (!e.devname.empty()) s += " devname=" + e.devname;
   if (e.major) s += fmt::format(" dev={}:{}", *e.major, *e.minor);
@@ -320,14 +297,15 @@ TEST_F(MonitorCommand, TextShowsEveryLoopAndZramEventExactlyAndStopsOnSigint) {
   ASSERT_TRUE(mon);
   ASSERT_TRUE(mon->WaitForLine([](const std::string& l) { return l == "listening: kernel"; }))
       << mon->out() << mon->err();
-  Gather(**ref, [](const Uevent&) { return true; }, 0, milliseconds(50));  // before: not ours
+  Gather(
+      **ref, [](const Uevent&) { return true; }, 0, milliseconds(50));  // before: not ours
 
   Result<LoopDevice> loop = LoopDevice::Attach(4 << 20);
   ASSERT_TRUE(loop.ok()) << loop.status().message();
   ASSERT_TRUE(loop->Resize(8 << 20).ok());
   const std::string uuid = "3f0e5a4c-1b2d-4e6f-8a9b-0c1d2e3f4a5b";
-  ASSERT_TRUE(WriteSys("/sys/block/" + loop->name() + "/uevent",
-                       "change " + uuid + " DISKINV=selftest"));
+  ASSERT_TRUE(
+      WriteSys("/sys/block/" + loop->name() + "/uevent", "change " + uuid + " DISKINV=selftest"));
   ASSERT_TRUE(loop->Detach().ok());
   std::string zram = ReadSys("/sys/class/zram-control/hot_add");
   ASSERT_TRUE(WriteSys("/sys/class/zram-control/hot_remove", zram));
@@ -372,15 +350,16 @@ TEST_F(MonitorCommand, JsonInventoryShowsWhatEachEventChanged) {
   Json listening = Json::parse(mon->lines()[0]);
   ASSERT_EQ(listening["sources"], Json::array({"kernel"}));
   size_t devices = listening["inventory_devices"];
-  Gather(**ref, [](const Uevent&) { return true; }, 0, milliseconds(50));
+  Gather(
+      **ref, [](const Uevent&) { return true; }, 0, milliseconds(50));
 
   // Each step, then what the monitor must print for it: the event and the inventory change.
   std::vector<Json> want = {listening};
   size_t step_start = 1;
   auto step = [&](size_t events, const std::string& devpath,
                   const std::vector<std::function<Json(uint64_t)>>& changes) {
-    std::vector<Uevent> got =
-        Gather(**ref, [&](const Uevent& e) { return e.devpath == devpath; }, events);
+    std::vector<Uevent> got = Gather(
+        **ref, [&](const Uevent& e) { return e.devpath == devpath; }, events);
     ASSERT_EQ(got.size(), events);
     for (size_t i = 0; i < events; ++i) {
       want.push_back(JsonEvent("kernel", got[i]));
@@ -445,9 +424,11 @@ TEST_F(MonitorCommand, JsonInventoryShowsWhatEachEventChanged) {
   EXPECT_EQ(stats["type"], "stats");
   EXPECT_EQ(stats["sources"]["kernel"]["accepted"], 7);
   EXPECT_EQ(stats["sources"]["kernel"]["resyncs"], 0);
-  EXPECT_EQ(stats["inventory"],
-            (Json{{"devices", devices}, {"events", 7}, {"probes", 6}, {"full_walks", 1},
-                  {"unchanged", 2}}));
+  EXPECT_EQ(stats["inventory"], (Json{{"devices", devices},
+                                      {"events", 7},
+                                      {"probes", 6},
+                                      {"full_walks", 1},
+                                      {"unchanged", 2}}));
 }
 
 TEST_F(MonitorCommand, UdevSourceShowsEventsAfterUdevWithItsProperties) {
@@ -459,12 +440,13 @@ TEST_F(MonitorCommand, UdevSourceShowsEventsAfterUdevWithItsProperties) {
   ASSERT_TRUE(mon);
   ASSERT_TRUE(mon->WaitForLine([](const std::string& l) { return l.find("listening") != l.npos; }))
       << mon->err();
-  Gather(**ref, [](const Uevent&) { return true; }, 0, milliseconds(50));
+  Gather(
+      **ref, [](const Uevent&) { return true; }, 0, milliseconds(50));
   Result<LoopDevice> loop = LoopDevice::Attach(1 << 20);
   ASSERT_TRUE(loop.ok());
   ASSERT_TRUE(loop->Detach().ok());
-  std::vector<Uevent> got =
-      Gather(**ref, [&](const Uevent& e) { return e.devpath == loop->devpath(); }, 3);
+  std::vector<Uevent> got = Gather(
+      **ref, [&](const Uevent& e) { return e.devpath == loop->devpath(); }, 3);
   ASSERT_EQ(mon->Stop(0), 0) << mon->err();  // --count 3: exits by itself
   ASSERT_EQ(got.size(), 3u);
   ASSERT_EQ(mon->lines().size(), 5u) << mon->out();
@@ -540,8 +522,8 @@ TEST_F(MonitorCommand, OverflowIsPrintedAsResyncAndTheWalkCatchesUp) {
   const std::string uevent = "/sys/block/" + loop->name() + "/uevent";
   for (int i = 0; i < 300; ++i) ASSERT_TRUE(WriteSys(uevent, "change"));
   ASSERT_TRUE(loop->Resize(2 << 20).ok());
-  std::vector<Uevent> sent =
-      Gather(**ref, [&](const Uevent& e) { return e.devpath == loop->devpath(); }, 301);
+  std::vector<Uevent> sent = Gather(
+      **ref, [&](const Uevent& e) { return e.devpath == loop->devpath(); }, 301);
   ASSERT_EQ(sent.size(), 301u);
   ASSERT_EQ(kill(mon->pid(), SIGCONT), 0);
   // The monitor drains, resyncs (a walk) and goes quiet.
@@ -601,8 +583,9 @@ TEST_F(MonitorCommand, HelpUsageAndSocketErrors) {
   for (const Bad& b : std::vector<Bad>{
            {{"--kernel", "--udev"}, "--kernel, --udev and --both exclude each other"},
            {{"--count", "0"}, "--count wants a positive number"},
-           {{"--receive-buffer", "10"}, "--receive-buffer: --receive-buffer 10 is out of range "
-                                        "(4096..1073741824)"},
+           {{"--receive-buffer", "10"},
+            "--receive-buffer: --receive-buffer 10 is out of range "
+            "(4096..1073741824)"},
            {{"--selftest", "--inventory"},
             "--selftest cannot be combined with --inventory or --count"},
            {{"--tag", "diskinv"}, "--tag filters the udev source: add --udev or --both"},

@@ -17,6 +17,7 @@
 #include <random>
 #include <sstream>
 
+#include "integration/uevent_test_support.h"
 #include "support/loop_device.h"
 #include "uevent/netlink_socket.h"
 
@@ -27,14 +28,8 @@ using std::chrono::milliseconds;
 using testing::LoopControlAdd;
 using testing::LoopControlRemove;
 using testing::LoopDevice;
-
-#define REQUIRE_FACILITY(ok, reason)                      \
-  do {                                                    \
-    if (!(ok)) {                                          \
-      if (std::getenv("CI")) FAIL() << (reason);          \
-      GTEST_SKIP() << (reason) << " (CI unset: skipped)"; \
-    }                                                     \
-  } while (0)
+using testing::ReadSys;
+using testing::WriteSys;
 
 struct Collected {
   std::vector<Uevent> events;
@@ -73,22 +68,6 @@ Collected Collect(UeventSource& src, const std::function<bool(const Uevent&)>& k
 
 std::function<bool(const Uevent&)> For(const std::string& devpath) {
   return [devpath](const Uevent& e) { return e.devpath == devpath; };
-}
-
-std::string ReadSys(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  std::string s = ss.str();
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return s;
-}
-
-bool WriteSys(const std::string& path, const std::string& value) {
-  std::ofstream f(path);
-  f << value;
-  f.flush();
-  return static_cast<bool>(f);
 }
 
 std::string NewUuid() {
@@ -315,7 +294,8 @@ TEST_F(KernelUevents, OverflowResyncComesAfterTheDrainAndCountsTheLoss) {
   constexpr int kWrites = 500;
   for (int i = 0; i < kWrites; ++i) ASSERT_TRUE(WriteSys(uevent, "change"));
   Collected big = Collect(*sock_, For(loop->devpath()), kWrites + 1);
-  Collected all = Collect(**ref, [](const Uevent&) { return true; }, kWrites + 1);
+  Collected all = Collect(
+      **ref, [](const Uevent&) { return true; }, kWrites + 1);
   EXPECT_EQ(big.events.size(), static_cast<size_t>(kWrites + 1));  // attach + the writes
   EXPECT_TRUE(big.resyncs.empty());
 
@@ -342,8 +322,8 @@ TEST_F(KernelUevents, OverflowResyncComesAfterTheDrainAndCountsTheLoss) {
   ASSERT_TRUE(idle.ok());
   EXPECT_TRUE(idle->empty());
   EXPECT_EQ((*small)->stats().seqnum_gaps, 0u);
-  std::printf("[ info ] %d changes into a %d-byte buffer: kept %zu, lost %lu, 1 ENOBUFS\n",
-              kWrites, (*small)->receive_buffer_bytes(), kept, r.lost);
+  std::printf("[ info ] %d changes into a %d-byte buffer: kept %zu, lost %lu, 1 ENOBUFS\n", kWrites,
+              (*small)->receive_buffer_bytes(), kept, r.lost);
   ASSERT_TRUE(loop->Detach().ok());
   Collect(*sock_, For(loop->devpath()), 2);
 }
@@ -364,7 +344,8 @@ TEST_F(KernelUevents, TailLossIsFoundByCheckIdle) {
   constexpr int kWrites = 300;
   for (int i = 0; i < kWrites; ++i) ASSERT_TRUE(WriteSys(uevent, "change"));
   Collect(*sock_, For(loop->devpath()), kWrites + 1);
-  Collected all = Collect(**ref, [](const Uevent&) { return true; }, kWrites + 1);
+  Collected all = Collect(
+      **ref, [](const Uevent&) { return true; }, kWrites + 1);
 
   std::vector<SourceEvent> lossy = Drain(**small);
   ASSERT_FALSE(lossy.empty());

@@ -14,6 +14,7 @@
 #include <functional>
 #include <vector>
 
+#include "integration/uevent_test_support.h"
 #include "support/loop_device.h"
 #include "support/udevd.h"
 #include "uevent/netlink_socket.h"
@@ -27,14 +28,6 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using testing::LoopDevice;
 using testing::Udevd;
-
-#define REQUIRE_FACILITY(ok, reason)                      \
-  do {                                                    \
-    if (!(ok)) {                                          \
-      if (std::getenv("CI")) FAIL() << (reason);          \
-      GTEST_SKIP() << (reason) << " (CI unset: skipped)"; \
-    }                                                     \
-  } while (0)
 
 struct Seen {
   Uevent event;
@@ -231,8 +224,8 @@ TEST_F(UdevUevents, SelfCheckRoundTripThroughKernelAndUdev) {
       seen.push_back(fmt::format("{} {}", i, u->synth_uuid.value_or("-")));
     }
   };
-  Result<SelfCheckReport> r = RunSelfCheck({kernel->get(), mon->get()},
-                                           {.sysroot = "/", .device = loop->name()}, sink);
+  Result<SelfCheckReport> r =
+      RunSelfCheck({kernel->get(), mon->get()}, {.sysroot = "/", .device = loop->name()}, sink);
   ASSERT_TRUE(r.ok()) << r.status().message();
   ASSERT_EQ(r->round_trip.size(), 2u);
   EXPECT_GE(r->round_trip[1], r->round_trip[0]);  // udev answers after the kernel

@@ -1,7 +1,5 @@
 // RunSelfCheck over a temporary sysroot: the "kernel" is a fake source that answers what was
 // written into the uevent file, as the real kernel does; and the failures a user can hit.
-#include "uevent/self_check.h"
-
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -12,6 +10,7 @@
 #include <sstream>
 
 #include "uevent/fake_uevent_source.h"
+#include "uevent/self_check.h"
 
 namespace diskinv {
 namespace {
@@ -45,13 +44,13 @@ class SelfCheckTest : public ::testing::Test {
     std::istringstream in(Written(dev));
     std::string action, uuid, arg;
     in >> action >> uuid >> arg;
-    std::vector<UeventProperty> props = {{"ACTION", action},
-                                         {"DEVPATH", "/devices/virtual/block/" + dev},
-                                         {"SUBSYSTEM", "block"},
-                                         {"SYNTH_UUID", uuid},
-                                         {"SYNTH_ARG_" + arg.substr(0, arg.find('=')),
-                                          arg.substr(arg.find('=') + 1)},
-                                         {"SEQNUM", std::to_string(seqnum)}};
+    std::vector<UeventProperty> props = {
+        {"ACTION", action},
+        {"DEVPATH", "/devices/virtual/block/" + dev},
+        {"SUBSYSTEM", "block"},
+        {"SYNTH_UUID", uuid},
+        {"SYNTH_ARG_" + arg.substr(0, arg.find('=')), arg.substr(arg.find('=') + 1)},
+        {"SEQNUM", std::to_string(seqnum)}};
     Result<Uevent> ev = UeventFromProperties(UeventOrigin::kKernel, std::move(props));
     EXPECT_TRUE(ev.ok()) << ev.status().message();
     return *ev;
@@ -63,11 +62,11 @@ class SelfCheckTest : public ::testing::Test {
 TEST_F(SelfCheckTest, RoundTripPassesAndNothingIsSwallowed) {
   FakeUeventSource kernel, udev;
   // Already queued: an unrelated event and a Resync, which must reach the sink, in order.
-  Result<Uevent> other = UeventFromProperties(
-      UeventOrigin::kKernel, {{"ACTION", "add"},
-                              {"DEVPATH", "/devices/virtual/block/loop7"},
-                              {"SUBSYSTEM", "block"},
-                              {"SEQNUM", "10"}});
+  Result<Uevent> other =
+      UeventFromProperties(UeventOrigin::kKernel, {{"ACTION", "add"},
+                                                   {"DEVPATH", "/devices/virtual/block/loop7"},
+                                                   {"SUBSYSTEM", "block"},
+                                                   {"SEQNUM", "10"}});
   ASSERT_TRUE(other.ok());
   kernel.Push(*other);
   udev.Push(Resync{ResyncReason::kOverflow, 0, "test"});
@@ -108,7 +107,8 @@ TEST_F(SelfCheckTest, RoundTripPassesAndNothingIsSwallowed) {
 TEST_F(SelfCheckTest, DefaultDeviceIsTheFirstInSysBlock) {
   FakeUeventSource kernel;
   Result<SelfCheckReport> r = RunSelfCheck(
-      {&kernel}, {.sysroot = root_.string(), .device = "", .timeout = std::chrono::milliseconds(10)});
+      {&kernel},
+      {.sysroot = root_.string(), .device = "", .timeout = std::chrono::milliseconds(10)});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), ETIMEDOUT);
   EXPECT_NE(Written("loop3").find("change "), std::string::npos);  // "loop3" < "vda" < "vdb"
@@ -131,8 +131,7 @@ TEST_F(SelfCheckTest, SilenceIsATimeoutNamingTheSilentSource) {
 
 TEST_F(SelfCheckTest, BadDeviceTagAndSourcesAreClearErrors) {
   FakeUeventSource kernel;
-  Result<SelfCheckReport> r =
-      RunSelfCheck({&kernel}, {.sysroot = root_.string(), .device = "sdz"});
+  Result<SelfCheckReport> r = RunSelfCheck({&kernel}, {.sysroot = root_.string(), .device = "sdz"});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), ENOENT);
   EXPECT_NE(r.status().message().find("no block device \"sdz\""), std::string::npos)
@@ -141,9 +140,9 @@ TEST_F(SelfCheckTest, BadDeviceTagAndSourcesAreClearErrors) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("not a kernel device name"), std::string::npos);
   r = RunSelfCheck({&kernel}, {.sysroot = root_.string(),
-                                 .device = "",
-                                 .timeout = std::chrono::milliseconds(10),
-                                 .tag = "two words"});
+                               .device = "",
+                               .timeout = std::chrono::milliseconds(10),
+                               .tag = "two words"});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("tag must be printable"), std::string::npos);
   r = RunSelfCheck({}, SelfCheckOptions{});
