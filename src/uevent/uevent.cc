@@ -91,7 +91,7 @@ Status SplitProperties(std::string_view nulstr, std::vector<UeventProperty>& out
       return Reject(why, UeventReject::kTooManyProperties,
                     fmt::format("more than {} properties", kMaxUeventProperties));
     }
-    out.emplace_back(std::string(key, p - key), std::string(value, vend - value));
+    out.push_back(UeventProperty{std::string(key, p - key), std::string(value, vend - value)});
     p = nul + 1;
   }
   return Status::Ok();
