@@ -133,6 +133,7 @@ void NetlinkSocket::EndOverflow(std::vector<SourceEvent>& out) {
       r.detail += fmt::format("; SEQNUM {}..{} dropped", *seq_.last() + 1, *c);
     }
     seq_.Start(*c);
+    base_counted_lost_ = r.lost > 0;
   }
   stats_.lost += r.lost;
   ++stats_.resyncs;
@@ -151,6 +152,7 @@ Result<std::vector<SourceEvent>> NetlinkSocket::CheckIdle() {
   if (!more.ok()) return more;
   for (SourceEvent& e : *more) out->push_back(std::move(e));
   if (std::optional<Resync> r = seq_.ObserveCounter(*counter)) {
+    base_counted_lost_ = true;
     ++stats_.seqnum_gaps;
     ++stats_.tail_losses;
     stats_.lost += r->lost;
@@ -234,6 +236,11 @@ Result<std::vector<SourceEvent>> NetlinkSocket::Receive(size_t max_datagrams) {
       stats_.rejected.Add(why);
       Log().debug("{}", ev.status().message());
       continue;
+    }
+    if (seq_.BeforeBase(ev->seqnum)) {
+      if (base_counted_lost_ && stats_.lost > 0) --stats_.lost;  // on its way, not lost
+    } else {
+      base_counted_lost_ = false;
     }
     if (std::optional<Resync> gap = seq_.Observe(ev->seqnum)) {
       ++stats_.seqnum_gaps;

@@ -44,6 +44,8 @@ class SeqnumTracker {
   std::optional<Resync> ObserveCounter(uint64_t counter);
   void Reset() { last_.reset(), from_base_ = false; }
   std::optional<uint64_t> last() const { return last_; }
+  // Whether Observe(seqnum) would accept it silently as sent before the counter was read.
+  bool BeforeBase(uint64_t seqnum) const { return from_base_ && seqnum <= *last_; }
 
  private:
   std::optional<uint64_t> last_;
@@ -94,6 +96,9 @@ class NetlinkSocket final : public UeventSource {
   uint32_t port_id_ = 0;
   std::string counter_path_;
   bool overflow_ = false;  // ENOBUFS seen, queue not drained yet
+  // The base came from a loss count (overflow, tail loss): an event up to it that still
+  // arrives was not lost after all, and is taken off stats_.lost.
+  bool base_counted_lost_ = false;
   SeqnumTracker seq_;
   UeventSourceStats stats_;
   std::array<char, kMaxUeventDatagram> buf_;
