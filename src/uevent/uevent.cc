@@ -91,7 +91,7 @@ Status SplitProperties(std::string_view nulstr, std::vector<UeventProperty>& out
       return Reject(why, UeventReject::kTooManyProperties,
                     fmt::format("more than {} properties", kMaxUeventProperties));
     }
-    out.push_back({std::string(key, p - key), std::string(value, vend - value)});
+    out.push_back(UeventProperty{std::string(key, p - key), std::string(value, vend - value)});
     p = nul + 1;
   }
   return Status::Ok();
@@ -141,9 +141,10 @@ int KeyIndex(std::string_view k) {
   return i >= 0 && k == kNames[i] ? i : -1;
 }
 
-// `split`: the properties come from SplitProperties, which already checked keys and values.
-Result<Uevent> Build(UeventOrigin origin, std::vector<UeventProperty> props, UeventReject* why,
-                     bool split) {
+// Validates ev.properties and fills the other fields of `ev` from them. `split`: the
+// properties come from SplitProperties, which already checked keys and values.
+Status Build(UeventOrigin origin, UeventReject* why, bool split, Uevent& ev) {
+  const std::vector<UeventProperty>& props = ev.properties;
   if (props.size() > kMaxUeventProperties) {
     return Reject(why, UeventReject::kTooManyProperties,
                   fmt::format("{} properties, limit {}", props.size(), kMaxUeventProperties));
@@ -163,7 +164,6 @@ Result<Uevent> Build(UeventOrigin origin, std::vector<UeventProperty> props, Uev
   for (Key k : {kAction, kDevpath, kSubsystem, kSeqnum}) {
     if (!v[k]) return Reject(why, UeventReject::kMissingKey, fmt::format("no {}", kNames[k]));
   }
-  Uevent ev;
   ev.origin = origin;
   auto bad = [&](Key k) {
     return Reject(why, UeventReject::kBadValue,
@@ -204,8 +204,17 @@ Result<Uevent> Build(UeventOrigin origin, std::vector<UeventProperty> props, Uev
   if (v[kDevtype]) ev.devtype = *v[kDevtype];
   if (v[kDevname]) ev.devname = *v[kDevname];
   if (v[kSynthUuid]) ev.synth_uuid = *v[kSynthUuid];
-  ev.properties = std::move(props);
-  return ev;
+  return Status::Ok();
+}
+
+// Runs `fill` on a Uevent that already sits inside the Result, so a parsed event is never
+// moved (a Uevent is a dozen strings); one named return keeps the copy elided.
+template <typename Fill>
+Result<Uevent> InPlace(UeventReject* why, Fill fill) {
+  if (why) *why = UeventReject::kNone;
+  Result<Uevent> out{Uevent{}};
+  if (Status s = fill(out.value()); !s.ok()) out = Result<Uevent>(std::move(s));
+  return out;
 }
 
 // Datagram-level checks shared by both framings.
@@ -286,12 +295,15 @@ const std::string* Uevent::Find(std::string_view key) const {
 
 Result<Uevent> UeventFromProperties(UeventOrigin origin, std::vector<UeventProperty> properties,
                                     UeventReject* why) {
-  if (why) *why = UeventReject::kNone;
-  return Build(origin, std::move(properties), why, false);
+  return InPlace(why, [&](Uevent& ev) {
+    ev.properties = std::move(properties);
+    return Build(origin, why, false, ev);
+  });
 }
 
-Result<Uevent> ParseKernelUevent(std::string_view d, UeventReject* why) {
-  if (why) *why = UeventReject::kNone;
+namespace {
+
+Status ParseKernelInto(std::string_view d, UeventReject* why, Uevent& ev) {
   if (Status s = CheckSize(d, sizeof("a@/d"), why); !s.ok()) return s;
   if (d.back() != '\0') {
     return Reject(why, UeventReject::kNotNulTerminated, "last byte is not NUL");
@@ -305,20 +317,17 @@ Result<Uevent> ParseKernelUevent(std::string_view d, UeventReject* why) {
   }
   std::string_view body = d.substr(nul + 1);
   if (body.empty()) return Reject(why, UeventReject::kTooShort, "header without properties");
-  std::vector<UeventProperty> props;
-  if (Status s = SplitProperties(body, props, why); !s.ok()) return s;
-  Result<Uevent> ev = Build(UeventOrigin::kKernel, std::move(props), why, true);
-  if (!ev.ok()) return ev;
-  if (header.substr(0, at) != ToString(ev->action) || header.substr(at + 1) != ev->devpath) {
+  if (Status s = SplitProperties(body, ev.properties, why); !s.ok()) return s;
+  if (Status s = Build(UeventOrigin::kKernel, why, true, ev); !s.ok()) return s;
+  if (header.substr(0, at) != ToString(ev.action) || header.substr(at + 1) != ev.devpath) {
     return Reject(why, UeventReject::kHeaderMismatch,
                   fmt::format("header {} but ACTION={} DEVPATH={}", QuoteForError(header),
-                              ToString(ev->action), QuoteForError(ev->devpath)));
+                              ToString(ev.action), QuoteForError(ev.devpath)));
   }
-  return ev;
+  return Status::Ok();
 }
 
-Result<Uevent> ParseUdevMonitorMessage(std::string_view d, UeventReject* why) {
-  if (why) *why = UeventReject::kNone;
+Status ParseUdevInto(std::string_view d, UeventReject* why, Uevent& ev) {
   if (Status s = CheckSize(d, kUdevHeaderSize + 1, why); !s.ok()) return s;
   if (d.substr(0, kUdevPrefix.size()) != kUdevPrefix) {
     return Reject(why, UeventReject::kBadHeader,
@@ -339,21 +348,19 @@ Result<Uevent> ParseUdevMonitorMessage(std::string_view d, UeventReject* why) {
   if (body.back() != '\0') {
     return Reject(why, UeventReject::kNotNulTerminated, "last byte is not NUL");
   }
-  std::vector<UeventProperty> props;
-  if (Status s = SplitProperties(body, props, why); !s.ok()) return s;
-  Result<Uevent> ev = Build(UeventOrigin::kUdev, std::move(props), why, true);
-  if (!ev.ok()) return ev;
+  if (Status s = SplitProperties(body, ev.properties, why); !s.ok()) return s;
+  if (Status s = Build(UeventOrigin::kUdev, why, true, ev); !s.ok()) return s;
   // The hashes steer in-kernel BPF filters of every listener; a header that lies about them
   // is inconsistent with its own body, so the whole message is suspect.
   uint32_t sub = LoadBig32(d, kOffSubsystemHash), dt = LoadBig32(d, kOffDevtypeHash);
-  if (sub != UdevStringHash(ev->subsystem) ||
-      dt != (ev->devtype.empty() ? 0 : UdevStringHash(ev->devtype))) {
+  if (sub != UdevStringHash(ev.subsystem) ||
+      dt != (ev.devtype.empty() ? 0 : UdevStringHash(ev.devtype))) {
     return Reject(why, UeventReject::kHashMismatch,
                   fmt::format("subsystem/devtype hash {:#x}/{:#x} do not match {}/{}", sub, dt,
-                              QuoteForError(ev->subsystem), QuoteForError(ev->devtype)));
+                              QuoteForError(ev.subsystem), QuoteForError(ev.devtype)));
   }
   uint64_t bloom = uint64_t{LoadBig32(d, kOffBloomHi)} << 32 | LoadBig32(d, kOffBloomLo);
-  if (const std::string* tags = ev->Find("TAGS")) {
+  if (const std::string* tags = ev.Find("TAGS")) {
     std::string_view t = *tags;
     while (!t.empty()) {
       size_t c = t.find(':');
@@ -365,7 +372,17 @@ Result<Uevent> ParseUdevMonitorMessage(std::string_view d, UeventReject* why) {
       }
     }
   }
-  return ev;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Uevent> ParseKernelUevent(std::string_view d, UeventReject* why) {
+  return InPlace(why, [&](Uevent& ev) { return ParseKernelInto(d, why, ev); });
+}
+
+Result<Uevent> ParseUdevMonitorMessage(std::string_view d, UeventReject* why) {
+  return InPlace(why, [&](Uevent& ev) { return ParseUdevInto(d, why, ev); });
 }
 
 std::string FormatKernelUevent(const Uevent& ev) {
