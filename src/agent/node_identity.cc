@@ -32,9 +32,9 @@ Result<NodeInfo> ReadNodeIdentity(SysfsReader& root, const AgentConfig& config) 
     auto r = root.ReadFile("etc/machine-id", 4096);
     if (!r.ok()) {
       return Status(r.status().code(),
-                    fmt::format("cannot read the node's machine-id: {} (set machine_id in the "
-                                "config or DISKINV_MACHINE_ID)",
-                                r.status().message()));
+                    fmt::format("cannot read the node's machine-id under sysroot {}: {} (set "
+                                "machine_id in the config or DISKINV_MACHINE_ID)",
+                                config.sysroot, r.status().message()));
     }
     info.machine_id = std::string(Trim(*r));
     if (!IsMachineId(info.machine_id)) {

@@ -596,12 +596,14 @@ Result<WriteStats> InventoryStore::Sync(const NodeRef& node, const Inventory& in
       }
     }
   } else {
-    // Devices the event touched, and devices whose uid is not the one last written.
+    // Devices the event touched; devices whose uid is not the one last written (a duplicate
+    // appeared or went away); devices in a duplicate group (the reason in their row names
+    // every member, so one member's change is a change of all: rare, and cheap).
     std::set<std::string> knames(touched->begin(), touched->end());
-    want = BuildNodeRows(inv, node.machine_id, [&](const std::string& kname, const std::string& uid) {
-      if (knames.contains(kname)) return true;
-      auto it = m.uid_by_kname.find(kname);
-      return it == m.uid_by_kname.end() || it->second != uid;
+    want = BuildNodeRows(inv, node.machine_id, [&](const BlockDevice& d, const DiskIdentity& id) {
+      if (knames.contains(d.kname) || !id.conflict.empty()) return true;
+      auto it = m.uid_by_kname.find(d.kname);
+      return it == m.uid_by_kname.end() || it->second != id.uid;
     });
     if (Status s = w.LoadUnknown(want); !s.ok()) return s;
     std::set<std::string> selected_uids;

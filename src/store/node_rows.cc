@@ -46,7 +46,7 @@ NodeRows BuildNodeRows(const Inventory& inv, std::string_view node_key, const Ro
       const DiskIdentity& pid = ids[static_cast<size_t>(p - devs.data())];
       if (pid.ok()) out.edges.insert({pid.uid, id.uid});
     }
-    if (!select || select(d.kname, id.uid)) out.rows.push_back(MakeDeviceRow(d, id));
+    if (!select || select(d, id)) out.rows.push_back(MakeDeviceRow(d, id));
   }
   for (auto& [key, names] : conflict_devices) {
     out.conflicts[key] = {reasons[key], fmt::format("{}", fmt::join(names, ","))};

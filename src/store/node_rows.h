@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "model/disk_identity.h"
 #include "model/inventory.h"
 #include "store/device_row.h"
 
@@ -46,8 +47,8 @@ struct NodeRows {
   std::vector<std::string> unidentified;  // knames without any usable identifier (not stored)
 };
 
-// `select(kname, uid)` says which identified devices get a DeviceRow; empty: all of them.
-using RowSelector = std::function<bool(const std::string& kname, const std::string& uid)>;
+// `select(device, identity)` says which identified devices get a DeviceRow; empty: all.
+using RowSelector = std::function<bool(const BlockDevice& dev, const DiskIdentity& id)>;
 NodeRows BuildNodeRows(const Inventory& inv, std::string_view node_key,
                        const RowSelector& select = {});
 

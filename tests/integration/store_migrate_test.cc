@@ -8,6 +8,7 @@
 #include "store/migrations.h"
 #include "support/lsblk_compare.h"
 #include "support/pg_cluster.h"
+#include "store_test_support.h"
 
 namespace diskinv {
 namespace {
@@ -16,23 +17,7 @@ using testing::DiskinvBinary;
 using testing::RunCommand;
 using testing::ShellQuote;
 
-// Skips (outside CI only) when no PostgreSQL can be started here.
-#define REQUIRE_DATABASE(url, name)                                                 \
-  auto cluster_ = testing::SharedPgCluster();                                       \
-  if (!cluster_.ok()) {                                                             \
-    if (std::getenv("CI")) FAIL() << cluster_.status().message();                   \
-    GTEST_SKIP() << "no PostgreSQL (set CI to fail instead): "                      \
-                 << cluster_.status().message();                                    \
-  }                                                                                 \
-  auto url##_r = testing::FreshDatabase(**cluster_, name);                          \
-  ASSERT_TRUE(url##_r.ok()) << url##_r.status().message();                          \
-  const std::string url = *url##_r
-
-std::unique_ptr<PgConnection> MustConnect(const std::string& url) {
-  auto c = PgConnection::Connect(url);
-  EXPECT_TRUE(c.ok()) << c.status().message();
-  return c.ok() ? std::move(*c) : nullptr;
-}
+using testing::MustConnect;
 
 TEST(StoreMigrate, TwiceIsIdempotent) {
   REQUIRE_DATABASE(url, "migrate_twice");
