@@ -65,8 +65,10 @@ Status SdNotifier::Notify(std::string_view state) {
     fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0) return Status::FromErrno(errno, "socket(AF_UNIX) for sd_notify");
   }
-  if (sendto(fd_, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr),
-             len) < 0) {
+  // Never block: a reader that does not keep up (a full datagram queue) must not stop the agent;
+  // the notification is dropped and the caller hears EAGAIN.
+  if (sendto(fd_, state.data(), state.size(), MSG_NOSIGNAL | MSG_DONTWAIT,
+             reinterpret_cast<sockaddr*>(&addr), len) < 0) {
     return Status::FromErrno(errno, fmt::format("sd_notify to {}", path_));
   }
   return Status::Ok();
