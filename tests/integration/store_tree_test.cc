@@ -194,8 +194,7 @@ TEST_F(StoreTree, DuplicateSerialsAndZeroWwnAreRecorded) {
 // rescan that finds nothing new, and all of it moving to another node.
 TEST_F(StoreTree, TenThousandDisks) {
   REQUIRE_MIGRATED_DATABASE(url, "tree_10k");
-  const char* mktree = std::getenv("DISKINV_MKTREE");
-  ASSERT_TRUE(mktree) << "DISKINV_MKTREE is not set (ctest sets it)";
+  std::string mktree = testing::MktreeBinary();
   auto sql = MustConnect(url);
   std::string dir = PrivateTmpfs("10k");
   if (dir.empty()) {
