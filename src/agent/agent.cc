@@ -258,6 +258,7 @@ void Agent::WriteChange(const InventoryDiff& diff, bool full) {
     return;
   }
   RecordSync(*st);
+  if (full) malloc_trim(0);  // the rows of a full sync were freed: give the pages back
   if (scan_) {
     if (Status s = store_->RecordFullScan(*node_, *scan_); !s.ok()) {
       DatabaseFailed(s);
@@ -297,6 +298,7 @@ bool Agent::TryDatabase() {
   }
   RecordSync(*st);
   startup_.stats = *st;
+  malloc_trim(0);  // the rows of a full sync were freed: give the pages back
   if (scan_) {
     if (Status s = store_->RecordFullScan(*node_, *scan_); !s.ok()) {
       DatabaseFailed(s);
