@@ -9,6 +9,7 @@
 // private PostgreSQL with production settings (fsync on, synchronous_commit on) in /var/tmp.
 //
 //   sudo build/bench/agent_event_bench --benchmark_repetitions=3
+//   sudo DISKINV_COALESCE_WINDOW=2ms build/bench/agent_event_bench    (other settings)
 //
 // Needs root (loop devices, netlink) and postgresql-15; starts a udevd when none runs.
 #include <benchmark/benchmark.h>
@@ -136,6 +137,12 @@ void BM_EventToCommit(benchmark::State& state) {
     return;
   }
   AgentOptions opt;
+  // Defaults, or DISKINV_* variables (DISKINV_COALESCE_WINDOW=2ms ...) to compare settings.
+  if (Status s = ApplyAgentEnvironment([](const char* n) { return std::getenv(n); }, opt.config);
+      !s.ok()) {
+    state.SkipWithError(s.message().c_str());
+    return;
+  }
   opt.config.database_url = (*pg)->url();
   opt.handle_signals = false;
   CommitWatch watch;

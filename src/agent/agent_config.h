@@ -38,7 +38,7 @@ struct AgentConfig {
   std::chrono::milliseconds reconnect_min{std::chrono::milliseconds(500)};
   std::chrono::milliseconds reconnect_max{std::chrono::seconds(30)};
   int rcvbuf = 128 << 20;  // receive buffer of each uevent socket, bytes
-  std::chrono::milliseconds coalesce_window{5};
+  std::chrono::milliseconds coalesce_window{2};
   std::chrono::milliseconds coalesce_max_delay{200};
   uint64_t burst_threshold = 5000;  // events per second that make the agent walk instead
   uint64_t batch_rows = 1000;       // row writes per transaction of a large sync

@@ -39,7 +39,7 @@ wins over the file; command-line options win over both):
   resync_interval     full walk + diff every so often (default 10m; 0: never)
   reconnect_min/max   database reconnect backoff, doubling from min to max (500ms, 30s)
   rcvbuf              receive buffer of each uevent socket (default 128M)
-  coalesce_window     events of one device within this window become one re-probe (5ms)
+  coalesce_window     events of one device within this window become one re-probe (2ms)
   coalesce_max_delay  ... but never held longer than this (200ms)
   burst_threshold     more events per second than this: one full walk instead (5000)
   batch_rows          row writes per transaction of a large sync (1000)
