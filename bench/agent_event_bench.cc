@@ -13,6 +13,7 @@
 //
 // Needs root (loop devices, netlink) and postgresql-15; starts a udevd when none runs.
 #include <benchmark/benchmark.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -22,8 +23,6 @@
 #include <mutex>
 #include <optional>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "agent/agent.h"
 #include "store/embedded_postgres.h"

@@ -1,5 +1,6 @@
 #include "agent/agent.h"
 
+#include <fmt/format.h>
 #include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
@@ -14,8 +15,6 @@
 #include <cstring>
 #include <random>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "agent/live_inventory.h"
 #include "agent/node_identity.h"
@@ -175,9 +174,8 @@ Status Agent::Start() {
   coalescer_ = std::make_unique<Coalescer>(co);
   walker_ = std::make_unique<Walker>(*root_, WalkOptions{});
   live_ = std::make_unique<LiveInventory>(*walker_);
-  Log().info("node {} (machine-id {}), sysroot {}, events: kernel {}, udev {}",
-             node_info_.hostname, node_info_.machine_id, c.sysroot, kernel_ ? "on" : "off",
-             udev_ ? "on" : "off");
+  Log().info("node {} (machine-id {}), sysroot {}, events: kernel {}, udev {}", node_info_.hostname,
+             node_info_.machine_id, c.sysroot, kernel_ ? "on" : "off", udev_ ? "on" : "off");
   auto t0 = Clock::now();
   Walk(false, 0, "start");
   startup_ = {};
@@ -307,10 +305,11 @@ bool Agent::TryDatabase() {
     scan_.reset();
   }
   if (failures_ > 0) {
-    Log().warn("database {} answers again after {:.1f} s ({} failed attempts); wrote the "
-               "difference: {}",
-               store_->connection().display_url(), Seconds(Clock::now() - down_since_),
-               failures_, st->Summary());
+    Log().warn(
+        "database {} answers again after {:.1f} s ({} failed attempts); wrote the "
+        "difference: {}",
+        store_->connection().display_url(), Seconds(Clock::now() - down_since_), failures_,
+        st->Summary());
   } else {
     Log().info("database {}: node {} ({}){}; {} in {:.1f} ms", store_->connection().display_url(),
                node_->id, node_info_.hostname, new_node ? " registered" : "", st->Summary(),
@@ -334,8 +333,8 @@ void Agent::DatabaseFailed(const Status& s) {
   behind_ = true;
   auto now = Clock::now();
   // Exponential backoff with +-20% jitter, so that a fleet does not reconnect in lockstep.
-  double base = duration<double>(opt_.config.reconnect_min).count() *
-                std::pow(2.0, std::min(failures_, 30));
+  double base =
+      duration<double>(opt_.config.reconnect_min).count() * std::pow(2.0, std::min(failures_, 30));
   base = std::min(base, duration<double>(opt_.config.reconnect_max).count());
   static thread_local std::mt19937 rng{std::random_device{}()};
   double delay = base * std::uniform_real_distribution<double>(0.8, 1.2)(rng);
@@ -343,14 +342,16 @@ void Agent::DatabaseFailed(const Status& s) {
   if (failures_ == 0) {
     down_since_ = now;
     last_down_warning_ = now;
-    Log().warn("database write failed: {}; keeping the observed state in memory, retrying in "
-               "{:.1f} s (backoff up to {:.0f} s)",
-               s.message(), delay, duration<double>(opt_.config.reconnect_max).count());
+    Log().warn(
+        "database write failed: {}; keeping the observed state in memory, retrying in "
+        "{:.1f} s (backoff up to {:.0f} s)",
+        s.message(), delay, duration<double>(opt_.config.reconnect_max).count());
   } else if (now - last_down_warning_ >= std::chrono::minutes(1) || s.message() != last_db_error_) {
     last_down_warning_ = now;
-    Log().warn("database still unavailable after {:.0f} s ({} attempts): {}; next attempt in "
-               "{:.1f} s",
-               Seconds(now - down_since_), failures_ + 1, s.message(), delay);
+    Log().warn(
+        "database still unavailable after {:.0f} s ({} attempts): {}; next attempt in "
+        "{:.1f} s",
+        Seconds(now - down_since_), failures_ + 1, s.message(), delay);
   } else {
     Log().debug("database attempt {} failed: {}; next in {:.1f} s", failures_ + 1, s.message(),
                 delay);
@@ -363,9 +364,10 @@ void Agent::DatabaseFailed(const Status& s) {
 void Agent::UpdateStatus() {
   size_t n = live_ ? live_->inventory().size() : 0;
   std::string status =
-      behind_ ? fmt::format("{} devices; database unavailable ({} attempts), changes kept in "
-                            "memory: {}",
-                            n, failures_, last_db_error_.empty() ? "not connected" : last_db_error_)
+      behind_ ? fmt::format(
+                    "{} devices; database unavailable ({} attempts), changes kept in "
+                    "memory: {}",
+                    n, failures_, last_db_error_.empty() ? "not connected" : last_db_error_)
               : fmt::format("{} devices; database in sync", n);
   (void)notify_.SetStatus(status.substr(0, 400));
 }
@@ -416,9 +418,8 @@ void Agent::ApplyCoalesced() {
   for (const CoalescerOutput& out : outs) {
     if (const auto* r = std::get_if<Resync>(&out)) {
       counters_.events_lost.Add(r->lost);
-      Log().warn("events lost or skipped ({}: {}{}): walking everything",
-                 ToString(r->reason), r->detail,
-                 r->lost ? fmt::format(", {} events", r->lost) : "");
+      Log().warn("events lost or skipped ({}: {}{}): walking everything", ToString(r->reason),
+                 r->detail, r->lost ? fmt::format(", {} events", r->lost) : "");
       Walk(true, r->lost, ToString(r->reason));
       continue;
     }
@@ -571,15 +572,16 @@ Status Agent::Run() {
     Teardown();
   }
   (void)notify_.Stopping();
-  Log().info("stopped: {} events (kernel {}, udev {}), {} transactions, {} rows written, {} "
-             "writes skipped",
-             counters_.kernel_events.value() + counters_.udev_events.value(),
-             counters_.kernel_events.value(), counters_.udev_events.value(),
-             counters_.db_transactions.value(),
-             counters_.rows_inserted.value() + counters_.rows_updated.value() +
-                 counters_.rows_revived.value() + counters_.rows_moved.value() +
-                 counters_.rows_tombstoned.value(),
-             counters_.writes_skipped.value());
+  Log().info(
+      "stopped: {} events (kernel {}, udev {}), {} transactions, {} rows written, {} "
+      "writes skipped",
+      counters_.kernel_events.value() + counters_.udev_events.value(),
+      counters_.kernel_events.value(), counters_.udev_events.value(),
+      counters_.db_transactions.value(),
+      counters_.rows_inserted.value() + counters_.rows_updated.value() +
+          counters_.rows_revived.value() + counters_.rows_moved.value() +
+          counters_.rows_tombstoned.value(),
+      counters_.writes_skipped.value());
   Teardown();
   return Status::Ok();
 }

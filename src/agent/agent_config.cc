@@ -1,11 +1,11 @@
 #include "agent/agent_config.h"
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
-
-#include <fmt/format.h>
 
 #include "common/parse.h"
 #include "store/pg_connection.h"
@@ -39,7 +39,8 @@ Status SetDuration(std::string_view v, milliseconds& out, milliseconds lo, milli
   auto d = ParseDuration(v);
   if (!d.ok()) return d.status();
   if (*d < lo || *d > hi) {
-    return Bad(v, fmt::format("is out of range ({} to {})", FormatDuration(lo), FormatDuration(hi)));
+    return Bad(v,
+               fmt::format("is out of range ({} to {})", FormatDuration(lo), FormatDuration(hi)));
   }
   out = *d;
   return Status::Ok();
@@ -99,7 +100,8 @@ const KeyDef kKeys[] = {
      [](const AgentConfig& c) { return c.udev_tag; }},
     {"resync_interval",
      [](std::string_view v, AgentConfig& c) {
-       if (Status s = SetDuration(v, c.resync_interval, milliseconds(0), std::chrono::hours(24 * 7));
+       if (Status s =
+               SetDuration(v, c.resync_interval, milliseconds(0), std::chrono::hours(24 * 7));
            !s.ok()) {
          return s;
        }
@@ -139,9 +141,7 @@ const KeyDef kKeys[] = {
      },
      [](const AgentConfig& c) { return FormatDuration(c.coalesce_max_delay); }},
     {"burst_threshold",
-     [](std::string_view v, AgentConfig& c) {
-       return SetCount(v, c.burst_threshold, 0, 10000000);
-     },
+     [](std::string_view v, AgentConfig& c) { return SetCount(v, c.burst_threshold, 0, 10000000); },
      [](const AgentConfig& c) { return std::to_string(c.burst_threshold); }},
     {"batch_rows",
      [](std::string_view v, AgentConfig& c) { return SetCount(v, c.batch_rows, 1, 100000); },
@@ -200,11 +200,16 @@ std::string_view Unquote(std::string_view v) {
 
 std::string_view ToString(EventSources e) {
   switch (e) {
-    case EventSources::kAuto: return "auto";
-    case EventSources::kBoth: return "both";
-    case EventSources::kKernel: return "kernel";
-    case EventSources::kUdev: return "udev";
-    case EventSources::kNone: return "none";
+    case EventSources::kAuto:
+      return "auto";
+    case EventSources::kBoth:
+      return "both";
+    case EventSources::kKernel:
+      return "kernel";
+    case EventSources::kUdev:
+      return "udev";
+    case EventSources::kNone:
+      return "none";
   }
   return "auto";
 }
@@ -225,8 +230,11 @@ Result<milliseconds> ParseDuration(std::string_view s) {
   if (digits == 0 || !n.ok() || *n > kMax) {
     return Bad(s, "is not a duration (a number with ms, s, m or h: 250ms, 90s, 10m, 1h)");
   }
-  uint64_t mult = unit == "ms" ? 1 : unit == "s" || unit.empty() ? 1000 : unit == "m" ? 60000
-                                 : unit == "h" ? 3600000 : 0;
+  uint64_t mult = unit == "ms"                  ? 1
+                  : unit == "s" || unit.empty() ? 1000
+                  : unit == "m"                 ? 60000
+                  : unit == "h"                 ? 3600000
+                                                : 0;
   if (mult == 0) return Bad(s, "has an unknown unit (use ms, s, m or h)");
   if (*n * mult > kMax) return Bad(s, "is too long");
   return milliseconds(static_cast<int64_t>(*n * mult));
@@ -261,8 +269,8 @@ Status ParseAgentConfig(std::string_view text, std::string_view origin, AgentCon
     std::string where = fmt::format("{}:{}", origin, line_no);
     size_t eq = line.find('=');
     if (eq == std::string_view::npos) {
-      return Status::Invalid(fmt::format("{}: expected 'key = value', got {}", where,
-                                         QuoteForError(line)));
+      return Status::Invalid(
+          fmt::format("{}: expected 'key = value', got {}", where, QuoteForError(line)));
     }
     Status s = SetAgentConfigKey(Trim(line.substr(0, eq)), Unquote(Trim(line.substr(eq + 1))),
                                  where, config);
@@ -305,9 +313,9 @@ Status ValidateAgentConfig(const AgentConfig& c) {
                                        FormatDuration(c.reconnect_max)));
   }
   if (c.coalesce_window > c.coalesce_max_delay) {
-    return Status::Invalid(fmt::format(
-        "coalesce_window ({}) is longer than coalesce_max_delay ({})",
-        FormatDuration(c.coalesce_window), FormatDuration(c.coalesce_max_delay)));
+    return Status::Invalid(
+        fmt::format("coalesce_window ({}) is longer than coalesce_max_delay ({})",
+                    FormatDuration(c.coalesce_window), FormatDuration(c.coalesce_max_delay)));
   }
   return Status::Ok();
 }

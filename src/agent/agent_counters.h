@@ -34,9 +34,8 @@ class Gauge {
 // Cumulative histogram of durations with fixed bounds (Prometheus "le" buckets, seconds).
 class LatencyHistogram {
  public:
-  static constexpr std::array<double, 14> kBounds = {0.0005, 0.001, 0.002, 0.005, 0.01,
-                                                     0.02,   0.05,  0.1,   0.25,  0.5,
-                                                     1,      2.5,   5,     10};
+  static constexpr std::array<double, 14> kBounds = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
+                                                     0.1,    0.25,  0.5,   1,     2.5,  5,    10};
   void Observe(std::chrono::nanoseconds d);
   uint64_t count() const { return count_.load(std::memory_order_relaxed); }
   double sum_seconds() const { return sum_ns_.load(std::memory_order_relaxed) / 1e9; }
@@ -68,24 +67,24 @@ struct AgentCounters {
   Counter seqnum_gaps;      // kernel SEQNUM gaps or regressions
   Counter events_lost;      // events known lost (SEQNUM gap sizes, events a burst dropped)
   // Coalescer and inventory.
-  Counter events_coalesced;  // events merged into an earlier one for the same device
-  Counter reprobes;          // coalesced events applied (device re-probes)
-  Counter resyncs;           // full walks because events were or may have been lost
-  Counter periodic_resyncs;  // full walks of the periodic resync
-  Counter full_walks;        // all full walks, the first one included
+  Counter events_coalesced;   // events merged into an earlier one for the same device
+  Counter reprobes;           // coalesced events applied (device re-probes)
+  Counter resyncs;            // full walks because events were or may have been lost
+  Counter periodic_resyncs;   // full walks of the periodic resync
+  Counter full_walks;         // all full walks, the first one included
   Counter inventory_changes;  // applied events and walks that changed the inventory
   Gauge devices;              // devices in the inventory
   // Store.
   Counter db_transactions;  // committed
   Counter rows_inserted, rows_updated, rows_revived, rows_moved, rows_tombstoned;
   Counter edges_written, conflicts_written;
-  Counter writes_skipped;  // devices diffed whose row was already equal: no write
-  Counter etag_retries;    // optimistic-lock races lost and retried
-  Counter db_errors;       // failed syncs (database down, SQL errors)
-  Counter reconnects;      // successful (re)connections after the first
-  Gauge db_connected;      // 1 while the last database call succeeded
-  Gauge db_behind;         // 1 while the inventory has changes the database does not
-  Gauge last_full_scan;    // unix time of the last full walk
+  Counter writes_skipped;             // devices diffed whose row was already equal: no write
+  Counter etag_retries;               // optimistic-lock races lost and retried
+  Counter db_errors;                  // failed syncs (database down, SQL errors)
+  Counter reconnects;                 // successful (re)connections after the first
+  Gauge db_connected;                 // 1 while the last database call succeeded
+  Gauge db_behind;                    // 1 while the inventory has changes the database does not
+  Gauge last_full_scan;               // unix time of the last full walk
   LatencyHistogram db_write_latency;  // BEGIN to COMMIT of each transaction
 
   void ForEach(MetricVisitor& v) const;

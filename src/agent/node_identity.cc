@@ -1,9 +1,9 @@
 #include "agent/node_identity.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
-
-#include <fmt/format.h>
 
 #include "common/parse.h"
 #include "common/version.h"

@@ -1,5 +1,6 @@
 #include "agent/sd_notify.h"
 
+#include <fmt/format.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -8,8 +9,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "common/parse.h"
 
@@ -55,8 +54,8 @@ Status SdNotifier::Notify(std::string_view state) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path_.size() >= sizeof(addr.sun_path) || (path_[0] != '/' && path_[0] != '@')) {
-    return Status::Invalid(fmt::format("NOTIFY_SOCKET {} is not an absolute path or @name",
-                                       QuoteForError(path_)));
+    return Status::Invalid(
+        fmt::format("NOTIFY_SOCKET {} is not an absolute path or @name", QuoteForError(path_)));
   }
   std::memcpy(addr.sun_path, path_.data(), path_.size());
   if (path_[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace

@@ -1,7 +1,7 @@
 // diskinv agent: the node daemon (src/agent/agent.h, docs/agent.md).
-#include <cstdio>
-
 #include <fmt/format.h>
+
+#include <cstdio>
 
 #include "agent/agent.h"
 #include "cli/cli.h"
@@ -9,7 +9,8 @@
 namespace diskinv {
 namespace {
 
-constexpr const char* kAgentHelp = R"(Usage: diskinv agent [--config FILE] [--database-url URL] [--sysroot DIR] [--once]
+constexpr const char* kAgentHelp =
+    R"(Usage: diskinv agent [--config FILE] [--database-url URL] [--sysroot DIR] [--once]
                      [--print-config]
 
 Keep this node's block devices in the inventory database: walk sysfs and the udev database,

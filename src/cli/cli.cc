@@ -26,7 +26,7 @@ const Command kCommands[] = {
     {"agent", AgentCommand, "the node daemon: keep this node's devices in the inventory database"},
     {"ls", LsCommand, "list the disks in the inventory database"},
     {"show", ShowCommand, "show one disk from the inventory database, with its history"},
-    {"up", UpCommand, "start a private PostgreSQL (unless DISKINV_DATABASE_URL), migrate, run the agent"},
+    {"up", UpCommand, "run the agent on a private PostgreSQL (or DISKINV_DATABASE_URL)"},
 };
 
 constexpr const char* kUsageHead = R"(Usage: diskinv [GLOBAL OPTIONS] COMMAND [ARGS]

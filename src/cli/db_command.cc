@@ -1,8 +1,8 @@
 // diskinv db migrate|status: the schema of the inventory database.
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <cstdlib>
-
-#include <fmt/format.h>
 
 #include "agent/agent_config.h"
 #include "cli/cli.h"
@@ -79,8 +79,10 @@ int DbCommand(std::vector<std::string> args) {
   std::printf("database:       %s\nschema version: %d (this diskinv: %d)\n",
               (*conn)->display_url().c_str(), st->current, st->latest);
   if (st->pending.empty()) std::printf("pending:        none\n");
-  for (const Migration& m : st->pending) std::printf("pending:        %d %s\n", m.version, m.name.c_str());
-  for (const std::string& problem : st->problems) std::printf("problem:        %s\n", problem.c_str());
+  for (const Migration& m : st->pending)
+    std::printf("pending:        %d %s\n", m.version, m.name.c_str());
+  for (const std::string& problem : st->problems)
+    std::printf("problem:        %s\n", problem.c_str());
   return kExitOk;
 }
 

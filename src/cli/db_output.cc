@@ -1,8 +1,8 @@
 #include "cli/db_output.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "common/parse.h"
 #include "model/fields.h"
@@ -25,7 +25,8 @@ std::string FormatTable(const std::vector<std::vector<std::string>>& rows,
   for (const auto& r : rows) {
     std::string line;
     for (size_t i = 0; i < r.size(); ++i) {
-      line += right[i] ? fmt::format("{:>{}} ", r[i], width[i]) : fmt::format("{:<{}} ", r[i], width[i]);
+      line += right[i] ? fmt::format("{:>{}} ", r[i], width[i])
+                       : fmt::format("{:<{}} ", r[i], width[i]);
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
     out += line + '\n';
@@ -101,11 +102,17 @@ std::string ResultToTable(const PgResult& r, const std::vector<ResultColumn>& co
 }
 
 const std::vector<ResultColumn>& DiskTableColumns() {
-  static const std::vector<ResultColumn> kCols = {
-      {"NODE", "node"},         {"KNAME", "kname"},   {"TYPE", "type"},
-      {"TRAN", "transport"},    {"SIZE", "size_bytes", true},
-      {"ROTA", "rotational"},   {"MODEL", "model"},   {"SERIAL", "serial"},
-      {"WWN", "wwn"},           {"STATE", "state"},   {"UID", "uid"}};
+  static const std::vector<ResultColumn> kCols = {{"NODE", "node"},
+                                                  {"KNAME", "kname"},
+                                                  {"TYPE", "type"},
+                                                  {"TRAN", "transport"},
+                                                  {"SIZE", "size_bytes", true},
+                                                  {"ROTA", "rotational"},
+                                                  {"MODEL", "model"},
+                                                  {"SERIAL", "serial"},
+                                                  {"WWN", "wwn"},
+                                                  {"STATE", "state"},
+                                                  {"UID", "uid"}};
   return kCols;
 }
 

@@ -1,7 +1,7 @@
 // diskinv ls: the disks in the inventory database, fleet-wide or for one node.
-#include <cstdio>
-
 #include <fmt/format.h>
+
+#include <cstdio>
 
 #include "cli/cli.h"
 #include "cli/db_output.h"
@@ -10,7 +10,8 @@
 namespace diskinv {
 namespace {
 
-constexpr const char* kLsHelp = R"(Usage: diskinv ls [--node NODE] [--transport LIST] [--type LIST] [--state STATE]
+constexpr const char* kLsHelp =
+    R"(Usage: diskinv ls [--node NODE] [--transport LIST] [--type LIST] [--state STATE]
                   [--json [--pretty] [--attrs]] [-b] [--database-url URL]
 
 List the disks (whole disks, NVMe namespaces, dm, md, loop, zram: the diskinv.disk table) that
@@ -40,7 +41,8 @@ std::vector<std::string> SplitList(const std::string& s) {
   size_t start = 0;
   while (start <= s.size()) {
     size_t comma = s.find(',', start);
-    std::string item = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    std::string item =
+        s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     if (!item.empty()) out.push_back(item);
     if (comma == std::string::npos) break;
     start = comma + 1;
@@ -69,8 +71,8 @@ int LsCommand(std::vector<std::string> args) {
     } else if (p.Flag("bytes", 'b')) {
       bytes = true;
     } else if (p.Option("node", 0, &filter.node, &err) ||
-               p.Option("transport", 0, &transports, &err) ||
-               p.Option("type", 0, &types, &err) || p.Option("state", 0, &filter.state, &err) ||
+               p.Option("transport", 0, &transports, &err) || p.Option("type", 0, &types, &err) ||
+               p.Option("state", 0, &filter.state, &err) ||
                p.Option("database-url", 0, &url_flag, &err)) {
       if (!err.empty()) return UsageError("ls", err);
     } else {
@@ -78,8 +80,8 @@ int LsCommand(std::vector<std::string> args) {
     }
   }
   if (filter.state != "present" && filter.state != "removed" && filter.state != "all") {
-    return UsageError("ls", fmt::format("--state must be present, removed or all, not '{}'",
-                                        filter.state));
+    return UsageError(
+        "ls", fmt::format("--state must be present, removed or all, not '{}'", filter.state));
   }
   filter.transports = SplitList(transports);
   filter.types = SplitList(types);

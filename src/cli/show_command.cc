@@ -1,8 +1,8 @@
 // diskinv show DISK: one disk's row, history, partitions, stacking and identity conflicts.
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "cli/cli.h"
 #include "cli/db_output.h"
@@ -11,7 +11,8 @@
 namespace diskinv {
 namespace {
 
-constexpr const char* kShowHelp = R"(Usage: diskinv show DISK [--node NODE] [--json [--pretty]] [--database-url URL]
+constexpr const char* kShowHelp =
+    R"(Usage: diskinv show DISK [--node NODE] [--json [--pretty]] [--database-url URL]
 
 Show a disk from the inventory database: its identity, every typed column, its history
 (first_seen, last_seen, removed_at, generation, cdc_inserted, cdc_updated, the node's last full
@@ -41,8 +42,8 @@ matches DISK.
 constexpr int kExitNotFound = 4;
 
 const std::set<std::string_view> kHistory = {
-    "first_seen", "last_seen", "removed_at", "generation", "etag", "cdc_inserted",
-    "cdc_updated", "node_last_full_scan"};
+    "first_seen", "last_seen",    "removed_at",  "generation",
+    "etag",       "cdc_inserted", "cdc_updated", "node_last_full_scan"};
 
 void PrintText(const PgResult& d, int row, const PgResult& parts, const PgResult& stack,
                const PgResult& conflicts) {
@@ -64,9 +65,13 @@ void PrintText(const PgResult& d, int row, const PgResult& parts, const PgResult
   if (parts.rows() > 0) {
     std::printf("partitions\n");
     std::string t = ResultToTable(parts,
-                                  {{"KNAME", "kname"}, {"PARTN", "partn", false, true},
-                                   {"SIZE", "size_bytes", true}, {"FSTYPE", "fs_type"},
-                                   {"NAME", "part_name"}, {"STATE", "state"}, {"UID", "uid"}},
+                                  {{"KNAME", "kname"},
+                                   {"PARTN", "partn", false, true},
+                                   {"SIZE", "size_bytes", true},
+                                   {"FSTYPE", "fs_type"},
+                                   {"NAME", "part_name"},
+                                   {"STATE", "state"},
+                                   {"UID", "uid"}},
                                   false);
     for (size_t pos = 0; pos < t.size();) {
       size_t nl = t.find('\n', pos);
@@ -149,8 +154,8 @@ int ShowCommand(std::vector<std::string> args) {
     }
     w.BeginObject().Key("disk");
     WriteRowJson(w, *disks, i);
-    for (auto [name, r] : {std::pair{"partitions", &*parts}, {"stack", &*stack},
-                           {"conflicts", &*conflicts}}) {
+    for (auto [name, r] :
+         {std::pair{"partitions", &*parts}, {"stack", &*stack}, {"conflicts", &*conflicts}}) {
       w.Key(name).BeginArray();
       for (int k = 0; k < r->rows(); ++k) WriteRowJson(w, *r, k);
       w.EndArray();
@@ -159,7 +164,8 @@ int ShowCommand(std::vector<std::string> args) {
   }
   w.EndArray();
   if (json) std::printf("%s\n", w.str().c_str());
-  if (disks->rows() > 1) std::fprintf(stderr, "diskinv show: %d disks match '%s'\n", disks->rows(), key.c_str());
+  if (disks->rows() > 1)
+    std::fprintf(stderr, "diskinv show: %d disks match '%s'\n", disks->rows(), key.c_str());
   return std::fflush(stdout) == 0 ? kExitOk : kExitFailure;
 }
 

@@ -1,11 +1,10 @@
 // diskinv up: the embedded default. A private PostgreSQL in a state directory (unless
 // DISKINV_DATABASE_URL names a database), the schema, the agent, and the disk table.
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
-
-#include <fmt/format.h>
 
 #include "agent/agent.h"
 #include "cli/cli.h"
@@ -18,7 +17,8 @@
 namespace diskinv {
 namespace {
 
-constexpr const char* kUpHelp = R"(Usage: diskinv up [--state-dir DIR] [--port N] [--config FILE] [--sysroot DIR] [--once]
+constexpr const char* kUpHelp =
+    R"(Usage: diskinv up [--state-dir DIR] [--port N] [--config FILE] [--sysroot DIR] [--once]
 
 Run the inventory on this machine with nothing else installed: unless DISKINV_DATABASE_URL is
 set, start a private PostgreSQL in DIR (initdb on first use; wal_level=logical; the unix socket
@@ -171,8 +171,8 @@ int UpCommand(std::vector<std::string> args) {
       return kExitFailure;
     }
     std::printf("==> schema version %d%s\n", LatestSchemaVersion(),
-                done->empty() ? " (up to date)" : fmt::format(" ({} migrations applied)",
-                                                              done->size()).c_str());
+                done->empty() ? " (up to date)"
+                              : fmt::format(" ({} migrations applied)", done->size()).c_str());
   }
   if (config->log_level.empty() && !LogLevelFromCommandLine()) (void)SetLogLevel("warn");
   opt.config = std::move(*config);

@@ -21,8 +21,7 @@ std::string DiskColumns(bool with_attrs) {
   return fmt::format("{}", fmt::join(cols, ", "));
 }
 
-constexpr const char* kNodeMatch =
-    "(n.hostname = $1 OR n.machine_id = $1 OR n.id::text = $1)";
+constexpr const char* kNodeMatch = "(n.hostname = $1 OR n.machine_id = $1 OR n.id::text = $1)";
 
 }  // namespace
 

@@ -33,6 +33,7 @@ Result<PgResult> DiskPartitions(PgConnection& conn, std::string_view uid);
 // child_kname, first_seen.
 Result<PgResult> DiskStack(PgConnection& conn, std::string_view uid);
 // Open identity conflicts on node `node_id` that list `kname`.
-Result<PgResult> DiskConflicts(PgConnection& conn, std::string_view node_id, std::string_view kname);
+Result<PgResult> DiskConflicts(PgConnection& conn, std::string_view node_id,
+                               std::string_view kname);
 
 }  // namespace diskinv

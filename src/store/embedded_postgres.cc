@@ -1,6 +1,7 @@
 #include "store/embedded_postgres.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -16,8 +17,6 @@
 #include <sstream>
 #include <thread>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "common/logging.h"
 #include "store/pg_connection.h"
@@ -185,8 +184,7 @@ Status EmbeddedPostgres::Init() {
   std::string log = opt_.state_dir + "/initdb.log";
   Logger("store")->info("initdb {} (PostgreSQL {})", pgdata, version_);
   auto pid = Spawn({bin_ + "/initdb", "-D", pgdata, "-U", "diskinv", "--auth-local=trust",
-                    "--auth-host=scram-sha-256", "--pwfile=" + pw_tmp, "-E", "UTF8",
-                    "--no-locale"},
+                    "--auth-host=scram-sha-256", "--pwfile=" + pw_tmp, "-E", "UTF8", "--no-locale"},
                    log, as_user_, uid_, gid_);
   Status s = pid.ok() ? Wait(*pid, "initdb", log) : pid.status();
   unlink(pw_tmp.c_str());
@@ -201,9 +199,10 @@ Status EmbeddedPostgres::Launch() {
     pid_t other = static_cast<pid_t>(std::atoi(lines[0].c_str()));
     if (other > 0 && kill(other, 0) == 0 && lines[7].starts_with("ready")) {
       if (lines[3] != std::to_string(opt_.port)) {
-        return Status::Invalid(fmt::format("a server (pid {}) already runs on {} with port {}, "
-                                           "not {}: use --port {}",
-                                           other, pgdata, lines[3], opt_.port, lines[3]));
+        return Status::Invalid(
+            fmt::format("a server (pid {}) already runs on {} with port {}, "
+                        "not {}: use --port {}",
+                        other, pgdata, lines[3], opt_.port, lines[3]));
       }
       Logger("store")->info("reusing the running server (pid {}) on {}", other, pgdata);
       return Status::Ok();
@@ -211,14 +210,22 @@ Status EmbeddedPostgres::Launch() {
   }
   std::string log = log_file();
   std::vector<std::string> argv = {bin_ + "/postgres",
-                                   "-D", pgdata,
-                                   "-p", std::to_string(opt_.port),
-                                   "-k", opt_.state_dir + "/run",
-                                   "-c", "listen_addresses=127.0.0.1",
-                                   "-c", "unix_socket_permissions=0700",
-                                   "-c", "wal_level=logical",
-                                   "-c", "max_wal_senders=10",
-                                   "-c", "max_replication_slots=10"};
+                                   "-D",
+                                   pgdata,
+                                   "-p",
+                                   std::to_string(opt_.port),
+                                   "-k",
+                                   opt_.state_dir + "/run",
+                                   "-c",
+                                   "listen_addresses=127.0.0.1",
+                                   "-c",
+                                   "unix_socket_permissions=0700",
+                                   "-c",
+                                   "wal_level=logical",
+                                   "-c",
+                                   "max_wal_senders=10",
+                                   "-c",
+                                   "max_replication_slots=10"};
   auto pid = Spawn(argv, log, as_user_, uid_, gid_);
   if (!pid.ok()) return pid.status();
   pid_ = *pid;
@@ -227,9 +234,10 @@ Status EmbeddedPostgres::Launch() {
     int st;
     if (waitpid(pid_, &st, WNOHANG) == pid_) {
       pid_ = 0;
-      return Status::Invalid(fmt::format("postgres exited at start (is 127.0.0.1:{} in use? "
-                                         "--port chooses another); {}:\n{}",
-                                         opt_.port, log, Tail(log)));
+      return Status::Invalid(
+          fmt::format("postgres exited at start (is 127.0.0.1:{} in use? "
+                      "--port chooses another); {}:\n{}",
+                      opt_.port, log, Tail(log)));
     }
     lines = PidFile(pgdata);
     if (lines.size() >= 8 && lines[0] == std::to_string(pid_) && lines[7].starts_with("ready")) {
@@ -242,8 +250,8 @@ Status EmbeddedPostgres::Launch() {
 }
 
 Status EmbeddedPostgres::CreateDatabase() {
-  std::string admin = fmt::format("postgresql://diskinv@/postgres?host={}/run&port={}",
-                                  opt_.state_dir, opt_.port);
+  std::string admin =
+      fmt::format("postgresql://diskinv@/postgres?host={}/run&port={}", opt_.state_dir, opt_.port);
   auto c = PgConnection::Connect(admin);
   if (!c.ok()) return c.status();
   auto r = (*c)->Exec("SELECT 1 FROM pg_database WHERE datname = $1", {opt_.database});

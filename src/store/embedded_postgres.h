@@ -24,8 +24,8 @@
 namespace diskinv {
 
 struct EmbeddedPostgresOptions {
-  std::string state_dir;  // required
-  std::string bin_dir;    // empty: $DISKINV_PG_BINDIR, else /usr/lib/postgresql/<newest>/bin
+  std::string state_dir;         // required
+  std::string bin_dir;           // empty: $DISKINV_PG_BINDIR, else /usr/lib/postgresql/<newest>/bin
   std::string user = "diskinv";  // the server's user when we are root
   int port = 55432;              // 127.0.0.1 and the socket name (.s.PGSQL.<port>)
   std::string database = "diskinv";  // created when missing

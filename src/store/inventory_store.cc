@@ -1,12 +1,12 @@
 #include "store/inventory_store.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <map>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
-
-#include <fmt/format.h>
 
 #include "common/logging.h"
 #include "store/device_row.h"
@@ -140,7 +140,9 @@ struct InventoryStore::Mirror {
   std::set<HolderEdge> edges;                    // present edges of the node
   std::map<ConflictKey, ConflictRow> conflicts;  // open conflicts of the node
 
-  std::unordered_map<std::string, StoredRow>& Rows(RowTable t) { return rows[t == RowTable::kDisk ? 0 : 1]; }
+  std::unordered_map<std::string, StoredRow>& Rows(RowTable t) {
+    return rows[t == RowTable::kDisk ? 0 : 1];
+  }
   const StoredRow* Find(RowTable t, const std::string& uid) {
     auto& m = Rows(t);
     auto it = m.find(uid);
@@ -227,8 +229,8 @@ struct InventoryStore::Writer {
       if (done.contains(row->uid)) continue;
       auto it = now->find(row->uid);
       if (it == now->end()) {
-        return Status(EAGAIN, fmt::format("{} {}: conflicting insert but no row", Prefix(t),
-                                          row->uid));
+        return Status(EAGAIN,
+                      fmt::format("{} {}: conflicting insert but no row", Prefix(t), row->uid));
       }
       again.emplace_back(row, it->second);
     }
@@ -259,8 +261,7 @@ struct InventoryStore::Writer {
       std::set<std::string> done;
       for (int i = 0; i < r->rows(); ++i) {
         done.insert(r->Str(i, 0));
-        p.rows.emplace_back(t, r->Str(i, 0),
-                            StoredRow{r->Int(i, 1), r->Str(i, 2), true, node.id});
+        p.rows.emplace_back(t, r->Str(i, 0), StoredRow{r->Int(i, 1), r->Str(i, 2), true, node.id});
       }
       PgParams raced;
       std::vector<std::pair<const DeviceRow*, StoredRow>> lost;
@@ -490,7 +491,8 @@ struct InventoryStore::Writer {
   void TombstoneIfMine(std::vector<Op>& ops, const std::string& uid) {
     for (RowTable t : kTables) {
       const StoredRow* s = m.Find(t, uid);
-      if (s && s->present && s->node_id == node.id) ops.push_back({Kind::kTombstone, t, nullptr, uid, *s});
+      if (s && s->present && s->node_id == node.id)
+        ops.push_back({Kind::kTombstone, t, nullptr, uid, *s});
     }
   }
 };
@@ -525,7 +527,8 @@ Status InventoryStore::Prepare() {
   if (Status s = conn_->EnsureConnected(); !s.ok()) return s;
   if (!session_ready_) {
     if (opt_.statement_timeout.count() > 0) {
-      auto r = conn_->Exec(fmt::format("SET statement_timeout = {}", opt_.statement_timeout.count()));
+      auto r =
+          conn_->Exec(fmt::format("SET statement_timeout = {}", opt_.statement_timeout.count()));
       if (!r.ok()) return r.status();
     }
     session_ready_ = true;

@@ -35,8 +35,8 @@ NodeRows BuildNodeRows(const Inventory& inv, std::string_view node_key, const Ro
     }
     out.uid_by_kname.emplace(d.kname, id.uid);
     if (!id.conflict.empty()) {
-      ConflictKey key{"duplicate", fmt::format("{}:{}", IdentitySourceName(id.source),
-                                               id.identifier)};
+      ConflictKey key{"duplicate",
+                      fmt::format("{}:{}", IdentitySourceName(id.source), id.identifier)};
       reasons[key] = id.conflict;
       AddDevice(conflict_devices, std::move(key), d.kname);
     }

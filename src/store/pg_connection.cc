@@ -1,9 +1,9 @@
 #include "store/pg_connection.h"
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <charconv>
-
-#include <fmt/format.h>
 
 #include "common/logging.h"
 
@@ -103,8 +103,7 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& u
   }
   // Quiet NOTICEs ("schema already exists, skipping") instead of libpq printing them to stderr.
   PQsetNoticeProcessor(
-      c, [](void*, const char* m) { Logger("store")->debug("postgres: {}", OneLine(m)); },
-      nullptr);
+      c, [](void*, const char* m) { Logger("store")->debug("postgres: {}", OneLine(m)); }, nullptr);
   return std::unique_ptr<PgConnection>(new PgConnection(c, std::move(display)));
 }
 

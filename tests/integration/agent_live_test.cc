@@ -3,6 +3,8 @@
 // nothing; kill -9 in a storm, then a restart, leaves the tables equal to a fresh walk; the
 // database going away and coming back loses nothing; SIGTERM, SIGHUP, sd_notify, bad config.
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -18,14 +20,11 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <sstream>
 #include <thread>
-
-#include <fmt/format.h>
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "store/device_row.h"
 #include "store/node_rows.h"
@@ -125,7 +124,8 @@ class AgentProcess {
   const std::vector<std::string>& notifications() {
     char buf[4096];
     ssize_t n;
-    while ((n = recv(sock_, buf, sizeof buf, 0)) > 0) notes_.emplace_back(buf, static_cast<size_t>(n));
+    while ((n = recv(sock_, buf, sizeof buf, 0)) > 0)
+      notes_.emplace_back(buf, static_cast<size_t>(n));
     return notes_;
   }
   bool Notified(const std::string& what) {
@@ -247,7 +247,8 @@ class AgentLive : public ::testing::Test {
   }
 
   int64_t NodeId(PgConnection& c) {
-    return Count(c, fmt::format("SELECT id FROM diskinv.node WHERE machine_id = '{}'", MachineId()));
+    return Count(c,
+                 fmt::format("SELECT id FROM diskinv.node WHERE machine_id = '{}'", MachineId()));
   }
 
   // Waits until the node's present rows, edges and open conflicts are those a fresh walk of
@@ -268,17 +269,19 @@ class AgentLive : public ::testing::Test {
       std::map<std::string, std::string> expected, actual;
       for (const auto& row : want.rows) expected[row.uid] = StoredEtag(row, node);
       for (const char* t : {"disk", "partition"}) {
-        auto r = c->Exec(fmt::format("SELECT uid, etag FROM diskinv.{} WHERE node_id = {} AND "
-                                     "state = 'present'",
-                                     t, node));
+        auto r =
+            c->Exec(fmt::format("SELECT uid, etag FROM diskinv.{} WHERE node_id = {} AND "
+                                "state = 'present'",
+                                t, node));
         if (!r.ok()) return ::testing::AssertionFailure() << r.status().message();
         for (int i = 0; i < r->rows(); ++i) actual[r->Str(i, 0)] = r->Str(i, 1);
       }
       std::set<std::pair<std::string, std::string>> want_edges, edges;
       for (const auto& e : want.edges) want_edges.emplace(e.parent_uid, e.child_uid);
-      auto h = c->Exec(fmt::format("SELECT parent_uid, child_uid FROM diskinv.holder WHERE node_id "
-                                   "= {} AND state = 'present'",
-                                   node));
+      auto h =
+          c->Exec(fmt::format("SELECT parent_uid, child_uid FROM diskinv.holder WHERE node_id "
+                              "= {} AND state = 'present'",
+                              node));
       if (h.ok()) {
         for (int i = 0; i < h->rows(); ++i) edges.emplace(h->Str(i, 0), h->Str(i, 1));
       }
@@ -286,8 +289,10 @@ class AgentLive : public ::testing::Test {
       diff.clear();
       for (const auto& [uid, etag] : expected) {
         auto it = actual.find(uid);
-        if (it == actual.end()) diff += "\n  missing in the database: " + uid;
-        else if (it->second != etag) diff += "\n  stale in the database: " + uid;
+        if (it == actual.end())
+          diff += "\n  missing in the database: " + uid;
+        else if (it->second != etag)
+          diff += "\n  stale in the database: " + uid;
       }
       for (const auto& [uid, etag] : actual) {
         if (!expected.contains(uid)) diff += "\n  present in the database, not on the node: " + uid;
@@ -333,7 +338,8 @@ TEST_F(AgentLive, LoopAttachDetachReattach) {
       "SELECT state || ' ' || (removed_at IS NOT NULL) FROM diskinv.disk WHERE uid = '{}'", uid);
   EXPECT_TRUE(WaitFor([&] { return One(*sql, gone_sql) == "removed true"; }))
       << One(*sql, gone_sql);
-  std::string gen = One(*sql, fmt::format("SELECT generation FROM diskinv.disk WHERE uid = '{}'", uid));
+  std::string gen =
+      One(*sql, fmt::format("SELECT generation FROM diskinv.disk WHERE uid = '{}'", uid));
 
   // The same backing file again (perhaps on another loopN): the same uid, the same row, revived.
   auto again = LoopDevice::AttachFile(file);
@@ -418,8 +424,9 @@ TEST_F(AgentLive, KillNineDuringAStormThenRestartMatchesAFreshWalk) {
   EXPECT_GT(written, 0) << "the agent wrote nothing before it was killed";
   ASSERT_TRUE(agent->WaitReady()) << agent->LogText();
   EXPECT_TRUE(EqualsFreshWalk(url)) << agent->LogText();
-  EXPECT_GT(Count(*sql, "SELECT count(*) FROM diskinv.disk WHERE kname LIKE 'loop%' AND state = "
-                        "'removed'"),
+  EXPECT_GT(Count(*sql,
+                  "SELECT count(*) FROM diskinv.disk WHERE kname LIKE 'loop%' AND state = "
+                  "'removed'"),
             0);
   EXPECT_TRUE(agent->alive());
   agent->Signal(SIGTERM);
@@ -442,9 +449,10 @@ TEST_F(AgentLive, DatabaseDownDuringChanges) {
   ASSERT_TRUE(agent->WaitReady()) << agent->LogText();
   auto a = LoopDevice::AttachFile(BackingFile("a", 8 << 20));
   ASSERT_TRUE(a.ok());
-  std::string a_row = fmt::format("SELECT count(*) FROM diskinv.disk WHERE kname = '{}' AND "
-                                  "state = 'present'",
-                                  a->name());
+  std::string a_row = fmt::format(
+      "SELECT count(*) FROM diskinv.disk WHERE kname = '{}' AND "
+      "state = 'present'",
+      a->name());
   ASSERT_TRUE(WaitFor([&] { return sql_count(a_row) == 1; }));
 
   ASSERT_TRUE((*cluster)->Stop().ok());
@@ -478,22 +486,27 @@ TEST_F(AgentLive, WatchdogReloadAndBadConfig) {
   std::string config = Config(url, "resync_interval = 10m\n");
   auto agent = Start(config, {{"WATCHDOG_USEC", "200000"}});
   ASSERT_TRUE(agent->WaitReady()) << agent->LogText();
-  EXPECT_TRUE(WaitFor([&] {
-    int n = 0;
-    for (const auto& note : agent->notifications()) n += note == "WATCHDOG=1";
-    return n >= 3;
-  }, milliseconds(3000)));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        int n = 0;
+        for (const auto& note : agent->notifications()) n += note == "WATCHDOG=1";
+        return n >= 3;
+      },
+      milliseconds(3000)));
 
   std::string scan = One(*sql, "SELECT last_full_scan FROM diskinv.node");
   Config(url, "resync_interval = 1s\n");
   agent->Signal(SIGHUP);
-  EXPECT_TRUE(WaitFor([&] { return agent->Logged("info", "configuration reloaded: changed "
-                                                         "resync_interval"); }))
-      << agent->LogText();
+  EXPECT_TRUE(WaitFor([&] {
+    return agent->Logged("info",
+                         "configuration reloaded: changed "
+                         "resync_interval");
+  })) << agent->LogText();
   EXPECT_TRUE(agent->Notified("RELOADING=1"));
   EXPECT_TRUE(WaitFor([&] { return agent->Logged("info", "full walk (periodic resync)"); }))
       << agent->LogText();
-  EXPECT_TRUE(WaitFor([&] { return One(*sql, "SELECT last_full_scan FROM diskinv.node") != scan; }));
+  EXPECT_TRUE(
+      WaitFor([&] { return One(*sql, "SELECT last_full_scan FROM diskinv.node") != scan; }));
 
   Config(url, "resync_interval = often\n");
   agent->Signal(SIGHUP);
@@ -507,17 +520,17 @@ TEST_F(AgentLive, WatchdogReloadAndBadConfig) {
 
   // A bad configuration at start: exit 2, the key and line named.
   int rc = -1;
-  std::string out = RunCommand(fmt::format("{} agent --config {} 2>&1", ShellQuote(DiskinvBinary()),
-                                           ShellQuote(config)),
-                               &rc);
+  std::string out = RunCommand(
+      fmt::format("{} agent --config {} 2>&1", ShellQuote(DiskinvBinary()), ShellQuote(config)),
+      &rc);
   EXPECT_EQ(rc, 2) << out;
   EXPECT_NE(out.find("diskinv agent: configuration: " + config +
                      ":4: resync_interval: \"often\" is not a duration"),
             std::string::npos)
       << out;
-  out = RunCommand(fmt::format("DISKINV_RCVBUF=huge {} agent --print-config 2>&1",
-                               ShellQuote(DiskinvBinary())),
-                   &rc);
+  out = RunCommand(
+      fmt::format("DISKINV_RCVBUF=huge {} agent --print-config 2>&1", ShellQuote(DiskinvBinary())),
+      &rc);
   EXPECT_EQ(rc, 2) << out;
   EXPECT_NE(out.find("environment DISKINV_RCVBUF: rcvbuf"), std::string::npos) << out;
 }

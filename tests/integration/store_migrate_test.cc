@@ -1,14 +1,14 @@
 // Schema migrations and connection errors against a real PostgreSQL 15 (tests/support/pg_cluster).
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <thread>
 
-#include <gtest/gtest.h>
-
 #include "store/inventory_store.h"
 #include "store/migrations.h"
+#include "store_test_support.h"
 #include "support/lsblk_compare.h"
 #include "support/pg_cluster.h"
-#include "store_test_support.h"
 
 namespace diskinv {
 namespace {
@@ -102,10 +102,11 @@ TEST(StoreMigrate, DatabaseDownIsAClearErrorWithoutThePassword) {
   EXPECT_NE(c.status().message().find("refused"), std::string::npos) << c.status().message();
   EXPECT_EQ(c.status().message().find("s3cret"), std::string::npos);
   int rc = -1;
-  std::string out = RunCommand(ShellQuote(DiskinvBinary()) + " db status --database-url " +
-                                   ShellQuote(url) + " 2>&1", &rc);
+  std::string out = RunCommand(
+      ShellQuote(DiskinvBinary()) + " db status --database-url " + ShellQuote(url) + " 2>&1", &rc);
   EXPECT_EQ(rc, 1) << out;
-  EXPECT_NE(out.find("diskinv db status: cannot connect to PostgreSQL at"), std::string::npos) << out;
+  EXPECT_NE(out.find("diskinv db status: cannot connect to PostgreSQL at"), std::string::npos)
+      << out;
   EXPECT_EQ(out.find("s3cret"), std::string::npos) << out;
   EXPECT_EQ(RedactUrl("host=/run/pg password=x user=u"), "host=/run/pg password=*** user=u");
 }

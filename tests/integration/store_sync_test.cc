@@ -1,11 +1,11 @@
 // InventoryStore::Sync against a real PostgreSQL 15: only changed rows are written, one
 // transaction per change, etag races retried, tombstones and revivals, moves between nodes,
 // renames, duplicates and bogus identifiers recorded, stacking edges, batched loads.
-#include <random>
-#include <set>
-
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <random>
+#include <set>
 
 #include "model/inventory_diff.h"
 #include "store/device_row.h"
@@ -96,12 +96,14 @@ TEST_F(StoreSync, InsertSkipUpdateTombstoneRevive) {
   WriteStats first = MustSync(inv);
   EXPECT_EQ(first.inserted, 3u);
   EXPECT_EQ(first.transactions, 1u);
-  EXPECT_EQ(One(*sql_, "SELECT kname || ' ' || size_bytes || ' ' || state || ' ' || generation || "
-                       "' ' || (cdc_inserted IS NOT NULL) || ' ' || (cdc_updated IS NULL) || ' ' "
-                       "|| identity_source FROM diskinv.disk WHERE uid = 'wwn:5000c500a1b2c3d4'"),
+  EXPECT_EQ(One(*sql_,
+                "SELECT kname || ' ' || size_bytes || ' ' || state || ' ' || generation || "
+                "' ' || (cdc_inserted IS NOT NULL) || ' ' || (cdc_updated IS NULL) || ' ' "
+                "|| identity_source FROM diskinv.disk WHERE uid = 'wwn:5000c500a1b2c3d4'"),
             "sda 960197124096 present 1 true true wwn");
-  EXPECT_EQ(One(*sql_, "SELECT parent_uid || ' ' || partn FROM diskinv.partition WHERE uid = "
-                       "'wwn:5000c500a1b2c3d4-part1'"),
+  EXPECT_EQ(One(*sql_,
+                "SELECT parent_uid || ' ' || partn FROM diskinv.partition WHERE uid = "
+                "'wwn:5000c500a1b2c3d4-part1'"),
             "wwn:5000c500a1b2c3d4 1");
 
   // Nothing changed: nothing written, not even a no-op UPDATE.
@@ -122,8 +124,9 @@ TEST_F(StoreSync, InsertSkipUpdateTombstoneRevive) {
   EXPECT_EQ(ev.updated, 1u);
   EXPECT_EQ(ev.writes(), 1u);
   EXPECT_EQ(ev.transactions, 1u);
-  EXPECT_EQ(One(*sql_, "SELECT size_bytes || ' ' || generation || ' ' || (cdc_updated IS NOT "
-                       "NULL) FROM diskinv.disk WHERE kname = 'sdb'"),
+  EXPECT_EQ(One(*sql_,
+                "SELECT size_bytes || ' ' || generation || ' ' || (cdc_updated IS NOT "
+                "NULL) FROM diskinv.disk WHERE kname = 'sdb'"),
             "1920394248192 2 true");
   EXPECT_EQ(One(*sql_, "SELECT first_seen FROM diskinv.disk WHERE kname = 'sdb'"), first_seen);
 
@@ -131,8 +134,9 @@ TEST_F(StoreSync, InsertSkipUpdateTombstoneRevive) {
   Inventory gone = Of({a, Partition(a, 1)});
   WriteStats rm = MustSync(gone, &touched);
   EXPECT_EQ(rm.tombstoned, 1u);
-  EXPECT_EQ(One(*sql_, "SELECT state || ' ' || (removed_at IS NOT NULL) FROM diskinv.disk WHERE "
-                       "uid = 'wwn:5000c500a1b2c3d5'"),
+  EXPECT_EQ(One(*sql_,
+                "SELECT state || ' ' || (removed_at IS NOT NULL) FROM diskinv.disk WHERE "
+                "uid = 'wwn:5000c500a1b2c3d5'"),
             "removed true");
   std::string id = One(*sql_, "SELECT id FROM diskinv.disk WHERE uid = 'wwn:5000c500a1b2c3d5'");
 
@@ -143,8 +147,9 @@ TEST_F(StoreSync, InsertSkipUpdateTombstoneRevive) {
   WriteStats rv = MustSync(back, &t2);
   EXPECT_EQ(rv.revived, 1u);
   EXPECT_EQ(rv.inserted, 0u);
-  EXPECT_EQ(One(*sql_, "SELECT id || ' ' || kname || ' ' || state || ' ' || (removed_at IS NULL) "
-                       "FROM diskinv.disk WHERE uid = 'wwn:5000c500a1b2c3d5'"),
+  EXPECT_EQ(One(*sql_,
+                "SELECT id || ' ' || kname || ' ' || state || ' ' || (removed_at IS NULL) "
+                "FROM diskinv.disk WHERE uid = 'wwn:5000c500a1b2c3d5'"),
             id + " sdc present true");
   EXPECT_EQ(MustSync(back).writes(), 0u);  // a full diff agrees with what the events wrote
   EXPECT_EQ(Count(*sql_, "SELECT count(*) FROM diskinv.disk"), 2);
@@ -194,8 +199,8 @@ TEST_F(StoreSync, EventPathLeavesWhatAFullDiffWouldWrite) {
     ASSERT_TRUE(st.ok()) << "step " << step << ": " << st.status().message();
     auto full = (*checker)->Sync(node_, inv);
     ASSERT_TRUE(full.ok()) << full.status().message();
-    ASSERT_EQ(full->writes(), 0u) << "step " << step << ": the event path missed: "
-                                  << full->Summary();
+    ASSERT_EQ(full->writes(), 0u) << "step " << step
+                                  << ": the event path missed: " << full->Summary();
   }
   EXPECT_GT(Count(*sql_, "SELECT count(*) FROM diskinv.disk WHERE state = 'removed'"), 0);
   EXPECT_GT(Count(*sql_, "SELECT count(*) FROM diskinv.identity_conflict"), 0);
@@ -208,9 +213,10 @@ TEST_F(StoreSync, EtagRaceIsRetriedAndOtherWritersAreNotOverwrittenBlindly) {
   int raced = 0;
   o.before_update = [&](std::string_view uid) {
     if (raced++ > 0) return;  // once: another writer changes the row between read and write
-    auto r = other->Exec(fmt::format("UPDATE diskinv.disk SET model = 'by someone else' WHERE uid "
-                                     "= '{}'",
-                                     uid));
+    auto r =
+        other->Exec(fmt::format("UPDATE diskinv.disk SET model = 'by someone else' WHERE uid "
+                                "= '{}'",
+                                uid));
     ASSERT_TRUE(r.ok()) << r.status().message();
   };
   Open(url, o);
@@ -336,15 +342,18 @@ TEST_F(StoreSync, DuplicateAndBogusIdentifiersAreRecordedNotMerged) {
   WriteStats st = MustSync(Of({b, c, z}));
   EXPECT_EQ(st.inserted, 3u);
   EXPECT_EQ(st.conflicts_opened, 2u);
-  EXPECT_EQ(Count(*sql_, "SELECT count(*) FROM diskinv.disk WHERE identity_conflict LIKE "
-                         "'duplicate serial%'"),
+  EXPECT_EQ(Count(*sql_,
+                  "SELECT count(*) FROM diskinv.disk WHERE identity_conflict LIKE "
+                  "'duplicate serial%'"),
             2);
-  EXPECT_EQ(One(*sql_, "SELECT kind || ' ' || identifier || ' ' || devices || ' ' || reason FROM "
-                       "diskinv.conflicts_v WHERE kind = 'duplicate'"),
+  EXPECT_EQ(One(*sql_,
+                "SELECT kind || ' ' || identifier || ' ' || devices || ' ' || reason FROM "
+                "diskinv.conflicts_v WHERE kind = 'duplicate'"),
             "duplicate serial:ATA:INTEL SSDSC2KB96:SAME123 sdb,sdc duplicate serial 'ATA:INTEL "
             "SSDSC2KB96:SAME123' on sdb, sdc");
-  EXPECT_EQ(One(*sql_, "SELECT identifier || ' ' || devices || ' ' || reason FROM "
-                       "diskinv.identity_conflict WHERE kind = 'bogus'"),
+  EXPECT_EQ(One(*sql_,
+                "SELECT identifier || ' ' || devices || ' ' || reason FROM "
+                "diskinv.identity_conflict WHERE kind = 'bogus'"),
             "wwn:0x0000000000000000 sdd all zeros");
   EXPECT_EQ(One(*sql_, "SELECT uid FROM diskinv.disk WHERE kname = 'sdd'"),
             "serial:ATA:INTEL SSDSC2KB96:ZW123456");
@@ -352,8 +361,9 @@ TEST_F(StoreSync, DuplicateAndBogusIdentifiersAreRecordedNotMerged) {
   // One of the twins goes: the conflict is resolved, never deleted.
   WriteStats one = MustSync(Of({b, z}));
   EXPECT_EQ(one.conflicts_resolved, 1u);
-  EXPECT_EQ(Count(*sql_, "SELECT count(*) FROM diskinv.identity_conflict WHERE kind = "
-                         "'duplicate' AND resolved_at IS NOT NULL"),
+  EXPECT_EQ(Count(*sql_,
+                  "SELECT count(*) FROM diskinv.identity_conflict WHERE kind = "
+                  "'duplicate' AND resolved_at IS NOT NULL"),
             1);
   EXPECT_EQ(Count(*sql_, "SELECT count(*) FROM diskinv.conflicts_v"), 1);
 }
@@ -377,14 +387,16 @@ TEST_F(StoreSync, StackingEdgesAreTombstonedAndRevived) {
   b.holders.clear();
   WriteStats rm = MustSync(Of({a, b}));
   EXPECT_EQ(rm.edges_removed, 2u);
-  EXPECT_EQ(Count(*sql_, "SELECT count(*) FROM diskinv.holder WHERE state = 'removed' AND "
-                         "removed_at IS NOT NULL"),
+  EXPECT_EQ(Count(*sql_,
+                  "SELECT count(*) FROM diskinv.holder WHERE state = 'removed' AND "
+                  "removed_at IS NOT NULL"),
             2);
   a.holders = b.holders = {"dm-0"};
   WriteStats back = MustSync(Of({a, b, dm}));
   EXPECT_EQ(back.edges_added, 2u);
-  EXPECT_EQ(Count(*sql_, "SELECT count(*) FROM diskinv.holder WHERE state = 'present' AND "
-                         "generation = 3"),
+  EXPECT_EQ(Count(*sql_,
+                  "SELECT count(*) FROM diskinv.holder WHERE state = 'present' AND "
+                  "generation = 3"),
             2);
 }
 
@@ -402,8 +414,9 @@ TEST_F(StoreSync, NodeRegistrationAndScanRecords) {
   FullScanRecord rec{std::chrono::system_clock::now(), 7, 1};
   ASSERT_TRUE(store_->RecordFullScan(node_, rec).ok());
   ASSERT_TRUE(store_->RecordFullScan(node_, {std::chrono::system_clock::now(), 3, 2}).ok());
-  EXPECT_EQ(One(*sql_, "SELECT missed_events || ' ' || resyncs || ' ' || (last_full_scan > now() "
-                       "- interval '1 minute') FROM diskinv.nodes_v"),
+  EXPECT_EQ(One(*sql_,
+                "SELECT missed_events || ' ' || resyncs || ' ' || (last_full_scan > now() "
+                "- interval '1 minute') FROM diskinv.nodes_v"),
             "10 3 true");
 }
 

@@ -1,6 +1,8 @@
 // `diskinv agent --once --sysroot TREE` on synthetic sysfs trees (tests/support TreeBuilder and
 // diskinv-mktree) into a real PostgreSQL: the identity cases (rename, move between two nodes,
 // duplicate serials, all-zero WWN) and the initial load of 10,000 disks.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,31 +13,28 @@
 #include <filesystem>
 #include <regex>
 
-#include <fmt/format.h>
-#include <gtest/gtest.h>
-
+#include "store_test_support.h"
 #include "support/lsblk_compare.h"
 #include "support/tree_builder.h"
-#include "store_test_support.h"
 
 namespace diskinv {
 namespace {
 
 namespace fs = std::filesystem;
 using testing::Count;
+using testing::Dev;
 using testing::DiskinvBinary;
 using testing::MustConnect;
 using testing::One;
-using testing::RunCommand;
-using testing::ShellQuote;
-using testing::Snapshot;
-using testing::Dev;
 using testing::PartitionSpec;
 using testing::QueueSpec;
+using testing::RunCommand;
 using testing::ScsiDiskSpec;
 using testing::ScsiHost;
 using testing::ScsiHostKind;
 using testing::ScsiHostSpec;
+using testing::ShellQuote;
+using testing::Snapshot;
 using testing::TreeBuilder;
 
 constexpr const char* kNodeA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -56,7 +55,7 @@ std::string AgentOnce(const std::string& url, const std::string& root,
                                 "--sysroot {} --database-url {} 2>&1",
                                 machine_id, machine_id.substr(0, 1), ShellQuote(DiskinvBinary()),
                                 ShellQuote(root), ShellQuote(url)),
-                     rc);
+                    rc);
 }
 
 ScsiDiskSpec Ssd(const std::string& serial, const std::string& naa) {
@@ -141,8 +140,9 @@ TEST_F(StoreTree, RenameAndMoveKeepRows) {
   EXPECT_EQ(out.find("inserted"), std::string::npos) << out;
   EXPECT_EQ(out.find("tombstoned"), std::string::npos) << out;
   EXPECT_EQ(One(*sql, "SELECT kname FROM diskinv.disk WHERE uid = 'wwn:5002538e4098a101'"), "sdb");
-  EXPECT_EQ(One(*sql, "SELECT kname FROM diskinv.partition WHERE uid = "
-                      "'wwn:5002538e4098a101-part1'"),
+  EXPECT_EQ(One(*sql,
+                "SELECT kname FROM diskinv.partition WHERE uid = "
+                "'wwn:5002538e4098a101-part1'"),
             "sdb1");
   EXPECT_EQ(One(*sql, "SELECT string_agg(id::text, ',' ORDER BY uid) FROM diskinv.disk"), ids);
   // y moves to node b (as its only disk, sda); node a then has x alone.
@@ -153,9 +153,10 @@ TEST_F(StoreTree, RenameAndMoveKeepRows) {
   out = AgentOnce(url, a_tree, kNodeA, &rc);
   ASSERT_EQ(rc, 0) << out;
   EXPECT_EQ(out.find("tombstoned"), std::string::npos) << out;  // y is node b's now
-  EXPECT_EQ(One(*sql, "SELECT n.hostname || ' ' || d.kname || ' ' || d.state FROM diskinv.disk d "
-                      "JOIN diskinv.node n ON n.id = d.node_id WHERE d.uid = "
-                      "'wwn:5002538e4098a102'"),
+  EXPECT_EQ(One(*sql,
+                "SELECT n.hostname || ' ' || d.kname || ' ' || d.state FROM diskinv.disk d "
+                "JOIN diskinv.node n ON n.id = d.node_id WHERE d.uid = "
+                "'wwn:5002538e4098a102'"),
             "host-b sda present");
   EXPECT_EQ(One(*sql, "SELECT string_agg(id::text, ',' ORDER BY uid) FROM diskinv.disk"), ids);
   EXPECT_EQ(Count(*sql, "SELECT count(*) FROM diskinv.disk"), 2);
@@ -171,17 +172,19 @@ TEST_F(StoreTree, DuplicateSerialsAndZeroWwnAreRecorded) {
   std::string out = AgentOnce(url, dir, kNodeA, &rc);
   ASSERT_EQ(rc, 0) << out;
   // Two rows for the twins, told apart by their slots, never merged.
-  EXPECT_EQ(Count(*sql, "SELECT count(*) FROM diskinv.disk WHERE serial = 'S6PNNX0R1TWIN' AND "
-                        "identity_conflict IS NOT NULL AND uid LIKE '%~" +
-                            std::string(kNodeA) + ":pci-0000:00:17.0-ata-%'"),
+  EXPECT_EQ(Count(*sql,
+                  "SELECT count(*) FROM diskinv.disk WHERE serial = 'S6PNNX0R1TWIN' AND "
+                  "identity_conflict IS NOT NULL AND uid LIKE '%~" +
+                      std::string(kNodeA) + ":pci-0000:00:17.0-ata-%'"),
             2);
   EXPECT_EQ(One(*sql, "SELECT devices FROM diskinv.identity_conflict WHERE kind = 'duplicate'"),
             "sda,sdb");
   // The all-zero NAA (5 and zeros) is refused; the serial identifies the disk.
   EXPECT_EQ(One(*sql, "SELECT uid || ' ' || identity_source FROM diskinv.disk WHERE kname = 'sdc'"),
             "serial:ATA:Samsung SSD 870 EVO 1TB:S6PNNX0R1ZERO serial");
-  EXPECT_GE(Count(*sql, "SELECT count(*) FROM diskinv.identity_conflict WHERE kind = 'bogus' AND "
-                        "devices = 'sdc' AND reason = 'zero apart from the NAA type digit'"),
+  EXPECT_GE(Count(*sql,
+                  "SELECT count(*) FROM diskinv.identity_conflict WHERE kind = 'bogus' AND "
+                  "devices = 'sdc' AND reason = 'zero apart from the NAA type digit'"),
             1);
   auto before = Snapshot(*sql);
   out = AgentOnce(url, dir, kNodeA, &rc);
@@ -217,9 +220,10 @@ TEST_F(StoreTree, TenThousandDisks) {
   EXPECT_EQ(Count(*sql, "SELECT count(*) FROM diskinv.disk WHERE state = 'present'"), 10000);
   EXPECT_EQ(Count(*sql, "SELECT count(*) FROM diskinv.partition WHERE state = 'present'"), 20000);
   EXPECT_EQ(Count(*sql, "SELECT count(*) FROM diskinv.identity_conflict"), 0);
-  EXPECT_EQ(One(*sql, "SELECT string_agg(identity_source || '=' || n, ',' ORDER BY "
-                      "identity_source) FROM (SELECT identity_source, count(*) AS n FROM "
-                      "diskinv.disk GROUP BY 1) s"),
+  EXPECT_EQ(One(*sql,
+                "SELECT string_agg(identity_source || '=' || n, ',' ORDER BY "
+                "identity_source) FROM (SELECT identity_source, count(*) AS n FROM "
+                "diskinv.disk GROUP BY 1) s"),
             "nguid=3334,wwn=6666");  // NVMe: the kernel wwid "eui.<NGUID>"
   auto before = Snapshot(*sql);
   out = AgentOnce(url, dir, kNodeA, &rc);

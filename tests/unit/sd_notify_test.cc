@@ -22,8 +22,9 @@ class NotifySocket {
     std::memcpy(a.sun_path, name.data(), name.size());
     if (name[0] == '@') a.sun_path[0] = '\0';
     if (name[0] == '/') unlink(name.c_str());
-    ok_ = fd_ >= 0 && bind(fd_, reinterpret_cast<sockaddr*>(&a),
-                           static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size())) == 0;
+    ok_ = fd_ >= 0 &&
+          bind(fd_, reinterpret_cast<sockaddr*>(&a),
+               static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size())) == 0;
     timeval tv{2, 0};
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   }
