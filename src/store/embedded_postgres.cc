@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/logging.h"
+#include "common/subprocess.h"
 #include "store/pg_connection.h"
 
 namespace diskinv {
@@ -32,51 +33,6 @@ std::string ReadText(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-std::string Tail(const std::string& path) {
-  std::string s = ReadText(path);
-  return s.size() > 2000 ? "..." + s.substr(s.size() - 2000) : s;
-}
-
-// fork + exec, output appended to `log`, in a new session (a ^C in the terminal must reach
-// diskinv, which then stops the server in order), with the signal mask the agent may have set
-// cleared, optionally as another user.
-Result<pid_t> Spawn(const std::vector<std::string>& argv, const std::string& log, bool as_user,
-                    uid_t uid, gid_t gid) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = fork();
-  if (pid < 0) return Status::FromErrno(errno, "fork");
-  if (pid == 0) {
-    setsid();
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || null < 0) _exit(126);
-    dup2(null, 0);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    if (as_user && (setgroups(0, nullptr) != 0 || setgid(gid) != 0 || setuid(uid) != 0)) {
-      _exit(126);
-    }
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-Status Wait(pid_t pid, const std::string& what, const std::string& log) {
-  int st = 0;
-  while (waitpid(pid, &st, 0) < 0) {
-    if (errno != EINTR) return Status::FromErrno(errno, "waitpid " + what);
-  }
-  if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return Status::Ok();
-  return Status::Invalid(fmt::format("{} failed (exit status {}); {}:\n{}", what,
-                                     WIFEXITED(st) ? WEXITSTATUS(st) : -1, log, Tail(log)));
 }
 
 // postmaster.pid: line 1 pid, 2 data directory, 4 port, 5 socket dir, 8 status ("ready").
@@ -144,11 +100,11 @@ Status EmbeddedPostgres::Prepare() {
     as_user_ = true;
     if (getpwnam(opt_.user.c_str()) == nullptr) {
       Logger("store")->info("creating the system user {} for PostgreSQL", opt_.user);
-      auto pid = Spawn({"/usr/sbin/useradd", "--system", "--user-group", "--no-create-home",
-                        "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", opt_.user},
-                       "/dev/null", false, 0, 0);
+      auto pid =
+          SpawnProcess({{"/usr/sbin/useradd", "--system", "--user-group", "--no-create-home",
+                         "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", opt_.user}});
       if (!pid.ok()) return pid.status();
-      (void)Wait(*pid, "useradd " + opt_.user, "/dev/null");  // a parallel run may have won
+      (void)WaitProcess(*pid, "useradd " + opt_.user, "/dev/null");  // a parallel run may have won
     }
     const passwd* pw = getpwnam(opt_.user.c_str());
     if (pw == nullptr) return Status::Invalid("cannot create the system user " + opt_.user);
@@ -183,10 +139,14 @@ Status EmbeddedPostgres::Init() {
   }
   std::string log = opt_.state_dir + "/initdb.log";
   Logger("store")->info("initdb {} (PostgreSQL {})", pgdata, version_);
-  auto pid = Spawn({bin_ + "/initdb", "-D", pgdata, "-U", "diskinv", "--auth-local=trust",
-                    "--auth-host=scram-sha-256", "--pwfile=" + pw_tmp, "-E", "UTF8", "--no-locale"},
-                   log, as_user_, uid_, gid_);
-  Status s = pid.ok() ? Wait(*pid, "initdb", log) : pid.status();
+  auto pid = SpawnProcess(
+      {{bin_ + "/initdb", "-D", pgdata, "-U", "diskinv", "--auth-local=trust",
+        "--auth-host=scram-sha-256", "--pwfile=" + pw_tmp, "-E", "UTF8", "--no-locale"},
+       log,
+       as_user_,
+       uid_,
+       gid_});
+  Status s = pid.ok() ? WaitProcess(*pid, "initdb", log) : pid.status();
   unlink(pw_tmp.c_str());
   if (s.ok()) initialized_ = true;
   return s;
@@ -226,7 +186,7 @@ Status EmbeddedPostgres::Launch() {
                                    "max_wal_senders=10",
                                    "-c",
                                    "max_replication_slots=10"};
-  auto pid = Spawn(argv, log, as_user_, uid_, gid_);
+  auto pid = SpawnProcess({argv, log, as_user_, uid_, gid_});
   if (!pid.ok()) return pid.status();
   pid_ = *pid;
   auto deadline = Clock::now() + opt_.start_timeout;
@@ -237,7 +197,7 @@ Status EmbeddedPostgres::Launch() {
       return Status::Invalid(
           fmt::format("postgres exited at start (is 127.0.0.1:{} in use? "
                       "--port chooses another); {}:\n{}",
-                      opt_.port, log, Tail(log)));
+                      opt_.port, log, FileTail(log)));
     }
     lines = PidFile(pgdata);
     if (lines.size() >= 8 && lines[0] == std::to_string(pid_) && lines[7].starts_with("ready")) {
@@ -246,7 +206,7 @@ Status EmbeddedPostgres::Launch() {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return Status::Invalid(fmt::format("postgres (pid {}) not ready within {} s; {}:\n{}", pid_,
-                                     opt_.start_timeout.count(), log, Tail(log)));
+                                     opt_.start_timeout.count(), log, FileTail(log)));
 }
 
 Status EmbeddedPostgres::CreateDatabase() {
