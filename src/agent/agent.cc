@@ -327,6 +327,11 @@ bool Agent::TryDatabase() {
 }
 
 void Agent::DatabaseFailed(const Status& s) {
+  if (s.code() == EINTR && stop_) {  // SIGTERM between two transactions of a large sync
+    Log().info("stopping in the middle of a sync: {}; the next start writes the rest", s.message());
+    behind_ = true;
+    return;
+  }
   counters_.db_errors.Add();
   counters_.db_connected.Set(0);
   counters_.db_behind.Set(1);
@@ -379,14 +384,18 @@ void Agent::PingWatchdog(TimePoint now) {
   next_watchdog_ = now + std::chrono::duration_cast<Clock::duration>(*wd / 2);
 }
 
-void Agent::ReadSource(UeventSource& src, bool kernel) {
+bool Agent::ReadSource(UeventSource& src, bool kernel) {
+  bool ok = true;
   // Bounded per loop iteration so that signals and timers are never starved by a storm.
   for (int round = 0; round < 64; ++round) {
     auto got = src.Receive(256);
     if (!got.ok()) {
-      Log().error("{} uevent source failed: {}; walking instead", src.name(),
-                  got.status().message());
+      Log().error(
+          "{} uevent source failed: {}; closing it, walking now and relying on the other "
+          "source and the periodic resync",
+          src.name(), got.status().message());
       coalescer_->Push(SourceEvent(Resync{ResyncReason::kOverflow, 0, got.status().message()}));
+      ok = false;
       break;
     }
     size_t n = got->size();
@@ -400,6 +409,7 @@ void Agent::ReadSource(UeventSource& src, bool kernel) {
   counters_.enobufs.Add(s.overflows - seen.overflows);
   counters_.seqnum_gaps.Add(s.seqnum_gaps - seen.gaps);
   seen = {s.accepted, s.rejected.total(), s.overflows, s.seqnum_gaps};
+  return ok;
 }
 
 void Agent::ApplyCoalesced() {
@@ -522,7 +532,11 @@ Agent::LoopEnd Agent::Loop() {
     for (size_t i = first_source; i < fds.size(); ++i) {
       if (!(fds[i].revents & (POLLIN | POLLERR))) continue;
       bool kernel = kernel_ && fds[i].fd == kernel_->fd();
-      ReadSource(kernel ? *kernel_ : *udev_, kernel);
+      if (!ReadSource(kernel ? *kernel_ : *udev_, kernel)) {
+        (kernel ? kernel_ : udev_).reset();
+        kernel_seen_ = kernel ? SourceSeen{} : kernel_seen_;
+        udev_seen_ = kernel ? udev_seen_ : SourceSeen{};
+      }
     }
     ApplyCoalesced();
     if (stop_) break;

@@ -106,7 +106,7 @@ class Agent {
   void Teardown();
   Status OpenSources();
   LoopEnd Loop();
-  void ReadSource(UeventSource& src, bool kernel);
+  bool ReadSource(UeventSource& src, bool kernel);  // false: the source is broken
   void ApplyCoalesced();
   void Walk(bool resync, uint64_t lost, std::string_view why);
   void WriteChange(const InventoryDiff& diff, bool full);
