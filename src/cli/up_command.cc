@@ -188,10 +188,18 @@ int UpCommand(std::vector<std::string> args) {
     return kExitFailure;
   }
   if (!once) {
-    std::printf("==> agent stopped%s\n", pg && pg->started_by_us() ? "; stopping PostgreSQL" : "");
+    std::printf("==> agent stopped\n");
   }
-  std::printf("    query: diskinv ls --database-url '%s'   or   psql '%s'\n", url.c_str(),
-              url.c_str());
+  if (pg && pg->started_by_us()) {
+    (void)pg->Stop();
+    std::printf(
+        "==> PostgreSQL stopped; `diskinv up --state-dir %s --port %d` starts it (and "
+        "the agent) again\n",
+        state_dir.c_str(), port);
+  } else {
+    std::printf("    query: diskinv ls --database-url '%s'   or   psql '%s'\n", url.c_str(),
+                url.c_str());
+  }
   return kExitOk;
 }
 
