@@ -1,5 +1,7 @@
 #include "store/device_row.h"
 
+#include <fmt/format.h>
+
 #include <cassert>
 #include <cstdint>
 #include <limits>
@@ -10,25 +12,47 @@
 namespace diskinv {
 namespace {
 
-const std::vector<Column> kDiskColumns = {
-    {"kname", "text"}, {"name", "text"}, {"type", "text"}, {"major", "integer"},
-    {"minor", "integer"}, {"diskseq", "bigint"}, {"transport", "text"}, {"vendor", "text"},
-    {"model", "text"}, {"serial", "text"}, {"firmware", "text"}, {"wwn", "text"},
-    {"eui64", "text"}, {"nguid", "text"}, {"hctl", "text"}, {"size_bytes", "bigint"},
-    {"ro", "boolean"}, {"removable", "boolean"}, {"rotational", "boolean"},
-    {"logical_block_size", "bigint"}, {"physical_block_size", "bigint"},
-    {"minimum_io_size", "bigint"}, {"optimal_io_size", "bigint"},
-    {"discard_granularity", "bigint"}, {"discard_max_bytes", "bigint"},
-    {"discard_max_hw_bytes", "bigint"}, {"write_zeroes_max_bytes", "bigint"},
-    {"zoned", "text"}, {"scheduler", "text"}, {"nr_requests", "bigint"},
-    {"max_sectors_kb", "bigint"}, {"identity_source", "text"}, {"identity_conflict", "text"},
-    {"attrs", "jsonb"}};
+const std::vector<Column> kDiskColumns = {{"kname", "text"},
+                                          {"name", "text"},
+                                          {"type", "text"},
+                                          {"major", "integer"},
+                                          {"minor", "integer"},
+                                          {"diskseq", "bigint"},
+                                          {"transport", "text"},
+                                          {"vendor", "text"},
+                                          {"model", "text"},
+                                          {"serial", "text"},
+                                          {"firmware", "text"},
+                                          {"wwn", "text"},
+                                          {"eui64", "text"},
+                                          {"nguid", "text"},
+                                          {"hctl", "text"},
+                                          {"size_bytes", "bigint"},
+                                          {"ro", "boolean"},
+                                          {"removable", "boolean"},
+                                          {"rotational", "boolean"},
+                                          {"logical_block_size", "bigint"},
+                                          {"physical_block_size", "bigint"},
+                                          {"minimum_io_size", "bigint"},
+                                          {"optimal_io_size", "bigint"},
+                                          {"discard_granularity", "bigint"},
+                                          {"discard_max_bytes", "bigint"},
+                                          {"discard_max_hw_bytes", "bigint"},
+                                          {"write_zeroes_max_bytes", "bigint"},
+                                          {"zoned", "text"},
+                                          {"scheduler", "text"},
+                                          {"nr_requests", "bigint"},
+                                          {"max_sectors_kb", "bigint"},
+                                          {"identity_source", "text"},
+                                          {"identity_conflict", "text"},
+                                          {"attrs", "jsonb"}};
 
 const std::vector<Column> kPartitionColumns = {
-    {"parent_uid", "text"}, {"kname", "text"}, {"partn", "integer"}, {"major", "integer"},
-    {"minor", "integer"}, {"start_sector", "bigint"}, {"size_bytes", "bigint"}, {"ro", "boolean"},
-    {"part_uuid", "text"}, {"part_name", "text"}, {"part_type", "text"}, {"fs_type", "text"},
-    {"fs_uuid", "text"}, {"identity_source", "text"}, {"identity_conflict", "text"},
+    {"parent_uid", "text"},   {"kname", "text"},           {"partn", "integer"},
+    {"major", "integer"},     {"minor", "integer"},        {"start_sector", "bigint"},
+    {"size_bytes", "bigint"}, {"ro", "boolean"},           {"part_uuid", "text"},
+    {"part_name", "text"},    {"part_type", "text"},       {"fs_type", "text"},
+    {"fs_uuid", "text"},      {"identity_source", "text"}, {"identity_conflict", "text"},
     {"attrs", "jsonb"}};
 
 using Value = std::optional<std::string>;
@@ -177,25 +201,60 @@ DeviceRow MakeDeviceRow(const BlockDevice& d, const DiskIdentity& id) {
     Attrs a;
     CommonAttrs(a, d, id);
     a.w.EndObject();
-    row.values = {id.identifier, d.kname, Num(d.partn), Num(uint64_t{d.devnum.major}),
-                  Num(uint64_t{d.devnum.minor}), Num(d.start), Num(d.size_bytes), Bool(d.ro),
-                  Udev(d, "ID_PART_ENTRY_UUID"), Udev(d, "ID_PART_ENTRY_NAME"),
-                  Udev(d, "ID_PART_ENTRY_TYPE"), Udev(d, "ID_FS_TYPE"), Udev(d, "ID_FS_UUID"),
-                  source, Text(id.conflict), a.w.Take()};
+    row.values = {id.identifier,
+                  d.kname,
+                  Num(d.partn),
+                  Num(uint64_t{d.devnum.major}),
+                  Num(uint64_t{d.devnum.minor}),
+                  Num(d.start),
+                  Num(d.size_bytes),
+                  Bool(d.ro),
+                  Udev(d, "ID_PART_ENTRY_UUID"),
+                  Udev(d, "ID_PART_ENTRY_NAME"),
+                  Udev(d, "ID_PART_ENTRY_TYPE"),
+                  Udev(d, "ID_FS_TYPE"),
+                  Udev(d, "ID_FS_UUID"),
+                  source,
+                  Text(id.conflict),
+                  a.w.Take()};
   } else {
     const QueueLimits& q = d.queue;
     Value eui = d.nvme ? Text(d.nvme->eui64) : Value();
     Value nguid = d.nvme ? Text(d.nvme->nguid) : Value();
     Value serial = d.serial ? Text(d.serial) : (d.nvme ? Text(d.nvme->serial) : Value());
-    row.values = {d.kname, Text(d.name), Text(d.type), Num(uint64_t{d.devnum.major}),
-                  Num(uint64_t{d.devnum.minor}), Num(d.diskseq), Text(d.tran), Text(d.vendor),
-                  Text(d.model), serial, d.firmware_rev ? Text(d.firmware_rev) : Text(d.rev),
-                  Text(d.wwn), eui, nguid, Text(d.hctl), Num(d.size_bytes), Bool(d.ro),
-                  Bool(d.removable), Bool(q.rotational), Num(q.logical_block_size),
-                  Num(q.physical_block_size), Num(q.minimum_io_size), Num(q.optimal_io_size),
-                  Num(q.discard_granularity), Num(q.discard_max_bytes), Num(q.discard_max_hw_bytes),
-                  Num(q.write_zeroes_max_bytes), Text(q.zoned), Text(q.scheduler),
-                  Num(q.nr_requests), Num(q.max_sectors_kb), source, Text(id.conflict),
+    row.values = {d.kname,
+                  Text(d.name),
+                  Text(d.type),
+                  Num(uint64_t{d.devnum.major}),
+                  Num(uint64_t{d.devnum.minor}),
+                  Num(d.diskseq),
+                  Text(d.tran),
+                  Text(d.vendor),
+                  Text(d.model),
+                  serial,
+                  d.firmware_rev ? Text(d.firmware_rev) : Text(d.rev),
+                  Text(d.wwn),
+                  eui,
+                  nguid,
+                  Text(d.hctl),
+                  Num(d.size_bytes),
+                  Bool(d.ro),
+                  Bool(d.removable),
+                  Bool(q.rotational),
+                  Num(q.logical_block_size),
+                  Num(q.physical_block_size),
+                  Num(q.minimum_io_size),
+                  Num(q.optimal_io_size),
+                  Num(q.discard_granularity),
+                  Num(q.discard_max_bytes),
+                  Num(q.discard_max_hw_bytes),
+                  Num(q.write_zeroes_max_bytes),
+                  Text(q.zoned),
+                  Text(q.scheduler),
+                  Num(q.nr_requests),
+                  Num(q.max_sectors_kb),
+                  source,
+                  Text(id.conflict),
                   DiskAttrs(d, id)};
   }
   assert(row.values.size() == TableColumns(row.table).size());
@@ -206,6 +265,10 @@ DeviceRow MakeDeviceRow(const BlockDevice& d, const DiskIdentity& id) {
   }
   row.etag = Fnv1aHex(content);
   return row;
+}
+
+std::string StoredEtag(const DeviceRow& row, int64_t node_id) {
+  return Fnv1aHex(fmt::format("{}@{}", row.etag, node_id));
 }
 
 }  // namespace diskinv

@@ -1,9 +1,9 @@
 #include "store/pg_connection.h"
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <charconv>
-
-#include <fmt/format.h>
 
 #include "common/logging.h"
 
@@ -26,6 +26,13 @@ std::optional<std::string_view> PgResult::Get(int row, int col) const {
   if (PQgetisnull(r_.get(), row, col)) return std::nullopt;
   return std::string_view(PQgetvalue(r_.get(), row, col),
                           static_cast<size_t>(PQgetlength(r_.get(), row, col)));
+}
+
+int PgResult::Col(std::string_view name) const {
+  for (int c = 0; c < cols(); ++c) {
+    if (this->name(c) == name) return c;
+  }
+  return -1;
 }
 
 int64_t PgResult::Int(int row, int col) const {
@@ -96,8 +103,7 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& u
   }
   // Quiet NOTICEs ("schema already exists, skipping") instead of libpq printing them to stderr.
   PQsetNoticeProcessor(
-      c, [](void*, const char* m) { Logger("store")->debug("postgres: {}", OneLine(m)); },
-      nullptr);
+      c, [](void*, const char* m) { Logger("store")->debug("postgres: {}", OneLine(m)); }, nullptr);
   return std::unique_ptr<PgConnection>(new PgConnection(c, std::move(display)));
 }
 

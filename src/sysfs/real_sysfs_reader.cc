@@ -94,6 +94,11 @@ int RealSysfsReader::OpenAt(std::string_view path, int flags) {
     how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
     how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
     int fd = static_cast<int>(syscall(SYS_openat2, root_fd_, rel.c_str(), &how, sizeof(how)));
+    // EAGAIN: a rename anywhere in the system raced the ".." checks of RESOLVE_IN_ROOT; the
+    // caller may retry (openat2(2)). Not retrying made walks of a tree differ at random.
+    for (int again = 0; fd < 0 && errno == EAGAIN && again < 64; ++again) {
+      fd = static_cast<int>(syscall(SYS_openat2, root_fd_, rel.c_str(), &how, sizeof(how)));
+    }
     if (fd >= 0) return fd;
     if (errno != ENOSYS) return -errno;
     resolve_in_root_ = false;  // kernel < 5.6: fall back to openat (relative links only)

@@ -145,6 +145,11 @@ std::string DiskinvBinary() {
   return b ? b : DISKINV_BINARY_DEFAULT;
 }
 
+std::string MktreeBinary() {
+  const char* b = std::getenv("DISKINV_MKTREE");
+  return b ? b : DISKINV_MKTREE_DEFAULT;
+}
+
 std::string SourceDir() {
   const char* s = std::getenv("DISKINV_SOURCE_DIR");
   return s ? s : DISKINV_SOURCE_DIR_DEFAULT;

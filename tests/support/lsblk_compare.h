@@ -32,6 +32,8 @@ std::string RunCommand(const std::string& cmd, int* exit_code);
 std::string ShellQuote(const std::string& s);
 // $DISKINV_BINARY, or the conventional build location.
 std::string DiskinvBinary();
+// $DISKINV_MKTREE, or the diskinv-mktree of this build.
+std::string MktreeBinary();
 // Source tree root ($DISKINV_SOURCE_DIR).
 std::string SourceDir();
 

@@ -23,6 +23,8 @@
 
 #include <fmt/format.h>
 
+#include "common/subprocess.h"
+
 namespace diskinv::testing {
 namespace {
 
@@ -35,45 +37,17 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-std::string Tail(const std::string& path, size_t bytes = 1500) {
-  std::string s = ReadFile(path);
-  return s.size() > bytes ? "..." + s.substr(s.size() - bytes) : s;
-}
-
-// fork + exec with stdout/stderr appended to `log`, optionally as another user, in a new
-// session (a ^C in the terminal must not reach the server before the test stops it).
+// The server's and the tools' processes (common/subprocess.h).
 Result<pid_t> Spawn(const std::vector<std::string>& argv, const std::string& log, bool as_user,
                     uid_t uid, gid_t gid) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = fork();
-  if (pid < 0) return Status::FromErrno(errno, "fork");
-  if (pid == 0) {
-    setsid();
-    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    int null = open("/dev/null", O_RDONLY);
-    if (fd < 0 || null < 0) _exit(126);
-    dup2(null, 0);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    if (as_user && (setgroups(0, nullptr) != 0 || setgid(gid) != 0 || setuid(uid) != 0)) {
-      _exit(126);
-    }
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  return pid;
+  return SpawnProcess({argv, log, as_user, uid, gid});
 }
 
 Status Wait(pid_t pid, const std::string& what, const std::string& log) {
-  int st = 0;
-  while (waitpid(pid, &st, 0) < 0) {
-    if (errno != EINTR) return Status::FromErrno(errno, "waitpid " + what);
-  }
-  if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return Status::Ok();
-  return Status::Invalid(fmt::format("{} failed (status {:#x}); {}:\n{}", what, st, log, Tail(log)));
+  return WaitProcess(pid, what, log);
 }
+
+std::string Tail(const std::string& path) { return FileTail(path, 1500); }
 
 Result<int> FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
