@@ -23,6 +23,10 @@ const Command kCommands[] = {
     {"scan", ScanCommand, "walk sysfs and the udev database once and print every block device"},
     {"capture", CaptureCommand, "copy the block-device part of sysfs and the udev db into a fixture tree"},
     {"db", DbCommand, "apply or show the schema migrations of the inventory database"},
+    {"cdc", CdcCommand, "change data capture: slots, live tail, replay, status"},
+    {"reconcile", ReconcileCommand, "the controller: pool claims and desired queue tuning from CDC"},
+    {"pool", PoolCommand, "pools of disks and the policies that claim disks into them"},
+    {"tune", TuneCommand, "queue tuning profiles, per-disk tuning state, and applying it on a node"},
 };
 
 constexpr const char* kUsageHead = R"(Usage: diskinv [GLOBAL OPTIONS] COMMAND [ARGS]

@@ -21,6 +21,10 @@ int RunCli(int argc, char** argv);
 int ScanCommand(std::vector<std::string> args);
 int CaptureCommand(std::vector<std::string> args);
 int DbCommand(std::vector<std::string> args);
+int CdcCommand(std::vector<std::string> args);
+int ReconcileCommand(std::vector<std::string> args);
+int PoolCommand(std::vector<std::string> args);
+int TuneCommand(std::vector<std::string> args);
 
 // getopt_long-style parsing shared by subcommands.
 struct ArgParser {
