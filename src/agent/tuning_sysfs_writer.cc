@@ -80,6 +80,8 @@ Status FakeTuningSysfsWriter::WriteQueueAttribute(std::string_view kname,
       out += s == value ? "[" + s + "]" : s;
     }
     tree_->AddFile(path, out + "\n");
+  } else if (auto it = instead_.find(std::string(attribute)); it != instead_.end()) {
+    tree_->AddFile(path, it->second + "\n");
   } else {
     tree_->AddFile(path, std::string(value) + "\n");
   }

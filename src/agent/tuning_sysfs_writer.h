@@ -53,12 +53,17 @@ class FakeTuningSysfsWriter : public TuningSysfsWriter {
                              std::string_view value) override;
   // The next writes of `attribute` fail with `err` (as the kernel's store would).
   void FailWrites(std::string_view attribute, int err) { fail_[std::string(attribute)] = err; }
+  // Writes of `attribute` succeed but the kernel keeps `stored` (it clamped or rounded).
+  void StoreInstead(std::string_view attribute, std::string stored) {
+    instead_[std::string(attribute)] = std::move(stored);
+  }
   // What was written, "kname/attr=value", in order.
   const std::vector<std::string>& writes() const { return writes_; }
 
  private:
   FakeSysfsReader* tree_;
   std::map<std::string, int> fail_;
+  std::map<std::string, std::string> instead_;
   std::vector<std::string> writes_;
 };
 

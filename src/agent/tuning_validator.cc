@@ -31,7 +31,7 @@ std::string QueueState::Current(std::string_view attribute) const {
 
 Result<QueueState> ReadQueueState(SysfsReader& reader, std::string_view kname) {
   if (kname.empty() || kname.find('/') != std::string_view::npos || kname == "." || kname == "..") {
-    return Status::Invalid(fmt::format("'{}' is not a kernel device name", QuoteForError(kname)));
+    return Status::Invalid(fmt::format("{} is not a kernel device name", QuoteForError(kname)));
   }
   QueueState st;
   st.kname = kname;
@@ -111,7 +111,7 @@ std::vector<TuningVerdict> ValidateTuning(const std::map<std::string, std::strin
     auto parsed = ParseU64(v.value);
     bool digits = !v.value.empty() && v.value.find_first_not_of("0123456789") == std::string::npos;
     if (!digits || !parsed.ok()) {
-      reject(fmt::format("'{}' is not a decimal number (kstrtoul)", QuoteForError(v.value)));
+      reject(fmt::format("{} is not a decimal number (kstrtoul)", QuoteForError(v.value)));
       continue;
     }
     uint64_t n = *parsed;

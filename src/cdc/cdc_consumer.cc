@@ -57,6 +57,38 @@ FaultConfig& Fault() {
   return f;
 }
 
+// The walsender can send a transaction a few microseconds before the committing backend has
+// left the proc array, so a snapshot taken at once may not see it yet. A handler reconciles
+// from current rows, so it must see at least what it was told about: wait until every
+// transaction of the batch is visible in a fresh snapshot (32-bit xids are widened to xid8
+// with the snapshot's epoch: a committed xid is below xmax).
+Status WaitVisible(PgConnection& c, const std::vector<const EventGroup*>& groups) {
+  PgParams xids;
+  for (const EventGroup* g : groups) {
+    if (!g->replayed && g->transactional && g->xid != 0) xids.push_back(std::to_string(g->xid));
+  }
+  if (xids.empty()) return Status::Ok();
+  std::string arr = PgArray(xids);
+  auto deadline = Clock::now() + std::chrono::seconds(5);
+  for (int i = 0;; ++i) {
+    auto r = c.ExecPrepared(
+        "cdc_xids_visible",
+        "WITH s AS (SELECT pg_current_snapshot() AS snap, "
+        "pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax) SELECT "
+        "bool_and(pg_visible_in_snapshot((((s.xmax >> 32) - CASE WHEN x > (s.xmax & 4294967295) "
+        "THEN 1 ELSE 0 END) << 32 | x)::text::xid8, s.snap)) FROM s, unnest($1::bigint[]) AS x",
+        {arr});
+    if (!r.ok()) return r.status();
+    if (r->Str(0, 0) == "t") return Status::Ok();
+    if (Clock::now() > deadline) {
+      Logger("cdc")->warn("transactions up to xid {} still not visible after 5 s; handling anyway",
+                          groups.back()->xid);
+      return Status::Ok();
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(i < 10 ? 100 : 2000));
+  }
+}
+
 }  // namespace
 
 bool FaultInjected(FaultPoint p) {
@@ -236,7 +268,7 @@ Status CdcConsumer::RunSession(const std::atomic<bool>& stop, bool* progressed) 
         Status st;
         if (!s.sink) {
           st = handler_->Handle(ptrs, nullptr);
-        } else if (st = s.sink->EnsureConnected(); st.ok()) {
+        } else if (st = s.sink->EnsureConnected(); st.ok() && (st = WaitVisible(*s.sink, ptrs)).ok()) {
           if (auto b = s.sink->Exec("BEGIN"); !b.ok()) {
             st = b.status();
           } else {

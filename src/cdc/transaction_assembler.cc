@@ -115,6 +115,7 @@ Status TransactionAssembler::FeedPayload(std::string_view payload, Lsn lsn, cons
       }
       ++stats_.changes;
       if (skipping_) return Status::Ok();
+      if (Status s = MakeRoom(emit); !s.ok()) return s;
       ChangeKind kind = m.type == PgoutputType::kInsert   ? ChangeKind::kInsert
                         : m.type == PgoutputType::kUpdate ? ChangeKind::kUpdate
                                                           : ChangeKind::kDelete;
@@ -134,6 +135,7 @@ Status TransactionAssembler::FeedPayload(std::string_view payload, Lsn lsn, cons
       }
       ++stats_.changes;
       if (skipping_) return Status::Ok();
+      if (Status s = MakeRoom(emit); !s.ok()) return s;
       Change& c = group_->AddChange(ChangeKind::kTruncate, lsn, nullptr);
       group_->SetTruncated(c, truncated_, m.flags);
       break;
@@ -152,6 +154,7 @@ Status TransactionAssembler::FeedPayload(std::string_view payload, Lsn lsn, cons
       }
       if (Status s = need_txn(); !s.ok()) return s;
       if (skipping_) return Status::Ok();
+      if (Status s = MakeRoom(emit); !s.ok()) return s;
       Change& c = group_->AddChange(ChangeKind::kMessage, lsn, nullptr);
       group_->SetMessage(c, m.flags, m.prefix, m.content);
       break;
@@ -162,15 +165,20 @@ Status TransactionAssembler::FeedPayload(std::string_view payload, Lsn lsn, cons
           "supported (START_REPLICATION asks for neither; check the server's options)",
           PgoutputTypeName(m.type), FormatLsn(lsn))));
   }
-  // A change was added: emit a part when the group reached its limits.
-  if (group_->changes().size() >= opt_.max_changes || group_->DataBytes() >= opt_.max_bytes) {
-    group_->last_part = false;
-    ++stats_.parts;
-    if (Status s = emit(std::move(group_)); !s.ok()) return s;
-    ++part_;
-    return StartPartIfNeeded();
-  }
   return Status::Ok();
+}
+
+Status TransactionAssembler::MakeRoom(const Sink& emit) {
+  // The open part is full: hand it over and continue in a new one. Done before adding a change
+  // (not after), so the Commit always travels with the last changes, never in an empty part.
+  if (group_->changes().size() < opt_.max_changes && group_->DataBytes() < opt_.max_bytes) {
+    return Status::Ok();
+  }
+  group_->last_part = false;
+  ++stats_.parts;
+  if (Status s = emit(std::move(group_)); !s.ok()) return s;
+  ++part_;
+  return StartPartIfNeeded();
 }
 
 Status TransactionAssembler::StartPartIfNeeded() {

@@ -69,6 +69,7 @@ class TransactionAssembler {
  private:
   Status Fail(Status s);
   Status StartPartIfNeeded();
+  Status MakeRoom(const Sink& emit);
   const std::shared_ptr<const Relation>* Lookup(uint32_t relid, Status* error);
 
   AssemblerOptions opt_;

@@ -60,7 +60,7 @@ Result<int64_t> ParseSize(std::string_view in) {
   std::string num(s.substr(0, i));
   std::string unit(s.substr(i));
   if (num.empty() || num.find('.') != num.rfind('.')) {
-    return Status::Invalid(fmt::format("'{}' is not a size (e.g. 512, 100G, 1.5T)", QuoteForError(in)));
+    return Status::Invalid(fmt::format("{} is not a size (e.g. 512, 100G, 1.5T)", QuoteForError(in)));
   }
   for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   if (unit.ends_with("IB")) unit.resize(unit.size() - 2);
@@ -73,9 +73,9 @@ Result<int64_t> ParseSize(std::string_view in) {
   else if (unit == "G") shift = 30;
   else if (unit == "T") shift = 40;
   else if (unit == "P") shift = 50;
-  else return Status::Invalid(fmt::format("'{}': unknown size unit '{}' (K M G T P)", QuoteForError(in), unit));
+  else return Status::Invalid(fmt::format("{}: unknown size unit '{}' (K M G T P)", QuoteForError(in), unit));
   double v = std::stod(num) * std::ldexp(1.0, shift);
-  if (!(v >= 0) || v > 9.2e18) return Status::Invalid(fmt::format("'{}' is out of range", QuoteForError(in)));
+  if (!(v >= 0) || v > 9.2e18) return Status::Invalid(fmt::format("{} is out of range", QuoteForError(in)));
   return static_cast<int64_t>(std::llround(v));
 }
 

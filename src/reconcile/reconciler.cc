@@ -71,6 +71,9 @@ Status Reconciler::Handle(std::span<const EventGroup* const> groups, PgConnectio
       }
     }
   }
+  Logger("reconcile")->debug("{} group(s): {} disk(s), {} node(s), {} uid(s){}", groups.size(),
+                             disks.size(), nodes.size(), uids.size(),
+                             everything ? ", spec changed: every disk" : "");
   if (everything) return ReconcileAll(*txn, /*own_transactions=*/false);
   if (!uids.empty()) {
     auto ids = reconcile_store::DiskIdsByUid(*txn, {uids.begin(), uids.end()});
