@@ -201,6 +201,9 @@ Status CdcConsumer::RunSession(const std::atomic<bool>& stop, bool* progressed) 
     auto sink = PgConnection::Connect(opt_.url);
     if (!sink.ok()) return sink.status();
     s.sink = std::move(*sink);
+    // The acknowledgement follows the handler's COMMIT: that COMMIT must be durable first, or
+    // a crash could lose an effect whose transaction the slot no longer holds.
+    if (auto sc = s.sink->Exec("SET synchronous_commit TO on"); !sc.ok()) return sc.status();
     std::string pubs = opt_.publications.empty() ? "" : opt_.publications.front();
     if (Status e = consumer_state::Ensure(*s.sink, opt_.app, opt_.slot, pubs); !e.ok()) {
       return Status(e.code() == ENOTCONN ? ENOTCONN : EPERM, e.message());

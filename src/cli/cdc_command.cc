@@ -31,9 +31,11 @@ Commands:
                             a lost slot and raises an alarm naming the gap to replay
   slots list [--json]       publications, slots (active, WAL retained), consumer positions
   slots drop [--app NAME]   drop the slot, publication and position of each application
-  tail [--json] [--limit N] [--summary]
+  tail [--json] [--limit N] [--summary] [--publication NAME]
                             print changes live from a temporary slot (what happened before it
-                            started, or while it is not running, is not shown)
+                            started, or while it is not running, is not shown); --limit: stop
+                            after N transactions; --summary: print only counts and peak memory;
+                            --publication: another publication than diskinv_tail
   replay -t TABLE -e insert|update [--id N | --from-id A --to-id B | --since TS]
          [--margin SECONDS] [--app reconcile] [--dry-run]
                             re-deliver rows to the application's handler (the reconciler),
@@ -348,12 +350,13 @@ int StatusCmd(const std::string& url, const std::string& app, bool json) {
   return alarms ? kExitPartial : kExitOk;
 }
 
-int Tail(const std::string& url, bool json, bool summary, uint64_t limit) {
+int Tail(const std::string& url, bool json, bool summary, uint64_t limit,
+         const std::string& publication) {
   auto app = FindCdcApp("tail");
   ConsumerOptions o;
   o.url = url;
   o.slot = fmt::format("diskinv_tail_{}", getpid());
-  o.publications = {app->publication};
+  o.publications = {publication.empty() ? app->publication : publication};
   o.temporary_slot = true;
   o.max_reconnects = 0;  // a temporary slot cannot resume: say so instead of losing events
   std::atomic<bool> done{false};
@@ -441,7 +444,7 @@ int ReplayCmd(const std::string& url, const std::string& app_name, ReplayRequest
 
 int CdcCommand(std::vector<std::string> args) {
   ArgParser p{std::move(args)};
-  std::string url = DefaultDatabaseUrl(), err, app, v;
+  std::string url = DefaultDatabaseUrl(), err, app, v, publication;
   std::vector<std::string> words;
   bool json = false, summary = false, dry_run = false;
   uint64_t limit = 0, n = 0;
@@ -453,6 +456,7 @@ int CdcCommand(std::vector<std::string> args) {
       return kExitOk;
     }
     if (DatabaseUrlOption(p, &url, &err) || p.Option("app", 0, &app, &err) ||
+        p.Option("publication", 0, &publication, &err) ||
         p.Option("table", 't', &req.table, &err) || p.Option("event", 'e', &event, &err)) {
       if (!err.empty()) return UsageError("cdc", err);
       continue;
@@ -496,7 +500,7 @@ int CdcCommand(std::vector<std::string> args) {
   }
   if (words.size() != 1) return UsageError("cdc", fmt::format("unexpected '{}'", words[1]));
   if (cmd == "status") return StatusCmd(url, app, json);
-  if (cmd == "tail") return Tail(url, json, summary, limit);
+  if (cmd == "tail") return Tail(url, json, summary, limit, publication);
   if (cmd == "replay") {
     if (req.table.empty()) return UsageError("cdc", "replay needs -t TABLE");
     if (event != "insert" && event != "update") {

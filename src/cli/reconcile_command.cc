@@ -30,6 +30,8 @@ Options:
       --no-list              do not reconcile every disk before following the stream
       --resync-interval SEC  full pass period (default 600; 0 = never)
       --batch N              disks per reconcile batch (default 2000)
+      --due-interval SEC     how often to release claims of disks removed past their pool's
+                             grace period (default 10)
       --database-url URL     default $DISKINV_DATABASE_URL, else the libpq defaults
   -h, --help                 show this help
 
@@ -58,7 +60,7 @@ int ReconcileCommand(std::vector<std::string> args) {
   ArgParser p{std::move(args)};
   std::string url = DefaultDatabaseUrl(), err;
   bool once = false, list = true;
-  uint64_t resync = 600, batch = 2000;
+  uint64_t resync = 600, batch = 2000, due = 10;
   while (!p.Done()) {
     if (p.Flag("help", 'h')) {
       std::fputs(kReconcileHelp, stdout);
@@ -69,7 +71,8 @@ int ReconcileCommand(std::vector<std::string> args) {
     } else if (p.Flag("no-list")) {
       list = false;
     } else if (DatabaseUrlOption(p, &url, &err) || NumberOption(p, "resync-interval", &resync, &err) ||
-               NumberOption(p, "batch", &batch, &err)) {
+               NumberOption(p, "batch", &batch, &err) ||
+               NumberOption(p, "due-interval", &due, &err)) {
       if (!err.empty()) return UsageError("reconcile", err);
     } else {
       return UsageError("reconcile", fmt::format("unknown argument '{}'", p.Current()));
@@ -122,7 +125,7 @@ int ReconcileCommand(std::vector<std::string> args) {
   });
   using Clock = std::chrono::steady_clock;
   auto next_full = Clock::now() + std::chrono::seconds(resync);
-  auto next_due = Clock::now() + std::chrono::seconds(10);
+  auto next_due = Clock::now() + std::chrono::seconds(due);
   Status loop_error;
   while (!finished.load() && !sig.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -139,7 +142,7 @@ int ReconcileCommand(std::vector<std::string> args) {
         Logger("reconcile")->warn("release of removed disks: {}", s.message());
         (void)(*conn)->EnsureConnected();
       }
-      next_due = now + std::chrono::seconds(10);
+      next_due = now + std::chrono::seconds(due);
     }
   }
   stop.store(true);
