@@ -99,8 +99,11 @@ Result<SlotReport> SyncSlots(const std::string& url, const std::vector<CdcApp>& 
       if (r.ok()) {
         rep.actions.push_back(fmt::format("created publication {} ({} tables)", app.publication,
                                           app.tables.size()));
-      } else if (r.status().message().find("42710") == std::string::npos) {
-        return r.status();  // anything but "already exists" (a concurrent sync)
+      } else if (r.status().message().find("42710") == std::string::npos &&
+                 r.status().message().find("23505") == std::string::npos) {
+        // Anything but "already exists": a concurrent sync is reported as 42710 or, when both
+        // inserted into pg_publication at once, as a unique violation (23505).
+        return r.status();
       }
     } else if (*have != want) {
       auto r = c.Exec(fmt::format("ALTER PUBLICATION {} SET TABLE {}", QuoteIdent(app.publication),
