@@ -111,6 +111,8 @@ struct CdcConsumer::Session {
   size_t queue_bytes = 0;
   uint64_t inflight = 0;  // groups queued or being handled
   bool stopping = false;
+  bool handler_waiting = false;          // the handler thread sleeps on cv
+  std::atomic<bool> io_waiting{false};   // the stream thread waits for room in the queue
   int wake_fd = -1;
   std::thread thread;
 
@@ -245,7 +247,9 @@ Status CdcConsumer::RunSession(const std::atomic<bool>& stop, bool* progressed) 
     while (true) {
       {
         std::unique_lock lock(s.mu);
+        s.handler_waiting = true;
         s.cv.wait(lock, [&] { return s.stopping || !s.queue.empty(); });
+        s.handler_waiting = false;
         if (s.stopping) return;
         size_t n = std::min(s.queue.size(), std::max<size_t>(opt_.max_batch_groups, 1));
         for (size_t i = 0; i < n; ++i) {
@@ -318,7 +322,9 @@ Status CdcConsumer::RunSession(const std::atomic<bool>& stop, bool* progressed) 
         stats_.queue_bytes.store(s.queue_bytes);
       }
       batch.clear();
-      s.Wake();
+      // The stream thread polls with a short timeout anyway (acks go out within ack_delay);
+      // wake it early only when it stopped reading for want of room.
+      if (s.io_waiting.load()) s.Wake();
     }
   });
 
@@ -333,19 +339,37 @@ Status CdcConsumer::RunSession(const std::atomic<bool>& stop, bool* progressed) 
     s.queue.clear();
   };
 
-  auto emit = [&](std::unique_ptr<EventGroup> g) -> Status {
-    size_t bytes = g->MemoryBytes();
+  // Groups decoded during one read burst are handed over together: one lock and at most one
+  // wake-up per burst instead of per transaction (a futex wake and a context switch cost more
+  // than decoding a single-row transaction).
+  std::vector<Session::Queued> pending;
+  size_t pending_bytes = 0;
+  Clock::time_point pending_since;  // when the oldest pending group was decoded
+  constexpr auto kHandOverDelay = std::chrono::milliseconds(2);
+  constexpr int kBusyBurst = 16;                                 // frames read in one go
+  constexpr auto kBusyPause = std::chrono::microseconds(250);
+  auto flush_pending = [&] {
+    if (pending.empty()) return;
     bool notify;
     {
       std::lock_guard lock(s.mu);
-      notify = s.queue.empty();
-      s.queue.push_back({std::move(g), bytes});
-      s.queue_bytes += bytes;
-      ++s.inflight;
+      for (auto& q : pending) s.queue.push_back(std::move(q));
+      s.queue_bytes += pending_bytes;
+      s.inflight += pending.size();
+      notify = s.handler_waiting;
       stats_.queue_bytes.store(s.queue_bytes);
       AtomicMax(stats_.queue_bytes_peak, s.queue_bytes);
     }
+    pending.clear();
+    pending_bytes = 0;
+    pending_since = Clock::time_point();
     if (notify) s.cv.notify_one();
+  };
+  auto emit = [&](std::unique_ptr<EventGroup> g) -> Status {
+    size_t bytes = g->MemoryBytes();
+    pending.push_back({std::move(g), bytes});
+    pending_bytes += bytes;
+    if (pending.size() >= 64 || pending_bytes >= (1u << 20)) flush_pending();
     return Status::Ok();
   };
 
@@ -358,11 +382,13 @@ Status CdcConsumer::RunSession(const std::atomic<bool>& stop, bool* progressed) 
   std::string_view frame;
   while (true) {
     if (stop.load()) break;
-    bool room;
-    {
+    auto has_room = [&] {
       std::lock_guard lock(s.mu);
-      room = s.queue_bytes < opt_.max_queue_bytes;
-    }
+      return s.queue_bytes + pending_bytes < opt_.max_queue_bytes;
+    };
+    bool room = has_room();
+    bool got_data = false;
+    int burst = 0;
     // 1. Read what is there, while the queue has room.
     while (room) {
       auto r = s.repl->ReadFrame(&frame);
@@ -371,6 +397,8 @@ Status CdcConsumer::RunSession(const std::atomic<bool>& stop, bool* progressed) 
         break;
       }
       if (*r == ReplicationConnection::ReadState::kWouldBlock) break;
+      got_data = true;
+      ++burst;
       ++stats_.frames;
       auto f = ParseServerFrame(frame);
       if (!f.ok()) {
@@ -387,8 +415,7 @@ Status CdcConsumer::RunSession(const std::atomic<bool>& stop, bool* progressed) 
           break;
         }
         stats_.skipped_transactions += assembler.stats().skipped_transactions - skipped;
-        std::lock_guard lock(s.mu);
-        room = s.queue_bytes < opt_.max_queue_bytes;
+        if (pending.empty()) room = has_room();  // (re-checked after each hand-over)
       } else {
         ++stats_.keepalives;
         keepalive_end = std::max(keepalive_end, f->keepalive.wal_end);
@@ -399,11 +426,18 @@ Status CdcConsumer::RunSession(const std::atomic<bool>& stop, bool* progressed) 
         }
       }
     }
+    // Hand the burst over now when it is big or has waited long enough, or when the stream went
+    // quiet (nothing more is coming soon); otherwise keep collecting for a moment, so the
+    // handler thread wakes once per many transactions rather than per network packet.
+    if (!pending.empty()) {
+      if (pending_since == Clock::time_point()) pending_since = Clock::now();
+      if (!got_data || Clock::now() - pending_since >= kHandOverDelay) flush_pending();
+    }
     if (!result.ok()) break;
     // 2. What can be acknowledged: the last handled transaction, or (nothing in flight) the
     // WAL end of the last keepalive.
     Lsn target = std::max<Lsn>(start, stats_.processed_lsn.load());
-    if (!assembler.in_transaction()) {
+    if (!assembler.in_transaction() && pending.empty()) {
       std::lock_guard lock(s.mu);
       if (s.inflight == 0) target = std::max(target, keepalive_end);
     }
@@ -431,22 +465,29 @@ Status CdcConsumer::RunSession(const std::atomic<bool>& stop, bool* progressed) 
     output_pending = !*fl;
     // 4. Wait for the socket, handler progress, or the next status deadline.
     auto wait = std::chrono::milliseconds(100);
+    if (!pending.empty()) wait = kHandOverDelay;
     auto since = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last_sent);
     if (target > flush_sent) {
       wait = std::min(wait, std::max(opt_.ack_delay - since, std::chrono::milliseconds(0)));
     }
     wait = std::min(wait, std::max(opt_.status_interval - since, std::chrono::milliseconds(0)));
     pollfd fds[2] = {{s.repl->socket(), 0, 0}, {s.wake_fd, POLLIN, 0}};
-    {
-      std::lock_guard lock(s.mu);
-      if (s.queue_bytes < opt_.max_queue_bytes) fds[0].events |= POLLIN;
-    }
+    s.io_waiting = !has_room();
+    // A walsender draining a backlog sends one message per write: waking for each would cost
+    // a context switch per message. When the last burst was large, let data accumulate for a
+    // fraction of a millisecond before reading again (the socket buffer holds far more).
+    bool busy = burst >= kBusyBurst && !s.io_waiting;
+    if (!s.io_waiting && !busy) fds[0].events |= POLLIN;
     if (output_pending) fds[0].events |= POLLOUT;
-    int n = poll(fds, 2, static_cast<int>(wait.count()));
+    auto pause = std::chrono::duration_cast<std::chrono::nanoseconds>(wait);
+    if (busy) pause = std::min<std::chrono::nanoseconds>(pause, kBusyPause);
+    timespec ts{static_cast<time_t>(pause.count() / 1000000000), static_cast<long>(pause.count() % 1000000000)};
+    int n = ppoll(fds, 2, &ts, nullptr);
     if (n < 0 && errno != EINTR) {
       result = Status::FromErrno(errno, "poll");
       break;
     }
+    s.io_waiting = false;
     if (n > 0 && (fds[1].revents & POLLIN)) {
       uint64_t v;
       ssize_t r = read(s.wake_fd, &v, sizeof(v));
