@@ -175,6 +175,7 @@ Status CdcConsumer::Run(const std::atomic<bool>& stop) {
         return RaiseFatal(s);
       case EBUSY:
       case EPERM:
+      case EIO:  // a server error that a reconnect would only repeat
         return s;
       default:
         break;

@@ -21,7 +21,9 @@
 // acknowledging nothing meanwhile. A broken connection (server restart or crash) reconnects
 // with backoff and resumes from the last handled transaction. A missing or invalidated slot
 // raises an alarm (diskinv.cdc_alarm) and ends Run with ENOENT/ESTALE: never a silent restart
-// from "now". A slot in use by another consumer ends Run with EBUSY. An undecodable message
+// from "now". A slot in use by another consumer ends Run with EBUSY; any other server error
+// (a slot of another database, a missing publication, permissions) with EIO, at once, instead
+// of retrying forever. An undecodable message
 // raises an alarm and ends Run with EINVAL, acknowledging nothing after the last commit.
 #pragma once
 

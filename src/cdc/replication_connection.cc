@@ -80,6 +80,8 @@ Status ReplicationConnection::ResultError(PGresult* r, std::string_view what) {
   if (PQstatus(conn_) != CONNECTION_OK) {
     code = ENOTCONN;
     text += fmt::format(" [connection to {} lost]", display_url_);
+  } else if (sqlstate.starts_with("57P") || sqlstate.starts_with("08")) {
+    code = ENOTCONN;  // admin/crash shutdown, cannot connect now, connection exceptions
   } else if (sqlstate == "42704") {
     code = ENOENT;  // undefined_object: replication slot "x" does not exist
   } else if (sqlstate == "55006") {

@@ -7,8 +7,9 @@
 //   ENOENT  the slot does not exist (dropped)
 //   ESTALE  the slot was invalidated (max_slot_wal_keep_size) and can no longer stream
 //   EBUSY   the slot is active for another process (a second consumer)
-//   ENOTCONN the connection broke (server restart, network)
-//   EIO     any other server error (message, detail and SQLSTATE in the text)
+//   ENOTCONN the connection broke or the server is shutting down or starting (57P*, 08*)
+//   EIO     any other server error (message, detail and SQLSTATE in the text): retrying the
+//           same command will not help (wrong database, missing publication, permissions)
 // Not thread-safe: one thread owns the connection.
 #pragma once
 

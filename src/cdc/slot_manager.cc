@@ -36,6 +36,11 @@ Result<std::vector<std::string>> PublishedTables(PgConnection& c, const std::str
   return out;
 }
 
+std::string CurrentDatabase(PgConnection& c) {
+  auto r = c.Exec("SELECT current_database()");
+  return r.ok() ? r->Str(0, 0) : std::string();
+}
+
 Status CheckServer(PgConnection& c) {
   auto w = c.Exec("SELECT current_setting('wal_level'), to_regclass('diskinv.cdc_consumer') IS "
                   "NOT NULL, current_setting('max_replication_slots')::int");
@@ -123,6 +128,11 @@ Result<SlotReport> SyncSlots(const std::string& url, const std::vector<CdcApp>& 
       return Status(EINVAL, fmt::format("slot {} exists with plugin {}, not pgoutput: drop it "
                                         "(`diskinv cdc slots drop --app {}`) or rename it",
                                         app.slot, slot->plugin, app.name));
+    }
+    if (slot->exists && slot->database != CurrentDatabase(c)) {
+      return Status(EINVAL, fmt::format("slot {} exists but belongs to database {}: slot names are "
+                                        "per cluster, one diskinv database per cluster can use it",
+                                        app.slot, slot->database));
     }
     bool lost = slot->exists && slot->wal_status == "lost";
     if (slot->exists && !lost) {

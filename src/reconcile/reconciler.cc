@@ -74,7 +74,10 @@ Status Reconciler::Handle(std::span<const EventGroup* const> groups, PgConnectio
   Logger("reconcile")->debug("{} group(s): {} disk(s), {} node(s), {} uid(s){}", groups.size(),
                              disks.size(), nodes.size(), uids.size(),
                              everything ? ", spec changed: every disk" : "");
-  if (everything) return ReconcileAll(*txn, /*own_transactions=*/false);
+  if (everything) {
+    handler_spec_.reset();  // reloaded below, and kept until the next spec change
+    return ReconcileAll(*txn, /*own_transactions=*/false);
+  }
   if (!uids.empty()) {
     auto ids = reconcile_store::DiskIdsByUid(*txn, {uids.begin(), uids.end()});
     if (!ids.ok()) return ids.status();
@@ -86,24 +89,38 @@ Status Reconciler::Handle(std::span<const EventGroup* const> groups, PgConnectio
     disks.insert(ids->begin(), ids->end());
   }
   if (disks.empty()) return Status::Ok();
-  return ReconcileDisks(*txn, {disks.begin(), disks.end()});
+  // The spec tables are in the same stream: the spec read at the last spec change is current
+  // for every event until the next one.
+  if (!handler_spec_) {
+    auto spec = reconcile_store::LoadSpec(*txn);
+    if (!spec.ok()) return spec.status();
+    handler_spec_ = std::move(*spec);
+  }
+  Status st = ReconcileDisksWith(*txn, *handler_spec_, {disks.begin(), disks.end()});
+  if (!st.ok()) handler_spec_.reset();  // the transaction rolls back: read it again
+  return st;
 }
 
 Status Reconciler::ReconcileDisks(PgConnection& c, std::vector<int64_t> ids) {
+  auto spec = reconcile_store::LoadSpec(c);
+  if (!spec.ok()) return spec.status();
+  return ReconcileDisksWith(c, *spec, std::move(ids));
+}
+
+Status Reconciler::ReconcileDisksWith(PgConnection& c, const Spec& spec, std::vector<int64_t> ids) {
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   size_t step = std::max<size_t>(opt_.batch_disks, 1);
   for (size_t i = 0; i < ids.size(); i += step) {
     std::vector<int64_t> batch(ids.begin() + i, ids.begin() + std::min(ids.size(), i + step));
-    if (Status s = ReconcileBatch(c, batch); !s.ok()) return s;
+    if (Status s = ReconcileBatch(c, spec, batch); !s.ok()) return s;
   }
   return Status::Ok();
 }
 
-Status Reconciler::ReconcileBatch(PgConnection& c, const std::vector<int64_t>& ids) {
+Status Reconciler::ReconcileBatch(PgConnection& c, const Spec& spec,
+                                  const std::vector<int64_t>& ids) {
   auto log = Logger("reconcile");
-  auto spec = reconcile_store::LoadSpec(c);
-  if (!spec.ok()) return spec.status();
   std::vector<int64_t> todo = ids;
   for (int attempt = 0; !todo.empty(); ++attempt) {
     auto facts = reconcile_store::LoadFacts(c, todo);
@@ -113,14 +130,14 @@ Status Reconciler::ReconcileBatch(PgConnection& c, const std::vector<int64_t>& i
     bool unclaimed = std::any_of(facts->begin(), facts->end(),
                                  [](const DiskFacts& d) { return d.present && !d.claim_pool_id; });
     if (unclaimed) {
-      for (const auto& pol : spec->policies) {
-        const Pool* p = spec->FindPool(pol.pool_id);
+      for (const auto& pol : spec.policies) {
+        const Pool* p = spec.FindPool(pol.pool_id);
         if (pol.enabled && p && (p->max_disks || pol.max_per_node)) limited.push_back(p->id);
       }
     }
     auto counts = reconcile_store::LockAndCount(c, limited);
     if (!counts.ok()) return counts.status();
-    ReconcilePlan plan = PlanReconcile(*spec, *facts, &*counts);
+    ReconcilePlan plan = PlanReconcile(spec, *facts, &*counts);
     stats_.disks += facts->size();
     if (!plan.notes.empty()) {
       std::lock_guard lock(notes_mu_);
@@ -157,6 +174,8 @@ Status Reconciler::ReconcileBatch(PgConnection& c, const std::vector<int64_t>& i
 
 Status Reconciler::ReconcileAll(PgConnection& c, bool own_transactions) {
   ++stats_.full_passes;
+  auto spec = reconcile_store::LoadSpec(c);
+  if (!spec.ok()) return spec.status();
   int64_t after = 0;
   size_t step = std::max<size_t>(opt_.batch_disks, 1);
   while (true) {
@@ -167,7 +186,7 @@ Status Reconciler::ReconcileAll(PgConnection& c, bool own_transactions) {
     if (own_transactions) {
       if (auto b = c.Exec("BEGIN"); !b.ok()) return b.status();
     }
-    Status s = ReconcileBatch(c, *ids);
+    Status s = ReconcileBatch(c, *spec, *ids);
     if (own_transactions) {
       if (!s.ok()) {
         (void)c.Exec("ROLLBACK");

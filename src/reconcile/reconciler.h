@@ -16,11 +16,13 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "cdc/cdc_consumer.h"
+#include "reconcile/spec.h"
 #include "common/status.h"
 #include "store/pg_connection.h"
 
@@ -61,12 +63,14 @@ class Reconciler : public ChangeHandler {
   std::vector<std::string> TakeNotes();
 
  private:
-  Status ReconcileBatch(PgConnection& c, const std::vector<int64_t>& ids);
+  Status ReconcileDisksWith(PgConnection& c, const Spec& spec, std::vector<int64_t> ids);
+  Status ReconcileBatch(PgConnection& c, const Spec& spec, const std::vector<int64_t>& ids);
 
   ReconcilerOptions opt_;
   ReconcilerStats stats_;
   std::mutex notes_mu_;
   std::vector<std::string> notes_;
+  std::optional<Spec> handler_spec_;  // Handle() only (the consumer's handler thread)
 };
 
 }  // namespace diskinv
