@@ -76,7 +76,8 @@ void BM_FrameDecodeAssemble(benchmark::State& state, const char* name) {
     }
   }
   state.SetItemsProcessed(state.iterations() * frames.size());
-  state.counters["txn/s"] = benchmark::Counter(static_cast<double>(groups), benchmark::Counter::kIsRate);
+  state.counters["txn/s"] =
+      benchmark::Counter(static_cast<double>(groups), benchmark::Counter::kIsRate);
 }
 
 BENCHMARK_CAPTURE(BM_Decode, pgbench, "pgbench");

@@ -50,8 +50,9 @@ void BM_DrainSlot(benchmark::State& state) {
   const char* txns = std::getenv("CDC_BENCH_TXNS");
   const char* secs = std::getenv("CDC_BENCH_SECONDS");
   if (!url || !slot || !pub || (!txns && !secs)) {
-    state.SkipWithError("set CDC_BENCH_URL, CDC_BENCH_SLOT, CDC_BENCH_PUB and CDC_BENCH_TXNS or "
-                        "CDC_BENCH_SECONDS (bench/cdc_drain_vs_recvlogical does)");
+    state.SkipWithError(
+        "set CDC_BENCH_URL, CDC_BENCH_SLOT, CDC_BENCH_PUB and CDC_BENCH_TXNS or "
+        "CDC_BENCH_SECONDS (bench/cdc_drain_vs_recvlogical does)");
     return;
   }
   uint64_t want = txns ? std::strtoull(txns, nullptr, 10) : 0;
@@ -69,7 +70,8 @@ void BM_DrainSlot(benchmark::State& state) {
     std::thread watcher([&] {
       auto end = t0 + std::chrono::seconds(secs ? std::atoi(secs) : 3600);
       while (!stop.load()) {
-        if ((want && c.stats().transactions.load() >= want) || std::chrono::steady_clock::now() >= end) {
+        if ((want && c.stats().transactions.load() >= want) ||
+            std::chrono::steady_clock::now() >= end) {
           stop = true;
         }
         std::this_thread::sleep_for(std::chrono::microseconds(500));

@@ -1,12 +1,11 @@
 #include "agent/tuning_agent.h"
 
+#include <fmt/format.h>
 #include <poll.h>
 
 #include <cerrno>
 #include <map>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "common/json_writer.h"
 #include "common/logging.h"
@@ -79,11 +78,12 @@ Result<std::unique_ptr<TuningAgent>> TuningAgent::Create(TuningAgentOptions opti
   if (!n.ok()) return n.status();
   if (n->rows() == 0) {
     return Status(ENOENT, fmt::format("no node with machine id {} in the inventory: the agent "
-                                      "must register this node first", options.machine_id));
+                                      "must register this node first",
+                                      options.machine_id));
   }
   int64_t node = n->Int(0, 0);
-  std::unique_ptr<TuningAgent> a(new TuningAgent(std::move(options), std::move(*c), node, reader,
-                                                 writer));
+  std::unique_ptr<TuningAgent> a(
+      new TuningAgent(std::move(options), std::move(*c), node, reader, writer));
   if (Status s = a->Listen(); !s.ok()) return s;
   return a;
 }
@@ -122,12 +122,18 @@ Result<TuningPassStats> TuningAgent::SyncOnce() {
       bool resync = applied_gen && *applied_gen == gen;
       TuningOutcome out = applier_.Apply(kname, desired, resync, drift_action == "repair");
       st.written += out.written.size();
-      if (out.status == "applied") ++st.applied;
-      else if (out.status == "partial") ++st.partial;
-      else if (out.status == "rejected") ++st.rejected;
-      else if (out.status == "drift") ++st.drift;
-      else ++st.errors;
-      for (const auto& [attr, why] : out.rejected) log->info("{}: {} not applied: {}", kname, attr, why);
+      if (out.status == "applied")
+        ++st.applied;
+      else if (out.status == "partial")
+        ++st.partial;
+      else if (out.status == "rejected")
+        ++st.rejected;
+      else if (out.status == "drift")
+        ++st.drift;
+      else
+        ++st.errors;
+      for (const auto& [attr, why] : out.rejected)
+        log->info("{}: {} not applied: {}", kname, attr, why);
       for (const auto& [attr, d] : out.drift) {
         log->info("{}: {} drifted to {} (desired {}){}", kname, attr, d.found, d.desired,
                   d.repaired ? ", repaired" : "");

@@ -30,10 +30,10 @@ struct TuningAgentOptions {
 };
 
 struct TuningPassStats {
-  uint64_t rows = 0;        // desired rows of this node's present disks
-  uint64_t written = 0;     // attribute writes to sysfs
+  uint64_t rows = 0;     // desired rows of this node's present disks
+  uint64_t written = 0;  // attribute writes to sysfs
   uint64_t applied = 0, partial = 0, rejected = 0, drift = 0, errors = 0;
-  uint64_t reported = 0;    // rows whose report changed (database writes)
+  uint64_t reported = 0;  // rows whose report changed (database writes)
   uint64_t lost_races = 0;
 };
 
@@ -59,8 +59,10 @@ class TuningAgent {
  private:
   TuningAgent(TuningAgentOptions o, std::unique_ptr<PgConnection> c, int64_t node,
               SysfsReader* reader, TuningSysfsWriter* writer)
-      : opt_(std::move(o)), conn_(std::move(c)), node_id_(node), applier_(*reader, *writer,
-                                                                          opt_.page_size) {}
+      : opt_(std::move(o)),
+        conn_(std::move(c)),
+        node_id_(node),
+        applier_(*reader, *writer, opt_.page_size) {}
   Status Listen();
 
   TuningAgentOptions opt_;

@@ -56,7 +56,8 @@ TuningOutcome TuningApplier::Apply(std::string_view kname,
     if (!now.empty() || FindQueueAttribute(attr) != nullptr) out.observed[attr] = now;
     bool written = to_write.count(attr) && !out.rejected.count(attr);
     if (written && now != value) {
-      out.rejected[attr] = fmt::format("written, but the kernel reports {}", now.empty() ? "nothing" : now);
+      out.rejected[attr] =
+          fmt::format("written, but the kernel reports {}", now.empty() ? "nothing" : now);
     }
     if (now == value) ++matching;
     if (auto d = out.drift.find(attr); d != out.drift.end()) d->second.repaired = now == value;

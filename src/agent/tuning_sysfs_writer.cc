@@ -1,13 +1,12 @@
 #include "agent/tuning_sysfs_writer.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <linux/openat2.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
-
-#include <fmt/format.h>
 
 #include "common/logging.h"
 #include "common/parse.h"
@@ -29,7 +28,8 @@ Status CheckTuningTarget(std::string_view kname, std::string_view attribute) {
   return Status::Ok();
 }
 
-Result<std::unique_ptr<RealTuningSysfsWriter>> RealTuningSysfsWriter::Open(const std::string& root) {
+Result<std::unique_ptr<RealTuningSysfsWriter>> RealTuningSysfsWriter::Open(
+    const std::string& root) {
   int fd = open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno(errno, "open sysroot " + root);
   bool in_root = root != "/";
@@ -48,7 +48,8 @@ Status RealTuningSysfsWriter::WriteQueueAttribute(std::string_view kname,
   how.resolve = RESOLVE_NO_MAGICLINKS | (in_root_ ? RESOLVE_IN_ROOT : 0);
   // sys/block/<kname> is itself a symlink into sys/devices: only the last component must not be.
   int fd = static_cast<int>(syscall(SYS_openat2, root_fd_, path.c_str(), &how, sizeof(how)));
-  if (fd < 0 && errno == ENOSYS) fd = openat(root_fd_, path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0 && errno == ENOSYS)
+    fd = openat(root_fd_, path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return Status::FromErrno(errno, fmt::format("open {}/{} for writing", root_, path));
   ssize_t n = write(fd, value.data(), value.size());
   int err = errno;

@@ -1,8 +1,8 @@
 #include "agent/tuning_validator.h"
 
-#include <cerrno>
-
 #include <fmt/format.h>
+
+#include <cerrno>
 
 #include "common/parse.h"
 #include "reconcile/queue_attribute.h"
@@ -16,10 +16,12 @@ constexpr uint64_t kBlkdevMinRq = 4;    // include/linux/blkdev.h
 constexpr uint64_t kMaxSchedRq = 2048;  // block/blk-mq-sched.h: 16 * BLKDEV_DEFAULT_RQ
 constexpr uint64_t kMinSegmentKb = 4;   // BLK_MIN_SEGMENT_SIZE / 1024
 
-const char* const kNumeric[] = {"nr_requests",      "read_ahead_kb",       "max_sectors_kb",
-                                "max_hw_sectors_kb", "discard_max_bytes",  "discard_max_hw_bytes",
-                                "discard_granularity", "logical_block_size", "rq_affinity",
-                                "nomerges",          "add_random",          "iostats"};
+const char* const kNumeric[] = {"nr_requests",         "read_ahead_kb",
+                                "max_sectors_kb",      "max_hw_sectors_kb",
+                                "discard_max_bytes",   "discard_max_hw_bytes",
+                                "discard_granularity", "logical_block_size",
+                                "rq_affinity",         "nomerges",
+                                "add_random",          "iostats"};
 
 }  // namespace
 
@@ -143,8 +145,10 @@ std::vector<TuningVerdict> ValidateTuning(const std::map<std::string, std::strin
         continue;
       }
       if (none && st.nr_tags && n > *st.nr_tags) {
-        reject(fmt::format("above the hardware queue depth {} (mq/0/nr_tags) with scheduler "
-                           "none (EINVAL)", *st.nr_tags));
+        reject(
+            fmt::format("above the hardware queue depth {} (mq/0/nr_tags) with scheduler "
+                        "none (EINVAL)",
+                        *st.nr_tags));
         continue;
       }
     } else if (attr == "read_ahead_kb") {
@@ -156,9 +160,9 @@ std::vector<TuningVerdict> ValidateTuning(const std::map<std::string, std::strin
     } else if (attr == "max_sectors_kb") {
       uint64_t lbs_kb = have("logical_block_size") ? value_of("logical_block_size") / 1024 : 0;
       if (n < kMinSegmentKb) {
-        reject(n == 0 ? std::string("0 means \"the default\" (Linux >= 6.9), not a value")
-                      : fmt::format("below the minimum segment size ({} KiB): EINVAL",
-                                    kMinSegmentKb));
+        reject(n == 0
+                   ? std::string("0 means \"the default\" (Linux >= 6.9), not a value")
+                   : fmt::format("below the minimum segment size ({} KiB): EINVAL", kMinSegmentKb));
         continue;
       }
       if (have("max_hw_sectors_kb") && n > value_of("max_hw_sectors_kb")) {
@@ -167,8 +171,10 @@ std::vector<TuningVerdict> ValidateTuning(const std::map<std::string, std::strin
         continue;
       }
       if (lbs_kb > 1 && n % lbs_kb != 0) {
-        reject(fmt::format("not a multiple of the logical block size ({} KiB): the kernel would "
-                           "store {}", lbs_kb, n / lbs_kb * lbs_kb));
+        reject(
+            fmt::format("not a multiple of the logical block size ({} KiB): the kernel would "
+                        "store {}",
+                        lbs_kb, n / lbs_kb * lbs_kb));
         continue;
       }
     } else if (attr == "discard_max_bytes") {

@@ -37,8 +37,8 @@ struct QueueState {
   std::string kname;
   std::optional<std::string> scheduler;  // selected; "none" when the list has only none
   std::vector<std::string> schedulers;
-  std::map<std::string, uint64_t> values;  // numeric attributes that could be read
-  bool blk_mq = false;                     // has an mq/ directory
+  std::map<std::string, uint64_t> values;             // numeric attributes that could be read
+  bool blk_mq = false;                                // has an mq/ directory
   std::optional<uint64_t> nr_tags, nr_reserved_tags;  // mq/0/
   // The current value of a tunable attribute as text, as it would be reported; "" if unknown.
   std::string Current(std::string_view attribute) const;

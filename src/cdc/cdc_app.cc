@@ -6,11 +6,15 @@ namespace diskinv {
 
 const std::vector<CdcApp>& CdcApps() {
   static const std::vector<CdcApp> apps = {
-      {"reconcile", "diskinv_reconcile", "diskinv_reconcile",
+      {"reconcile",
+       "diskinv_reconcile",
+       "diskinv_reconcile",
        {"diskinv.disk", "diskinv.partition", "diskinv.holder", "diskinv.node", "diskinv.pool",
         "diskinv.pool_policy", "diskinv.tuning_profile"},
        "pool claims and desired queue tuning (diskinv reconcile)"},
-      {"tail", "diskinv_tail", "",
+      {"tail",
+       "diskinv_tail",
+       "",
        {"diskinv.node", "diskinv.disk", "diskinv.partition", "diskinv.holder",
         "diskinv.identity_conflict", "diskinv.pool", "diskinv.pool_policy", "diskinv.disk_claim",
         "diskinv.tuning_profile", "diskinv.disk_tuning"},

@@ -11,9 +11,9 @@
 namespace diskinv {
 
 struct CdcApp {
-  std::string name;         // "reconcile"
-  std::string publication;  // "diskinv_reconcile"
-  std::string slot;         // "diskinv_reconcile"; "" = temporary slots only
+  std::string name;                 // "reconcile"
+  std::string publication;          // "diskinv_reconcile"
+  std::string slot;                 // "diskinv_reconcile"; "" = temporary slots only
   std::vector<std::string> tables;  // schema-qualified
   std::string purpose;
 };

@@ -1,5 +1,6 @@
 #include "cdc/cdc_consumer.h"
 
+#include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -12,8 +13,6 @@
 #include <deque>
 #include <mutex>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "cdc/consumer_state.h"
 #include "cdc/replication_connection.h"
@@ -111,8 +110,8 @@ struct CdcConsumer::Session {
   size_t queue_bytes = 0;
   uint64_t inflight = 0;  // groups queued or being handled
   bool stopping = false;
-  bool handler_waiting = false;          // the handler thread sleeps on cv
-  std::atomic<bool> io_waiting{false};   // the stream thread waits for room in the queue
+  bool handler_waiting = false;         // the handler thread sleeps on cv
+  std::atomic<bool> io_waiting{false};  // the stream thread waits for room in the queue
   int wake_fd = -1;
   std::thread thread;
 
@@ -148,9 +147,10 @@ Status CdcConsumer::RaiseFatal(const Status& s) {
   if (auto rec = consumer_state::Load(**c, opt_.app); rec.ok()) gap = rec->last_commit_time;
   std::string msg = s.message();
   if (kind != AlarmKind::kDecodeError) {
-    msg += fmt::format("; changes after {} may not be delivered: run `diskinv cdc slots sync` then "
-                       "`diskinv cdc replay` for the gap",
-                       gap ? *gap : std::string("the consumer's first transaction"));
+    msg += fmt::format(
+        "; changes after {} may not be delivered: run `diskinv cdc slots sync` then "
+        "`diskinv cdc replay` for the gap",
+        gap ? *gap : std::string("the consumer's first transaction"));
   } else {
     (void)consumer_state::RecordError(**c, opt_.app, "decode", s.message());
   }
@@ -212,8 +212,8 @@ Status CdcConsumer::RunSession(const std::atomic<bool>& stop, bool* progressed) 
       return Status(e.code() == ENOTCONN ? ENOTCONN : EPERM, e.message());
     }
     auto rec = consumer_state::Load(*s.sink, opt_.app);
-    if (!rec.ok()) return Status(rec.status().code() == ENOTCONN ? ENOTCONN : EPERM,
-                                 rec.status().message());
+    if (!rec.ok())
+      return Status(rec.status().code() == ENOTCONN ? ENOTCONN : EPERM, rec.status().message());
     start = std::max(start, rec->confirmed_lsn);
   }
   auto repl = ReplicationConnection::Connect(opt_.url);
@@ -276,7 +276,8 @@ Status CdcConsumer::RunSession(const std::atomic<bool>& stop, bool* progressed) 
         Status st;
         if (!s.sink) {
           st = handler_->Handle(ptrs, nullptr);
-        } else if (st = s.sink->EnsureConnected(); st.ok() && (st = WaitVisible(*s.sink, ptrs)).ok()) {
+        } else if (st = s.sink->EnsureConnected();
+                   st.ok() && (st = WaitVisible(*s.sink, ptrs)).ok()) {
           if (auto b = s.sink->Exec("BEGIN"); !b.ok()) {
             st = b.status();
           } else {
@@ -347,7 +348,7 @@ Status CdcConsumer::RunSession(const std::atomic<bool>& stop, bool* progressed) 
   size_t pending_bytes = 0;
   Clock::time_point pending_since;  // when the oldest pending group was decoded
   constexpr auto kHandOverDelay = std::chrono::milliseconds(2);
-  constexpr int kBusyBurst = 16;                                 // frames read in one go
+  constexpr int kBusyBurst = 16;  // frames read in one go
   constexpr auto kBusyPause = std::chrono::microseconds(250);
   auto flush_pending = [&] {
     if (pending.empty()) return;
@@ -482,7 +483,8 @@ Status CdcConsumer::RunSession(const std::atomic<bool>& stop, bool* progressed) 
     if (output_pending) fds[0].events |= POLLOUT;
     auto pause = std::chrono::duration_cast<std::chrono::nanoseconds>(wait);
     if (busy) pause = std::min<std::chrono::nanoseconds>(pause, kBusyPause);
-    timespec ts{static_cast<time_t>(pause.count() / 1000000000), static_cast<long>(pause.count() % 1000000000)};
+    timespec ts{static_cast<time_t>(pause.count() / 1000000000),
+                static_cast<long>(pause.count() % 1000000000)};
     int n = ppoll(fds, 2, &ts, nullptr);
     if (n < 0 && errno != EINTR) {
       result = Status::FromErrno(errno, "poll");

@@ -53,23 +53,23 @@ class ChangeHandler {
 };
 
 struct ConsumerOptions {
-  std::string url;                        // the database (a URL or conninfo)
+  std::string url;  // the database (a URL or conninfo)
   std::string slot;
   std::vector<std::string> publications;
-  bool temporary_slot = false;            // create a TEMPORARY slot per session (cdc tail)
-  std::string app;                        // diskinv.cdc_consumer row; "" = no persistence
+  bool temporary_slot = false;  // create a TEMPORARY slot per session (cdc tail)
+  std::string app;              // diskinv.cdc_consumer row; "" = no persistence
   int proto_version = 1;
   bool binary = false;
   bool messages = false;
-  Lsn start_lsn = 0;                      // start at least here (0: the persisted position)
-  AssemblerOptions assembler;             // part limits
-  size_t max_queue_bytes = 32 << 20;      // decoded but unhandled groups
-  size_t max_batch_groups = 512;          // groups per handler call
+  Lsn start_lsn = 0;                  // start at least here (0: the persisted position)
+  AssemblerOptions assembler;         // part limits
+  size_t max_queue_bytes = 32 << 20;  // decoded but unhandled groups
+  size_t max_batch_groups = 512;      // groups per handler call
   std::chrono::milliseconds status_interval{10000};  // a status update at least this often
   std::chrono::milliseconds ack_delay{100};          // coalesces acks of handled transactions
   std::chrono::milliseconds retry_initial{100};
   std::chrono::milliseconds retry_max{30000};
-  int max_reconnects = -1;                // consecutive failed sessions before giving up
+  int max_reconnects = -1;  // consecutive failed sessions before giving up
 };
 
 // Live counters (read from any thread).
@@ -82,7 +82,7 @@ struct ConsumerStats {
   std::atomic<uint64_t> groups{0};         // handled (parts included)
   std::atomic<uint64_t> handler_errors{0};
   std::atomic<uint64_t> decode_errors{0};
-  std::atomic<uint64_t> sessions{0};       // successful START_REPLICATIONs
+  std::atomic<uint64_t> sessions{0};  // successful START_REPLICATIONs
   std::atomic<uint64_t> keepalives{0};
   std::atomic<uint64_t> replies_requested{0};
   std::atomic<uint64_t> status_updates{0};

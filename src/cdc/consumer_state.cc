@@ -1,8 +1,8 @@
 #include "cdc/consumer_state.h"
 
-#include <cerrno>
-
 #include <fmt/format.h>
+
+#include <cerrno>
 
 #include "common/logging.h"
 
@@ -10,9 +10,12 @@ namespace diskinv {
 
 const char* AlarmKindName(AlarmKind k) {
   switch (k) {
-    case AlarmKind::kSlotMissing: return "slot_missing";
-    case AlarmKind::kSlotInvalidated: return "slot_invalidated";
-    case AlarmKind::kDecodeError: return "decode_error";
+    case AlarmKind::kSlotMissing:
+      return "slot_missing";
+    case AlarmKind::kSlotInvalidated:
+      return "slot_invalidated";
+    case AlarmKind::kDecodeError:
+      return "decode_error";
   }
   return "?";
 }
@@ -21,13 +24,14 @@ namespace consumer_state {
 
 Status Ensure(PgConnection& c, const std::string& app, const std::string& slot,
               const std::string& publication) {
-  return c.ExecPrepared("cdc_consumer_ensure",
-                        "INSERT INTO diskinv.cdc_consumer (app, slot_name, publication) VALUES "
-                        "($1, $2, $3) ON CONFLICT (app) DO UPDATE SET slot_name = "
-                        "EXCLUDED.slot_name, publication = EXCLUDED.publication WHERE "
-                        "(cdc_consumer.slot_name, cdc_consumer.publication) IS DISTINCT FROM "
-                        "(EXCLUDED.slot_name, EXCLUDED.publication)",
-                        {app, slot, publication})
+  return c
+      .ExecPrepared("cdc_consumer_ensure",
+                    "INSERT INTO diskinv.cdc_consumer (app, slot_name, publication) VALUES "
+                    "($1, $2, $3) ON CONFLICT (app) DO UPDATE SET slot_name = "
+                    "EXCLUDED.slot_name, publication = EXCLUDED.publication WHERE "
+                    "(cdc_consumer.slot_name, cdc_consumer.publication) IS DISTINCT FROM "
+                    "(EXCLUDED.slot_name, EXCLUDED.publication)",
+                    {app, slot, publication})
       .status();
 }
 
@@ -41,7 +45,8 @@ Result<ConsumerRecord> Load(PgConnection& c, const std::string& app) {
   if (!r.ok()) return r.status();
   if (r->rows() == 0) {
     return Status(ENOENT, fmt::format("no CDC consumer '{}' is registered: run `diskinv cdc slots "
-                                      "sync`", app));
+                                      "sync`",
+                                      app));
   }
   ConsumerRecord rec;
   rec.app = r->Str(0, 0);
@@ -79,55 +84,61 @@ Status SavePosition(PgConnection& c, const std::string& app, Lsn end_lsn, int64_
 }
 
 Status ResetPosition(PgConnection& c, const std::string& app, Lsn lsn) {
-  return c.ExecPrepared("cdc_consumer_reset",
-                        "UPDATE diskinv.cdc_consumer SET confirmed_lsn = $2::pg_lsn WHERE app = $1",
-                        {app, FormatLsn(lsn)})
+  return c
+      .ExecPrepared("cdc_consumer_reset",
+                    "UPDATE diskinv.cdc_consumer SET confirmed_lsn = $2::pg_lsn WHERE app = $1",
+                    {app, FormatLsn(lsn)})
       .status();
 }
 
 Status RecordError(PgConnection& c, const std::string& app, const std::string& kind,
                    const std::string& message) {
   std::string col = kind == "decode" ? "decode_errors" : "handler_errors";
-  return c.Exec(fmt::format("UPDATE diskinv.cdc_consumer SET {0} = {0} + 1, last_error = $2, "
-                            "last_error_at = now() WHERE app = $1",
-                            col),
-                {app, message.substr(0, 2000)})
+  return c
+      .Exec(fmt::format("UPDATE diskinv.cdc_consumer SET {0} = {0} + 1, last_error = $2, "
+                        "last_error_at = now() WHERE app = $1",
+                        col),
+            {app, message.substr(0, 2000)})
       .status();
 }
 
 Status Heartbeat(PgConnection& c, const std::string& app) {
-  return c.ExecPrepared("cdc_consumer_heartbeat",
-                        "UPDATE diskinv.cdc_consumer SET heartbeat_at = now() WHERE app = $1",
-                        {app})
+  return c
+      .ExecPrepared("cdc_consumer_heartbeat",
+                    "UPDATE diskinv.cdc_consumer SET heartbeat_at = now() WHERE app = $1", {app})
       .status();
 }
 
 Status RaiseAlarm(PgConnection& c, const std::string& app, AlarmKind kind,
                   const std::string& message, const std::optional<std::string>& gap_since) {
   Logger("cdc")->error("ALARM {} for consumer {}: {}", AlarmKindName(kind), app, message);
-  return c.Exec("INSERT INTO diskinv.cdc_alarm (app, kind, message, gap_since) VALUES ($1, $2, $3, "
-                "$4::timestamptz) ON CONFLICT (app, kind) WHERE cleared_at IS NULL DO UPDATE SET "
-                "message = EXCLUDED.message, last_raised_at = now(), raise_count = "
-                "cdc_alarm.raise_count + 1",
-                {app, AlarmKindName(kind), message, gap_since})
+  return c
+      .Exec(
+          "INSERT INTO diskinv.cdc_alarm (app, kind, message, gap_since) VALUES ($1, $2, $3, "
+          "$4::timestamptz) ON CONFLICT (app, kind) WHERE cleared_at IS NULL DO UPDATE SET "
+          "message = EXCLUDED.message, last_raised_at = now(), raise_count = "
+          "cdc_alarm.raise_count + 1",
+          {app, AlarmKindName(kind), message, gap_since})
       .status();
 }
 
 Result<int> ClearAlarms(PgConnection& c, const std::string& app,
                         const std::optional<std::string>& since, const std::string& by) {
-  auto r = c.Exec("UPDATE diskinv.cdc_alarm SET cleared_at = now(), cleared_by = $3 WHERE app = $1 "
-                  "AND cleared_at IS NULL AND ($2::timestamptz IS NULL OR gap_since >= "
-                  "$2::timestamptz)",
-                  {app, since, by});
+  auto r = c.Exec(
+      "UPDATE diskinv.cdc_alarm SET cleared_at = now(), cleared_by = $3 WHERE app = $1 "
+      "AND cleared_at IS NULL AND ($2::timestamptz IS NULL OR gap_since >= "
+      "$2::timestamptz)",
+      {app, since, by});
   if (!r.ok()) return r.status();
   return static_cast<int>(r->affected());
 }
 
 Result<std::vector<AlarmRecord>> OpenAlarms(PgConnection& c, const std::string& app) {
-  auto r = c.Exec("SELECT id, app, kind, message, raised_at::text, gap_since::text FROM "
-                  "diskinv.cdc_alarm WHERE cleared_at IS NULL AND ($1 = '' OR app = $1) ORDER BY "
-                  "id",
-                  {app});
+  auto r = c.Exec(
+      "SELECT id, app, kind, message, raised_at::text, gap_since::text FROM "
+      "diskinv.cdc_alarm WHERE cleared_at IS NULL AND ($1 = '' OR app = $1) ORDER BY "
+      "id",
+      {app});
   if (!r.ok()) return r.status();
   std::vector<AlarmRecord> out;
   for (int i = 0; i < r->rows(); ++i) {

@@ -6,11 +6,16 @@ namespace diskinv {
 
 const char* ChangeKindName(ChangeKind k) {
   switch (k) {
-    case ChangeKind::kInsert: return "insert";
-    case ChangeKind::kUpdate: return "update";
-    case ChangeKind::kDelete: return "delete";
-    case ChangeKind::kTruncate: return "truncate";
-    case ChangeKind::kMessage: return "message";
+    case ChangeKind::kInsert:
+      return "insert";
+    case ChangeKind::kUpdate:
+      return "update";
+    case ChangeKind::kDelete:
+      return "delete";
+    case ChangeKind::kTruncate:
+      return "truncate";
+    case ChangeKind::kMessage:
+      return "message";
   }
   return "?";
 }
@@ -61,7 +66,8 @@ void EventGroup::Keep(const std::shared_ptr<const Relation>& rel) {
   relations_.push_back(rel);
 }
 
-Change& EventGroup::AddChange(ChangeKind kind, Lsn lsn, const std::shared_ptr<const Relation>& rel) {
+Change& EventGroup::AddChange(ChangeKind kind, Lsn lsn,
+                              const std::shared_ptr<const Relation>& rel) {
   Keep(rel);
   Change& c = changes_.emplace_back();
   c.kind = kind;

@@ -32,10 +32,10 @@ const char* ChangeKindName(ChangeKind k);  // "insert", "update", ...
 
 struct Change {
   ChangeKind kind = ChangeKind::kInsert;
-  Lsn lsn = 0;                         // WAL position of the change
-  const Relation* relation = nullptr;  // Insert/Update/Delete; Truncate: see truncated()
-  char old_kind = 0;                   // Update/Delete: 0, 'K' (key) or 'O' (old row, FULL)
-  uint8_t flags = 0;                   // Truncate options; Message flags
+  Lsn lsn = 0;                            // WAL position of the change
+  const Relation* relation = nullptr;     // Insert/Update/Delete; Truncate: see truncated()
+  char old_kind = 0;                      // Update/Delete: 0, 'K' (key) or 'O' (old row, FULL)
+  uint8_t flags = 0;                      // Truncate options; Message flags
   uint32_t new_first = 0, old_first = 0;  // into the group's values (or truncated relations)
   uint16_t new_count = 0, old_count = 0;
 };
@@ -78,9 +78,9 @@ class EventGroup {
  public:
   // Transaction facts (from Begin; the commit fields once last_part).
   uint32_t xid = 0;
-  Lsn final_lsn = 0;   // Begin: the LSN of the commit record
-  Lsn commit_lsn = 0;  // Commit (last part only)
-  Lsn end_lsn = 0;     // Commit: end of the commit record = the LSN to acknowledge
+  Lsn final_lsn = 0;        // Begin: the LSN of the commit record
+  Lsn commit_lsn = 0;       // Commit (last part only)
+  Lsn end_lsn = 0;          // Commit: end of the commit record = the LSN to acknowledge
   int64_t commit_time = 0;  // µs since 2000-01-01 UTC
   std::string origin;       // Origin message, if any
   uint32_t part = 0;

@@ -1,9 +1,9 @@
 #include "cdc/lsn.h"
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <ctime>
-
-#include <fmt/format.h>
 
 namespace diskinv {
 
@@ -30,7 +30,8 @@ Result<Lsn> ParseLsn(std::string_view s) {
   uint64_t hi = 0, lo = 0;
   if (slash == std::string_view::npos || !hex(s.substr(0, slash), &hi) ||
       !hex(s.substr(slash + 1), &lo)) {
-    return Status::Invalid(fmt::format("'{}' is not an LSN (expected X/X in hex)", s.substr(0, 40)));
+    return Status::Invalid(
+        fmt::format("'{}' is not an LSN (expected X/X in hex)", s.substr(0, 40)));
   }
   return (hi << 32) | lo;
 }

@@ -1,32 +1,51 @@
 #include "cdc/pgoutput_decoder.h"
 
-#include <cstring>
-
 #include <fmt/format.h>
+
+#include <cstring>
 
 namespace diskinv {
 
 const char* PgoutputTypeName(PgoutputType t) {
   switch (t) {
-    case PgoutputType::kBegin: return "Begin";
-    case PgoutputType::kCommit: return "Commit";
-    case PgoutputType::kOrigin: return "Origin";
-    case PgoutputType::kRelation: return "Relation";
-    case PgoutputType::kType: return "Type";
-    case PgoutputType::kInsert: return "Insert";
-    case PgoutputType::kUpdate: return "Update";
-    case PgoutputType::kDelete: return "Delete";
-    case PgoutputType::kTruncate: return "Truncate";
-    case PgoutputType::kMessage: return "Message";
-    case PgoutputType::kStreamStart: return "Stream Start";
-    case PgoutputType::kStreamStop: return "Stream Stop";
-    case PgoutputType::kStreamCommit: return "Stream Commit";
-    case PgoutputType::kStreamAbort: return "Stream Abort";
-    case PgoutputType::kBeginPrepare: return "Begin Prepare";
-    case PgoutputType::kPrepare: return "Prepare";
-    case PgoutputType::kCommitPrepared: return "Commit Prepared";
-    case PgoutputType::kRollbackPrepared: return "Rollback Prepared";
-    case PgoutputType::kStreamPrepare: return "Stream Prepare";
+    case PgoutputType::kBegin:
+      return "Begin";
+    case PgoutputType::kCommit:
+      return "Commit";
+    case PgoutputType::kOrigin:
+      return "Origin";
+    case PgoutputType::kRelation:
+      return "Relation";
+    case PgoutputType::kType:
+      return "Type";
+    case PgoutputType::kInsert:
+      return "Insert";
+    case PgoutputType::kUpdate:
+      return "Update";
+    case PgoutputType::kDelete:
+      return "Delete";
+    case PgoutputType::kTruncate:
+      return "Truncate";
+    case PgoutputType::kMessage:
+      return "Message";
+    case PgoutputType::kStreamStart:
+      return "Stream Start";
+    case PgoutputType::kStreamStop:
+      return "Stream Stop";
+    case PgoutputType::kStreamCommit:
+      return "Stream Commit";
+    case PgoutputType::kStreamAbort:
+      return "Stream Abort";
+    case PgoutputType::kBeginPrepare:
+      return "Begin Prepare";
+    case PgoutputType::kPrepare:
+      return "Prepare";
+    case PgoutputType::kCommitPrepared:
+      return "Commit Prepared";
+    case PgoutputType::kRollbackPrepared:
+      return "Rollback Prepared";
+    case PgoutputType::kStreamPrepare:
+      return "Stream Prepare";
   }
   return "?";
 }
@@ -169,8 +188,24 @@ int MinProto(PgoutputType t) {
 
 bool KnownType(uint8_t tag) {
   switch (tag) {
-    case 'B': case 'C': case 'O': case 'R': case 'Y': case 'I': case 'U': case 'D': case 'T':
-    case 'M': case 'S': case 'E': case 'c': case 'A': case 'b': case 'P': case 'K': case 'r':
+    case 'B':
+    case 'C':
+    case 'O':
+    case 'R':
+    case 'Y':
+    case 'I':
+    case 'U':
+    case 'D':
+    case 'T':
+    case 'M':
+    case 'S':
+    case 'E':
+    case 'c':
+    case 'A':
+    case 'b':
+    case 'P':
+    case 'K':
+    case 'r':
     case 'p':
       return true;
     default:
@@ -185,15 +220,18 @@ Status DecodePgoutput(std::string_view in, const PgoutputDecodeOptions& opt, Pgo
   Reader r(in);
   uint8_t tag = r.U8("tag");
   if (!KnownType(tag)) {
-    return Status::Invalid(fmt::format("pgoutput: unknown message type 0x{:02x} ('{}') in a {}-byte "
-                                       "message", tag, tag >= 0x20 && tag < 0x7f ? char(tag) : '?',
-                                       in.size()));
+    return Status::Invalid(
+        fmt::format("pgoutput: unknown message type 0x{:02x} ('{}') in a {}-byte "
+                    "message",
+                    tag, tag >= 0x20 && tag < 0x7f ? char(tag) : '?', in.size()));
   }
   PgoutputType type = static_cast<PgoutputType>(tag);
   const char* name = PgoutputTypeName(type);
   if (MinProto(type) > opt.proto_version) {
-    return Status::Invalid(fmt::format("pgoutput: {} message needs protocol version {}, the stream "
-                                       "uses {}", name, MinProto(type), opt.proto_version));
+    return Status::Invalid(
+        fmt::format("pgoutput: {} message needs protocol version {}, the stream "
+                    "uses {}",
+                    name, MinProto(type), opt.proto_version));
   }
   m->type = type;
   m->has_xid = false;
@@ -241,8 +279,8 @@ Status DecodePgoutput(std::string_view in, const PgoutputDecodeOptions& opt, Pgo
       uint16_t natts = r.U16("column count");
       if (r.ok() && (natts > kMaxPgColumns || natts * 10u > r.remaining())) {
         // Each column takes at least 10 bytes (flags, empty name, type, typmod).
-        r.Fail(fmt::format("Relation announces {} columns with {} bytes left", natts,
-                           r.remaining()));
+        r.Fail(
+            fmt::format("Relation announces {} columns with {} bytes left", natts, r.remaining()));
       }
       if (r.ok()) m->attributes.resize(natts);
       for (uint16_t i = 0; i < natts && r.ok(); ++i) {
@@ -279,7 +317,8 @@ Status DecodePgoutput(std::string_view in, const PgoutputDecodeOptions& opt, Pgo
         ReadTuple(r, &m->old_tuple);
         k = r.U8("new tuple marker");
       }
-      if (r.ok() && k != 'N') r.Fail(fmt::format("Update: expected 'K', 'O' or 'N', got 0x{:02x}", k));
+      if (r.ok() && k != 'N')
+        r.Fail(fmt::format("Update: expected 'K', 'O' or 'N', got 0x{:02x}", k));
       ReadTuple(r, &m->new_tuple);
       break;
     }
@@ -367,8 +406,8 @@ Status DecodePgoutput(std::string_view in, const PgoutputDecodeOptions& opt, Pgo
     r.Fail(fmt::format("{} trailing bytes after the message", r.remaining()));
   }
   if (!r.ok()) {
-    return Status::Invalid(fmt::format("pgoutput: malformed {} message ({} bytes): {}", name,
-                                       in.size(), r.error()));
+    return Status::Invalid(
+        fmt::format("pgoutput: malformed {} message ({} bytes): {}", name, in.size(), r.error()));
   }
   return Status::Ok();
 }

@@ -27,15 +27,15 @@ enum class PgoutputType : char {
   kDelete = 'D',
   kTruncate = 'T',
   kMessage = 'M',
-  kStreamStart = 'S',     // protocol 2
-  kStreamStop = 'E',      // protocol 2
-  kStreamCommit = 'c',    // protocol 2
-  kStreamAbort = 'A',     // protocol 2 (abort LSN and time with protocol 4 parallel streaming)
-  kBeginPrepare = 'b',    // protocol 3 (two-phase)
-  kPrepare = 'P',         // protocol 3
-  kCommitPrepared = 'K',  // protocol 3
+  kStreamStart = 'S',       // protocol 2
+  kStreamStop = 'E',        // protocol 2
+  kStreamCommit = 'c',      // protocol 2
+  kStreamAbort = 'A',       // protocol 2 (abort LSN and time with protocol 4 parallel streaming)
+  kBeginPrepare = 'b',      // protocol 3 (two-phase)
+  kPrepare = 'P',           // protocol 3
+  kCommitPrepared = 'K',    // protocol 3
   kRollbackPrepared = 'r',  // protocol 3
-  kStreamPrepare = 'p',   // protocol 3
+  kStreamPrepare = 'p',     // protocol 3
 };
 
 // "Begin", "Insert", ...; "?" for a value outside the enum.
@@ -46,7 +46,7 @@ enum class TupleKind : char {
   kNull = 'n',
   kUnchangedToast = 'u',  // a TOASTed value the UPDATE did not touch: not sent, NOT null
   kText = 't',
-  kBinary = 'b',          // typsend output, only with the `binary` option
+  kBinary = 'b',  // typsend output, only with the `binary` option
 };
 
 struct TupleColumn {
@@ -76,8 +76,8 @@ struct PgoutputMessage {
   Lsn end_lsn = 0;
   int64_t timestamp = 0;  // microseconds since 2000-01-01 UTC
   int64_t prepare_timestamp = 0;
-  uint8_t flags = 0;      // Commit flags; Message: 1 = transactional; Truncate: options
-  std::string_view gid;   // two-phase transaction id
+  uint8_t flags = 0;     // Commit flags; Message: 1 = transactional; Truncate: options
+  std::string_view gid;  // two-phase transaction id
 
   // Origin: origin_lsn, origin_name.
   Lsn origin_lsn = 0;

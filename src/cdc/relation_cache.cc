@@ -14,8 +14,8 @@ std::shared_ptr<const Relation> RelationCache::Update(const PgoutputMessage& m) 
   r->oid = m.relid;
   r->nspname = m.nspname;
   r->relname = m.relname;
-  r->qualified_name = (m.nspname.empty() ? "pg_catalog" : std::string(m.nspname)) + "." +
-                      std::string(m.relname);
+  r->qualified_name =
+      (m.nspname.empty() ? "pg_catalog" : std::string(m.nspname)) + "." + std::string(m.relname);
   r->replica_identity = m.replica_identity;
   r->columns.reserve(m.attributes.size());
   for (const auto& a : m.attributes) {
@@ -28,8 +28,8 @@ std::shared_ptr<const Relation> RelationCache::Update(const PgoutputMessage& m) 
 }
 
 void RelationCache::UpdateType(const PgoutputMessage& m) {
-  types_[m.type_oid] = (m.nspname.empty() ? std::string() : std::string(m.nspname) + ".") +
-                       std::string(m.relname);
+  types_[m.type_oid] =
+      (m.nspname.empty() ? std::string() : std::string(m.nspname) + ".") + std::string(m.relname);
 }
 
 const std::shared_ptr<const Relation>* RelationCache::Find(uint32_t oid) const {

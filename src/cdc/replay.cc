@@ -1,8 +1,8 @@
 #include "cdc/replay.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "cdc/event_group.h"
 #include "common/logging.h"
@@ -10,8 +10,8 @@
 namespace diskinv {
 
 const std::vector<std::string>& ReplayableTables() {
-  static const std::vector<std::string> t = {"disk", "partition", "node", "pool", "pool_policy",
-                                             "tuning_profile"};
+  static const std::vector<std::string> t = {"disk", "partition",   "node",
+                                             "pool", "pool_policy", "tuning_profile"};
   return t;
 }
 
@@ -31,8 +31,10 @@ Result<ReplayResult> Replay(PgConnection& read, const ReplayRequest& req, Change
     return fmt::format("${}", params.size());
   };
   if (req.id) where.push_back(fmt::format("id = {}::bigint", param(std::to_string(*req.id))));
-  if (req.from_id) where.push_back(fmt::format("id >= {}::bigint", param(std::to_string(*req.from_id))));
-  if (req.to_id) where.push_back(fmt::format("id <= {}::bigint", param(std::to_string(*req.to_id))));
+  if (req.from_id)
+    where.push_back(fmt::format("id >= {}::bigint", param(std::to_string(*req.from_id))));
+  if (req.to_id)
+    where.push_back(fmt::format("id <= {}::bigint", param(std::to_string(*req.to_id))));
   if (req.since) {
     auto tct = read.Exec("SELECT current_setting('track_commit_timestamp')");
     if (!tct.ok()) return tct.status();
@@ -41,17 +43,17 @@ Result<ReplayResult> Replay(PgConnection& read, const ReplayRequest& req, Change
     std::string margin = param(fmt::format("{} seconds", req.margin.count()));
     std::string window = fmt::format("{} >= {}::timestamptz - {}::interval", col, since, margin);
     if (res.commit_timestamps) {
-      window = fmt::format("({} OR pg_xact_commit_timestamp(xmin) >= {}::timestamptz)", window,
-                           since);
+      window =
+          fmt::format("({} OR pg_xact_commit_timestamp(xmin) >= {}::timestamptz)", window, since);
     }
     where.push_back(window);
   }
   // Keyset pagination by id: the last parameter is the id to continue after.
   params.push_back("0");
   std::string after = fmt::format("${}", params.size());
-  std::string sql = fmt::format(
-      "SELECT * FROM diskinv.{} WHERE {} AND id > {}::bigint ORDER BY id LIMIT {}", req.table,
-      fmt::join(where, " AND "), after, std::max<size_t>(req.batch_rows, 1));
+  std::string sql =
+      fmt::format("SELECT * FROM diskinv.{} WHERE {} AND id > {}::bigint ORDER BY id LIMIT {}",
+                  req.table, fmt::join(where, " AND "), after, std::max<size_t>(req.batch_rows, 1));
   // A Relation for the replayed rows, built from the result's columns on the first batch.
   std::shared_ptr<Relation> rel;
   EventGroupPool pool;
@@ -81,7 +83,8 @@ Result<ReplayResult> Replay(PgConnection& read, const ReplayRequest& req, Change
         auto v = r->Get(i, c);
         cols.push_back(v ? TupleColumn{TupleKind::kText, *v} : TupleColumn{TupleKind::kNull, {}});
       }
-      Change& ch = group->AddChange(req.update ? ChangeKind::kUpdate : ChangeKind::kInsert, 0, crel);
+      Change& ch =
+          group->AddChange(req.update ? ChangeKind::kUpdate : ChangeKind::kInsert, 0, crel);
       group->SetNewTuple(ch, cols);
     }
     int64_t first = r->Int(0, id_col), last = r->Int(r->rows() - 1, id_col);

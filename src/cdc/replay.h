@@ -24,13 +24,13 @@
 namespace diskinv {
 
 struct ReplayRequest {
-  std::string table;       // "disk", "partition", "node", "pool", "pool_policy", "tuning_profile"
-  bool update = false;     // false: insert events (cdc_inserted), true: update (cdc_updated)
+  std::string table;    // "disk", "partition", "node", "pool", "pool_policy", "tuning_profile"
+  bool update = false;  // false: insert events (cdc_inserted), true: update (cdc_updated)
   std::optional<int64_t> id, from_id, to_id;
   std::optional<std::string> since;  // a timestamptz literal
   std::chrono::seconds margin{300};
   size_t batch_rows = 1000;
-  bool dry_run = false;    // select and count, deliver nothing
+  bool dry_run = false;  // select and count, deliver nothing
 };
 
 struct ReplayResult {

@@ -1,27 +1,14 @@
 #include "cdc/replication_connection.h"
 
-#include <cerrno>
-
 #include <fmt/format.h>
+
+#include <cerrno>
 
 #include "cdc/replication_message.h"
 #include "common/logging.h"
 #include "store/pg_connection.h"
 
 namespace diskinv {
-namespace {
-
-std::string OneLine(const char* msg) {
-  std::string s = msg ? msg : "";
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  for (char& c : s) {
-    if (c == '\n') c = ' ';
-  }
-  return s;
-}
-
-}  // namespace
-
 std::string QuoteIdent(std::string_view name) {
   std::string out = "\"";
   for (char c : name) {
@@ -40,7 +27,6 @@ std::string QuoteLiteral(std::string_view s) {
   return out + "'";
 }
 
-
 Result<std::unique_ptr<ReplicationConnection>> ReplicationConnection::Connect(
     const std::string& url, int connect_timeout_s) {
   std::string timeout = std::to_string(connect_timeout_s);
@@ -54,8 +40,8 @@ Result<std::unique_ptr<ReplicationConnection>> ReplicationConnection::Connect(
   if (PQstatus(c) != CONNECTION_OK) {
     std::string msg = OneLine(PQerrorMessage(c));
     PQfinish(c);
-    return Status(ENOTCONN, fmt::format("cannot open a replication connection to {}: {}", display,
-                                        msg));
+    return Status(ENOTCONN,
+                  fmt::format("cannot open a replication connection to {}: {}", display, msg));
   }
   PQsetNoticeProcessor(
       c, [](void*, const char* m) { Logger("cdc")->debug("postgres: {}", OneLine(m)); }, nullptr);
@@ -123,10 +109,11 @@ Result<ReplicationConnection::SystemInfo> ReplicationConnection::IdentifySystem(
   return info;
 }
 
-Result<ReplicationConnection::CreatedSlot> ReplicationConnection::CreateSlot(const std::string& name,
-                                                                             bool temporary) {
-  std::string sql = fmt::format("CREATE_REPLICATION_SLOT {}{} LOGICAL pgoutput (SNAPSHOT 'nothing')",
-                                QuoteIdent(name), temporary ? " TEMPORARY" : "");
+Result<ReplicationConnection::CreatedSlot> ReplicationConnection::CreateSlot(
+    const std::string& name, bool temporary) {
+  std::string sql =
+      fmt::format("CREATE_REPLICATION_SLOT {}{} LOGICAL pgoutput (SNAPSHOT 'nothing')",
+                  QuoteIdent(name), temporary ? " TEMPORARY" : "");
   auto r = Command(sql, PGRES_TUPLES_OK);
   if (!r.ok()) return r.status();
   PGresult* res = r->get();
@@ -191,8 +178,8 @@ Result<ReplicationConnection::ReadState> ReplicationConnection::ReadFrame(std::s
     if (r && PQresultStatus(r.get()) == PGRES_FATAL_ERROR) {
       return ResultError(r.get(), "replication stream ended by the server");
     }
-    return Status(ENOTCONN, fmt::format("replication stream from {} ended by the server",
-                                        display_url_));
+    return Status(ENOTCONN,
+                  fmt::format("replication stream from {} ended by the server", display_url_));
   }
   return Status(ENOTCONN, fmt::format("replication stream from {} broke: {}", display_url_,
                                       OneLine(PQerrorMessage(conn_))));
@@ -218,8 +205,8 @@ Status ReplicationConnection::SendStatus(Lsn write, Lsn flush, Lsn apply, bool r
 Result<bool> ReplicationConnection::Flush() {
   int r = PQflush(conn_);
   if (r < 0) {
-    return Status(ENOTCONN, fmt::format("sending to {}: {}", display_url_,
-                                        OneLine(PQerrorMessage(conn_))));
+    return Status(ENOTCONN,
+                  fmt::format("sending to {}: {}", display_url_, OneLine(PQerrorMessage(conn_))));
   }
   return r == 0;
 }

@@ -75,7 +75,8 @@ class ReplicationConnection {
   const std::string& display_url() const { return display_url_; }
 
  private:
-  ReplicationConnection(PGconn* c, std::string display) : conn_(c), display_url_(std::move(display)) {}
+  ReplicationConnection(PGconn* c, std::string display)
+      : conn_(c), display_url_(std::move(display)) {}
   Status ResultError(PGresult* r, std::string_view what);
   Result<std::unique_ptr<PGresult, void (*)(PGresult*)>> Command(const std::string& sql,
                                                                  ExecStatusType want);

@@ -22,8 +22,8 @@ Result<ServerFrame> ParseServerFrame(std::string_view d) {
   if (d.empty()) return Status::Invalid("replication: empty CopyData message");
   if (d[0] == 'w') {
     if (d.size() < 25) {
-      return Status::Invalid(fmt::format("replication: XLogData of {} bytes, at least 25 needed",
-                                         d.size()));
+      return Status::Invalid(
+          fmt::format("replication: XLogData of {} bytes, at least 25 needed", d.size()));
     }
     f.kind = ServerFrame::kXLogData;
     f.xlog.data_start = Be64(d, 1);
@@ -34,8 +34,8 @@ Result<ServerFrame> ParseServerFrame(std::string_view d) {
   }
   if (d[0] == 'k') {
     if (d.size() != 18) {
-      return Status::Invalid(fmt::format("replication: keepalive of {} bytes, expected 18",
-                                         d.size()));
+      return Status::Invalid(
+          fmt::format("replication: keepalive of {} bytes, expected 18", d.size()));
     }
     f.kind = ServerFrame::kKeepalive;
     f.keepalive.wal_end = Be64(d, 1);
@@ -60,7 +60,8 @@ std::string StandbyStatusUpdate(Lsn write, Lsn flush, Lsn apply, int64_t client_
   return out;
 }
 
-std::string XLogDataFrame(Lsn data_start, Lsn wal_end, int64_t send_time, std::string_view payload) {
+std::string XLogDataFrame(Lsn data_start, Lsn wal_end, int64_t send_time,
+                          std::string_view payload) {
   std::string out;
   out.reserve(25 + payload.size());
   out.push_back('w');

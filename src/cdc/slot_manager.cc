@@ -1,10 +1,10 @@
 #include "cdc/slot_manager.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "cdc/replication_connection.h"
 #include "common/logging.h"
@@ -28,9 +28,10 @@ Result<std::vector<std::string>> PublishedTables(PgConnection& c, const std::str
   *exists = e->rows() == 1;
   std::vector<std::string> out;
   if (!*exists) return out;
-  auto r = c.Exec("SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname "
-                  "= $1 ORDER BY 1",
-                  {pub});
+  auto r = c.Exec(
+      "SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname "
+      "= $1 ORDER BY 1",
+      {pub});
   if (!r.ok()) return r.status();
   for (int i = 0; i < r->rows(); ++i) out.push_back(r->Str(i, 0));
   return out;
@@ -42,8 +43,9 @@ std::string CurrentDatabase(PgConnection& c) {
 }
 
 Status CheckServer(PgConnection& c) {
-  auto w = c.Exec("SELECT current_setting('wal_level'), to_regclass('diskinv.cdc_consumer') IS "
-                  "NOT NULL, current_setting('max_replication_slots')::int");
+  auto w = c.Exec(
+      "SELECT current_setting('wal_level'), to_regclass('diskinv.cdc_consumer') IS "
+      "NOT NULL, current_setting('max_replication_slots')::int");
   if (!w.ok()) return w.status();
   if (w->Str(0, 0) != "logical") {
     return Status(EINVAL, fmt::format("the server runs with wal_level={}: CDC needs "
@@ -60,7 +62,8 @@ Status CheckServer(PgConnection& c) {
 
 Result<SlotInfo> GetSlotInfo(PgConnection& c, const std::string& slot) {
   auto r = c.Exec(
-      "SELECT slot_name, plugin, database, active, active_pid, temporary, coalesce(wal_status, ''), "
+      "SELECT slot_name, plugin, database, active, active_pid, temporary, coalesce(wal_status, "
+      "''), "
       "coalesce(restart_lsn, '0/0')::text, coalesce(confirmed_flush_lsn, '0/0')::text, "
       "safe_wal_size, CASE WHEN restart_lsn IS NULL THEN 0 ELSE "
       "pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint END FROM pg_replication_slots "
@@ -102,8 +105,8 @@ Result<SlotReport> SyncSlots(const std::string& url, const std::vector<CdcApp>& 
       auto r = c.Exec(fmt::format("CREATE PUBLICATION {} FOR TABLE {}", QuoteIdent(app.publication),
                                   TableList(app.tables)));
       if (r.ok()) {
-        rep.actions.push_back(fmt::format("created publication {} ({} tables)", app.publication,
-                                          app.tables.size()));
+        rep.actions.push_back(
+            fmt::format("created publication {} ({} tables)", app.publication, app.tables.size()));
       } else if (r.status().message().find("42710") == std::string::npos &&
                  r.status().message().find("23505") == std::string::npos) {
         // Anything but "already exists": a concurrent sync is reported as 42710 or, when both
@@ -114,8 +117,8 @@ Result<SlotReport> SyncSlots(const std::string& url, const std::vector<CdcApp>& 
       auto r = c.Exec(fmt::format("ALTER PUBLICATION {} SET TABLE {}", QuoteIdent(app.publication),
                                   TableList(app.tables)));
       if (!r.ok()) return r.status();
-      rep.actions.push_back(fmt::format("corrected the table list of publication {}",
-                                        app.publication));
+      rep.actions.push_back(
+          fmt::format("corrected the table list of publication {}", app.publication));
     }
     if (app.slot.empty()) continue;  // temporary slots only
     // 2. The slot.

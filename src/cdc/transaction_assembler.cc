@@ -22,13 +22,12 @@ Status TransactionAssembler::Fail(Status s) {
   return s;
 }
 
-const std::shared_ptr<const Relation>* TransactionAssembler::Lookup(uint32_t relid,
-                                                                    Status* error) {
+const std::shared_ptr<const Relation>* TransactionAssembler::Lookup(uint32_t relid, Status* error) {
   const auto* rel = relations_.Find(relid);
   if (rel == nullptr) {
-    *error = Fail(Status::Invalid(fmt::format(
-        "pgoutput: {} for relation OID {} before any Relation message describing it",
-        PgoutputTypeName(msg_.type), relid)));
+    *error = Fail(Status::Invalid(
+        fmt::format("pgoutput: {} for relation OID {} before any Relation message describing it",
+                    PgoutputTypeName(msg_.type), relid)));
   }
   return rel;
 }
@@ -49,9 +48,9 @@ Status TransactionAssembler::FeedPayload(std::string_view payload, Lsn lsn, cons
   switch (m.type) {
     case PgoutputType::kBegin: {
       if (group_ || skipping_) {
-        return Fail(Status::Invalid(fmt::format(
-            "pgoutput: Begin of xid {} at LSN {} while xid {} is still open", m.xid, FormatLsn(lsn),
-            xid_)));
+        return Fail(Status::Invalid(
+            fmt::format("pgoutput: Begin of xid {} at LSN {} while xid {} is still open", m.xid,
+                        FormatLsn(lsn), xid_)));
       }
       xid_ = m.xid;
       final_lsn_ = m.final_lsn;
@@ -69,9 +68,9 @@ Status TransactionAssembler::FeedPayload(std::string_view payload, Lsn lsn, cons
     case PgoutputType::kCommit: {
       if (Status s = need_txn(); !s.ok()) return s;
       if (m.commit_lsn != final_lsn_) {
-        return Fail(Status::Invalid(fmt::format(
-            "pgoutput: Commit LSN {} of xid {} differs from its Begin's final LSN {}",
-            FormatLsn(m.commit_lsn), xid_, FormatLsn(final_lsn_))));
+        return Fail(Status::Invalid(
+            fmt::format("pgoutput: Commit LSN {} of xid {} differs from its Begin's final LSN {}",
+                        FormatLsn(m.commit_lsn), xid_, FormatLsn(final_lsn_))));
       }
       ++stats_.transactions;
       if (skipping_) {
@@ -108,10 +107,10 @@ Status TransactionAssembler::FeedPayload(std::string_view payload, Lsn lsn, cons
       bool has_new = m.type != PgoutputType::kDelete;
       if ((has_new && m.new_tuple.size() != ncols) ||
           (m.old_kind != 0 && m.old_tuple.size() != ncols)) {
-        return Fail(Status::Invalid(fmt::format(
-            "pgoutput: {} at LSN {} for {} has {} columns, its Relation message has {}",
-            PgoutputTypeName(m.type), FormatLsn(lsn), (*rel)->qualified_name,
-            has_new ? m.new_tuple.size() : m.old_tuple.size(), ncols)));
+        return Fail(Status::Invalid(
+            fmt::format("pgoutput: {} at LSN {} for {} has {} columns, its Relation message has {}",
+                        PgoutputTypeName(m.type), FormatLsn(lsn), (*rel)->qualified_name,
+                        has_new ? m.new_tuple.size() : m.old_tuple.size(), ncols)));
       }
       ++stats_.changes;
       if (skipping_) return Status::Ok();
@@ -160,10 +159,10 @@ Status TransactionAssembler::FeedPayload(std::string_view payload, Lsn lsn, cons
       break;
     }
     default:
-      return Fail(Status::Invalid(fmt::format(
-          "pgoutput: {} message at LSN {}: streamed and two-phase transactions are not "
-          "supported (START_REPLICATION asks for neither; check the server's options)",
-          PgoutputTypeName(m.type), FormatLsn(lsn))));
+      return Fail(Status::Invalid(
+          fmt::format("pgoutput: {} message at LSN {}: streamed and two-phase transactions are not "
+                      "supported (START_REPLICATION asks for neither; check the server's options)",
+                      PgoutputTypeName(m.type), FormatLsn(lsn))));
   }
   return Status::Ok();
 }

@@ -30,16 +30,16 @@ namespace diskinv {
 
 struct AssemblerOptions {
   int proto_version = 1;
-  size_t max_changes = 4096;       // changes per group before a part is emitted
-  size_t max_bytes = 4 << 20;      // value bytes per group before a part is emitted
-  Lsn skip_before = 0;             // drop transactions whose commit record is before this LSN
+  size_t max_changes = 4096;   // changes per group before a part is emitted
+  size_t max_bytes = 4 << 20;  // value bytes per group before a part is emitted
+  Lsn skip_before = 0;         // drop transactions whose commit record is before this LSN
 };
 
 struct AssemblerStats {
   uint64_t messages = 0;
-  uint64_t transactions = 0;       // commits seen
-  uint64_t changes = 0;            // row changes (insert/update/delete/truncate/message)
-  uint64_t parts = 0;              // groups emitted that were not the last part
+  uint64_t transactions = 0;  // commits seen
+  uint64_t changes = 0;       // row changes (insert/update/delete/truncate/message)
+  uint64_t parts = 0;         // groups emitted that were not the last part
   uint64_t skipped_transactions = 0;
   uint64_t relation_messages = 0;
   uint64_t decode_errors = 0;

@@ -1,11 +1,10 @@
 // diskinv cdc slots|tail|replay|status: the CDC plumbing (docs/cdc.md).
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "cdc/cdc_app.h"
 #include "cdc/cdc_consumer.h"
@@ -90,10 +89,14 @@ void AppendTuple(JsonWriter& w, const TupleView& t) {
 
 std::string TextValue(const TupleView& t, size_t i) {
   switch (t.kind(i)) {
-    case TupleKind::kNull: return "NULL";
-    case TupleKind::kUnchangedToast: return "<unchanged-toast>";
-    case TupleKind::kBinary: return fmt::format("<{} binary bytes>", t.bytes(i).size());
-    case TupleKind::kText: break;
+    case TupleKind::kNull:
+      return "NULL";
+    case TupleKind::kUnchangedToast:
+      return "<unchanged-toast>";
+    case TupleKind::kBinary:
+      return fmt::format("<{} binary bytes>", t.bytes(i).size());
+    case TupleKind::kText:
+      break;
   }
   std::string out = "'";
   for (char c : t.bytes(i)) {
@@ -135,7 +138,11 @@ class PrintHandler : public ChangeHandler {
       if (!g.origin.empty()) w.Key("origin").String(g.origin);
       w.Key("changes").BeginArray();
       for (const Change& c : g.changes()) {
-        w.BeginObject().Key("op").String(ChangeKindName(c.kind)).Key("lsn").String(FormatLsn(c.lsn));
+        w.BeginObject()
+            .Key("op")
+            .String(ChangeKindName(c.kind))
+            .Key("lsn")
+            .String(FormatLsn(c.lsn));
         if (c.kind == ChangeKind::kTruncate) {
           w.Key("tables").BeginArray();
           for (const Relation* r : g.Truncated(c)) w.String(r->qualified_name);
@@ -167,7 +174,8 @@ class PrintHandler : public ChangeHandler {
       if (c.kind == ChangeKind::kTruncate) {
         for (const Relation* r : g.Truncated(c)) line += " " + r->qualified_name;
       } else if (c.kind == ChangeKind::kMessage) {
-        line += fmt::format(" prefix={} content={}", g.MessagePrefix(c), g.MessageContent(c).size());
+        line +=
+            fmt::format(" prefix={} content={}", g.MessagePrefix(c), g.MessageContent(c).size());
       } else {
         line += " " + c.relation->qualified_name;
         TupleView t = c.kind == ChangeKind::kDelete ? g.OldTuple(c) : g.NewTuple(c);
@@ -244,14 +252,17 @@ int Slots(const std::string& action, const std::string& url, const std::string& 
     std::printf("%s\n", w.str().c_str());
     return kExitOk;
   }
-  std::printf("%-10s %-20s %-6s %-20s %-7s %-8s %-10s %s\n", "APP", "PUBLICATION", "TABLES",
-              "SLOT", "ACTIVE", "WAL", "RETAINED", "POSITION");
+  std::printf("%-10s %-20s %-6s %-20s %-7s %-8s %-10s %s\n", "APP", "PUBLICATION", "TABLES", "SLOT",
+              "ACTIVE", "WAL", "RETAINED", "POSITION");
   for (const auto& s : *st) {
     std::printf("%-10s %-20s %-6s %-20s %-7s %-8s %-10s %s\n", s.app.name.c_str(),
                 s.app.publication.c_str(),
                 s.publication_exists ? std::to_string(s.published_tables.size()).c_str() : "-",
-                s.app.slot.empty() ? "(temporary)" : s.slot.exists ? s.app.slot.c_str() : "MISSING",
-                s.slot.active ? "yes" : "no", s.slot.wal_status.empty() ? "-" : s.slot.wal_status.c_str(),
+                s.app.slot.empty() ? "(temporary)"
+                : s.slot.exists    ? s.app.slot.c_str()
+                                   : "MISSING",
+                s.slot.active ? "yes" : "no",
+                s.slot.wal_status.empty() ? "-" : s.slot.wal_status.c_str(),
                 s.slot.exists ? fmt::format("{}", s.slot.retained_bytes).c_str() : "-",
                 s.consumer ? FormatLsn(s.consumer->confirmed_lsn).c_str() : "-");
   }
@@ -336,13 +347,14 @@ int StatusCmd(const std::string& url, const std::string& app, bool json) {
                   static_cast<unsigned long long>(r.changes));
       std::printf("errors:           %llu decode, %llu handler%s%s\n",
                   static_cast<unsigned long long>(r.decode_errors),
-                  static_cast<unsigned long long>(r.handler_errors),
-                  r.last_error ? "; last: " : "", r.last_error.value_or("").c_str());
+                  static_cast<unsigned long long>(r.handler_errors), r.last_error ? "; last: " : "",
+                  r.last_error.value_or("").c_str());
     } else {
       std::printf("consumer:         never ran\n");
     }
     for (const auto& a : s.alarms) {
-      std::printf("ALARM %s since %s: %s\n", a.kind.c_str(), a.raised_at.c_str(), a.message.c_str());
+      std::printf("ALARM %s since %s: %s\n", a.kind.c_str(), a.raised_at.c_str(),
+                  a.message.c_str());
     }
   }
   w.EndArray();
@@ -374,16 +386,18 @@ int Tail(const std::string& url, bool json, bool summary, uint64_t limit,
   stop.store(true);
   watcher.join();
   if (summary) {
-    std::printf("transactions %llu changes %llu groups %llu peak_rss_kb %llu queue_peak_bytes %llu\n",
-                static_cast<unsigned long long>(handler.transactions()),
-                static_cast<unsigned long long>(handler.changes()),
-                static_cast<unsigned long long>(consumer.stats().groups.load()),
-                static_cast<unsigned long long>(PeakRssKb()),
-                static_cast<unsigned long long>(consumer.stats().queue_bytes_peak.load()));
+    std::printf(
+        "transactions %llu changes %llu groups %llu peak_rss_kb %llu queue_peak_bytes %llu\n",
+        static_cast<unsigned long long>(handler.transactions()),
+        static_cast<unsigned long long>(handler.changes()),
+        static_cast<unsigned long long>(consumer.stats().groups.load()),
+        static_cast<unsigned long long>(PeakRssKb()),
+        static_cast<unsigned long long>(consumer.stats().queue_bytes_peak.load()));
   }
   if (!s.ok() && s.message().find("diskinv_tail\" does not exist") != std::string::npos) {
-    std::fprintf(stderr, "diskinv cdc tail: the publication diskinv_tail is missing: run `diskinv "
-                         "cdc slots sync`\n");
+    std::fprintf(stderr,
+                 "diskinv cdc tail: the publication diskinv_tail is missing: run `diskinv "
+                 "cdc slots sync`\n");
     return kExitFailure;
   }
   return ConsumerExitCode("cdc tail", s);
@@ -412,28 +426,29 @@ int ReplayCmd(const std::string& url, const std::string& app_name, ReplayRequest
     return res.status().code() == EINVAL ? kExitUsage : kExitFailure;
   }
   std::printf("%s %llu %s row(s) of diskinv.%s (ids %lld..%lld) in %llu batch(es)%s\n",
-              req.dry_run ? "would replay" : "replayed",
-              static_cast<unsigned long long>(res->rows), req.update ? "update" : "insert",
-              req.table.c_str(), static_cast<long long>(res->first_id),
-              static_cast<long long>(res->last_id), static_cast<unsigned long long>(res->batches),
+              req.dry_run ? "would replay" : "replayed", static_cast<unsigned long long>(res->rows),
+              req.update ? "update" : "insert", req.table.c_str(),
+              static_cast<long long>(res->first_id), static_cast<long long>(res->last_id),
+              static_cast<unsigned long long>(res->batches),
               req.since ? (res->commit_timestamps ? "; window: cdc time - margin, plus commit "
                                                     "timestamps (track_commit_timestamp=on)"
                                                   : "; window: cdc time - margin "
                                                     "(track_commit_timestamp is off)")
                         : "");
   if (!req.dry_run) {
-    std::printf("reconciler: %llu disks checked, %llu claimed, %llu released, %llu tuning rows "
-                "written\n",
-                static_cast<unsigned long long>(handler.stats().disks.load()),
-                static_cast<unsigned long long>(handler.stats().claims.load()),
-                static_cast<unsigned long long>(handler.stats().releases.load()),
-                static_cast<unsigned long long>(handler.stats().tuning_writes.load()));
+    std::printf(
+        "reconciler: %llu disks checked, %llu claimed, %llu released, %llu tuning rows "
+        "written\n",
+        static_cast<unsigned long long>(handler.stats().disks.load()),
+        static_cast<unsigned long long>(handler.stats().claims.load()),
+        static_cast<unsigned long long>(handler.stats().releases.load()),
+        static_cast<unsigned long long>(handler.stats().tuning_writes.load()));
     // A replay that covers an alarm's gap repairs it: an id-range replay does not say so.
     if (!req.id && !req.from_id && !req.to_id) {
-      auto cleared = consumer_state::ClearAlarms(**write, app->name, req.since,
-                                                 fmt::format("cdc replay -t {} -e {}{}", req.table,
-                                                             req.update ? "update" : "insert",
-                                                             req.since ? " --since " + *req.since : ""));
+      auto cleared = consumer_state::ClearAlarms(
+          **write, app->name, req.since,
+          fmt::format("cdc replay -t {} -e {}{}", req.table, req.update ? "update" : "insert",
+                      req.since ? " --since " + *req.since : ""));
       if (cleared.ok() && *cleared > 0) std::printf("cleared %d alarm(s)\n", *cleared);
     }
   }

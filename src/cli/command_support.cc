@@ -1,13 +1,12 @@
 #include "cli/command_support.h"
 
+#include <fmt/format.h>
 #include <signal.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
-
-#include <fmt/format.h>
 
 #include "common/parse.h"
 
@@ -76,8 +75,8 @@ bool SelectorOption(ArgParser& p, DiskSelector* s, std::string* err) {
     }
     return true;
   }
-  for (auto [name, out] : {std::pair{"min-size", &s->min_size_bytes},
-                           std::pair{"max-size", &s->max_size_bytes}}) {
+  for (auto [name, out] :
+       {std::pair{"min-size", &s->min_size_bytes}, std::pair{"max-size", &s->max_size_bytes}}) {
     if (p.Option(name, 0, &v, err)) {
       if (!err->empty()) return true;
       auto size = ParseSize(v);

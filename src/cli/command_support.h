@@ -13,9 +13,9 @@
 namespace diskinv {
 
 // Exit codes of the CDC commands beyond cli.h's 0/1/2/3.
-inline constexpr int kExitSlotLost = 4;       // slot missing or invalidated: alarm raised
-inline constexpr int kExitSlotBusy = 5;       // another consumer streams from the slot
-inline constexpr int kExitDecodeError = 6;    // the stream could not be decoded: alarm raised
+inline constexpr int kExitSlotLost = 4;     // slot missing or invalidated: alarm raised
+inline constexpr int kExitSlotBusy = 5;     // another consumer streams from the slot
+inline constexpr int kExitDecodeError = 6;  // the stream could not be decoded: alarm raised
 
 // $DISKINV_DATABASE_URL, else "" (the libpq defaults).
 std::string DefaultDatabaseUrl();

@@ -1,7 +1,7 @@
 // diskinv pool ...: pools and the policies that claim disks into them (docs/reconcile.md).
-#include <cstdio>
-
 #include <fmt/format.h>
+
+#include <cstdio>
 
 #include "cli/cli.h"
 #include "cli/command_support.h"
@@ -100,7 +100,8 @@ int PoolCommand(std::vector<std::string> args) {
     if (!m.ok()) return UsageError("pool", "--max-disks: " + m.status().message());
     max_disks = static_cast<int64_t>(*m);
   }
-  if (words.empty()) return UsageError("pool", "missing command (create, set, list, show, delete, policy)");
+  if (words.empty())
+    return UsageError("pool", "missing command (create, set, list, show, delete, policy)");
   auto need = [&](size_t count, const char* usage) {
     return words.size() == count ? 0 : UsageError("pool", fmt::format("usage: pool {}", usage));
   };
@@ -146,7 +147,8 @@ int PoolCommand(std::vector<std::string> args) {
     if (!pools.ok()) return Fail("list", pools.status());
     JsonWriter w(true);
     w.BeginArray();
-    if (!json) std::printf("%-20s %-8s %-10s %-12s %s\n", "POOL", "CLAIMS", "MAX", "GRACE", "DESCRIPTION");
+    if (!json)
+      std::printf("%-20s %-8s %-10s %-12s %s\n", "POOL", "CLAIMS", "MAX", "GRACE", "DESCRIPTION");
     for (const auto& pl : *pools) {
       if (json) {
         w.BeginObject().Key("name").String(pl.name).Key("claims").Int(pl.claims);
@@ -170,7 +172,9 @@ int PoolCommand(std::vector<std::string> args) {
     if (!claims.ok()) return Fail("show", claims.status());
     JsonWriter w(true);
     w.BeginArray();
-    if (!json) std::printf("%-20s %-10s %-9s %-20s %-28s %s\n", "NODE", "KNAME", "STATE", "POLICY", "CLAIMED", "UID");
+    if (!json)
+      std::printf("%-20s %-10s %-9s %-20s %-28s %s\n", "NODE", "KNAME", "STATE", "POLICY",
+                  "CLAIMED", "UID");
     for (const auto& cl : *claims) {
       if (json) {
         w.BeginObject().Key("node").String(cl.hostname).Key("kname").String(cl.kname);
@@ -209,7 +213,9 @@ int PoolCommand(std::vector<std::string> args) {
     if (!pols.ok()) return Fail("policy list", pols.status());
     JsonWriter w(true);
     w.BeginArray();
-    if (!json) std::printf("%-20s %-16s %-8s %-8s %-10s %s\n", "POLICY", "POOL", "PRIORITY", "ENABLED", "PER-NODE", "SELECTOR");
+    if (!json)
+      std::printf("%-20s %-16s %-8s %-8s %-10s %s\n", "POLICY", "POOL", "PRIORITY", "ENABLED",
+                  "PER-NODE", "SELECTOR");
     for (const auto& r : *pols) {
       const auto& x = r.policy;
       if (json) {

@@ -1,8 +1,8 @@
 // diskinv reconcile: the controller of pools and queue tuning (docs/reconcile.md).
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "cdc/cdc_app.h"
 #include "cdc/cdc_consumer.h"
@@ -44,14 +44,15 @@ consumer is streaming from the slot; 6 the stream could not be decoded (alarm ra
 
 void PrintStats(const Reconciler& r, const char* prefix) {
   const auto& s = r.stats();
-  std::printf("%s%llu disks checked, %llu claimed, %llu released, %llu tuning written, %llu "
-              "tuning removed, %llu etag races\n",
-              prefix, static_cast<unsigned long long>(s.disks.load()),
-              static_cast<unsigned long long>(s.claims.load()),
-              static_cast<unsigned long long>(s.releases.load()),
-              static_cast<unsigned long long>(s.tuning_writes.load()),
-              static_cast<unsigned long long>(s.tuning_deletes.load()),
-              static_cast<unsigned long long>(s.lost_races.load()));
+  std::printf(
+      "%s%llu disks checked, %llu claimed, %llu released, %llu tuning written, %llu "
+      "tuning removed, %llu etag races\n",
+      prefix, static_cast<unsigned long long>(s.disks.load()),
+      static_cast<unsigned long long>(s.claims.load()),
+      static_cast<unsigned long long>(s.releases.load()),
+      static_cast<unsigned long long>(s.tuning_writes.load()),
+      static_cast<unsigned long long>(s.tuning_deletes.load()),
+      static_cast<unsigned long long>(s.lost_races.load()));
 }
 
 }  // namespace
@@ -70,7 +71,8 @@ int ReconcileCommand(std::vector<std::string> args) {
       once = true;
     } else if (p.Flag("no-list")) {
       list = false;
-    } else if (DatabaseUrlOption(p, &url, &err) || NumberOption(p, "resync-interval", &resync, &err) ||
+    } else if (DatabaseUrlOption(p, &url, &err) ||
+               NumberOption(p, "resync-interval", &resync, &err) ||
                NumberOption(p, "batch", &batch, &err) ||
                NumberOption(p, "due-interval", &due, &err)) {
       if (!err.empty()) return UsageError("reconcile", err);

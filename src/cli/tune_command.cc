@@ -1,12 +1,11 @@
 // diskinv tune ...: queue tuning profiles, their per-disk state, and the node side that applies
 // them (docs/reconcile.md).
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
 #include <map>
-
-#include <fmt/format.h>
 
 #include "agent/tuning_agent.h"
 #include "agent/tuning_sysfs_writer.h"
@@ -48,7 +47,8 @@ Commands:
 
 )";
 
-constexpr const char* kTuneHelpTail = R"(Tunable attributes (queue/ATTR): scheduler, nr_requests, read_ahead_kb, max_sectors_kb,
+constexpr const char* kTuneHelpTail =
+    R"(Tunable attributes (queue/ATTR): scheduler, nr_requests, read_ahead_kb, max_sectors_kb,
 discard_max_bytes, rq_affinity, nomerges, add_random, iostats.
 
 Options:
@@ -163,14 +163,13 @@ int TuneCommand(std::vector<std::string> args) {
     } else if (Status s = (*agent)->Run(StopOnSignals(), &st); !s.ok()) {
       return Fail("apply", s);
     }
-    std::printf("%llu disk(s): %llu applied, %llu partial, %llu rejected, %llu drift, %llu "
-                "errors; %llu attribute write(s), %llu report(s) updated\n",
-                static_cast<unsigned long long>(st.rows), static_cast<unsigned long long>(st.applied),
-                static_cast<unsigned long long>(st.partial),
-                static_cast<unsigned long long>(st.rejected),
-                static_cast<unsigned long long>(st.drift), static_cast<unsigned long long>(st.errors),
-                static_cast<unsigned long long>(st.written),
-                static_cast<unsigned long long>(st.reported));
+    std::printf(
+        "%llu disk(s): %llu applied, %llu partial, %llu rejected, %llu drift, %llu "
+        "errors; %llu attribute write(s), %llu report(s) updated\n",
+        static_cast<unsigned long long>(st.rows), static_cast<unsigned long long>(st.applied),
+        static_cast<unsigned long long>(st.partial), static_cast<unsigned long long>(st.rejected),
+        static_cast<unsigned long long>(st.drift), static_cast<unsigned long long>(st.errors),
+        static_cast<unsigned long long>(st.written), static_cast<unsigned long long>(st.reported));
     return st.partial + st.rejected + st.drift + st.errors > 0 ? kExitPartial : kExitOk;
   }
   auto conn = PgConnection::Connect(url);
@@ -197,7 +196,8 @@ int TuneCommand(std::vector<std::string> args) {
                     static_cast<long long>(t.desired_generation),
                     t.applied_generation ? std::to_string(*t.applied_generation).c_str() : "-",
                     t.desired.c_str(), t.observed.empty() ? "-" : t.observed.c_str());
-        if (!t.rejected.empty() && t.rejected != "{}") std::printf("  rejected %s\n", t.rejected.c_str());
+        if (!t.rejected.empty() && t.rejected != "{}")
+          std::printf("  rejected %s\n", t.rejected.c_str());
         if (!t.drift.empty()) std::printf("  drift    %s\n", t.drift.c_str());
       }
     }
@@ -219,7 +219,8 @@ int TuneCommand(std::vector<std::string> args) {
     in.settings = settings;
     in.drift_action = drift;
     Status s = spec_store::AddProfile(c, in);
-    if (!s.ok()) return s.code() == EINVAL ? UsageError("tune", s.message()) : Fail("profile add", s);
+    if (!s.ok())
+      return s.code() == EINVAL ? UsageError("tune", s.message()) : Fail("profile add", s);
     std::printf("added profile %s: %s%s\n", in.name.c_str(), SelectorText(selector).c_str(),
                 pool.empty() ? "" : (" in pool " + pool).c_str());
     return kExitOk;
@@ -241,7 +242,10 @@ int TuneCommand(std::vector<std::string> args) {
         w.BeginObject().Key("name").String(x.name).Key("priority").Int(x.priority);
         w.Key("enabled").Bool(x.enabled).Key("pool");
         x.pool ? (void)w.String(*x.pool) : (void)w.Null();
-        w.Key("selector").String(SelectorText(x.selector)).Key("drift_action").String(x.drift_action);
+        w.Key("selector")
+            .String(SelectorText(x.selector))
+            .Key("drift_action")
+            .String(x.drift_action);
         w.Key("settings").BeginObject();
         for (const auto& [k, val] : x.settings) w.Key(k).String(val);
         w.EndObject().EndObject();

@@ -1,11 +1,10 @@
 #include "reconcile/disk_selector.h"
 
+#include <fmt/format.h>
 #include <fnmatch.h>
 
 #include <cmath>
 #include <string>
-
-#include <fmt/format.h>
 
 #include "common/parse.h"
 
@@ -60,22 +59,34 @@ Result<int64_t> ParseSize(std::string_view in) {
   std::string num(s.substr(0, i));
   std::string unit(s.substr(i));
   if (num.empty() || num.find('.') != num.rfind('.')) {
-    return Status::Invalid(fmt::format("{} is not a size (e.g. 512, 100G, 1.5T)", QuoteForError(in)));
+    return Status::Invalid(
+        fmt::format("{} is not a size (e.g. 512, 100G, 1.5T)", QuoteForError(in)));
   }
   for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (unit.ends_with("IB")) unit.resize(unit.size() - 2);
-  else if (unit.size() > 1 && unit.ends_with("B")) unit.pop_back();
+  if (unit.ends_with("IB"))
+    unit.resize(unit.size() - 2);
+  else if (unit.size() > 1 && unit.ends_with("B"))
+    unit.pop_back();
   if (unit == "B") unit.clear();
   int shift = 0;
-  if (unit.empty()) shift = 0;
-  else if (unit == "K") shift = 10;
-  else if (unit == "M") shift = 20;
-  else if (unit == "G") shift = 30;
-  else if (unit == "T") shift = 40;
-  else if (unit == "P") shift = 50;
-  else return Status::Invalid(fmt::format("{}: unknown size unit '{}' (K M G T P)", QuoteForError(in), unit));
+  if (unit.empty())
+    shift = 0;
+  else if (unit == "K")
+    shift = 10;
+  else if (unit == "M")
+    shift = 20;
+  else if (unit == "G")
+    shift = 30;
+  else if (unit == "T")
+    shift = 40;
+  else if (unit == "P")
+    shift = 50;
+  else
+    return Status::Invalid(
+        fmt::format("{}: unknown size unit '{}' (K M G T P)", QuoteForError(in), unit));
   double v = std::stod(num) * std::ldexp(1.0, shift);
-  if (!(v >= 0) || v > 9.2e18) return Status::Invalid(fmt::format("{} is out of range", QuoteForError(in)));
+  if (!(v >= 0) || v > 9.2e18)
+    return Status::Invalid(fmt::format("{} is out of range", QuoteForError(in)));
   return static_cast<int64_t>(std::llround(v));
 }
 

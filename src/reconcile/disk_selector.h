@@ -43,7 +43,7 @@ struct DiskFacts {
   bool has_tuning = false;
   std::optional<int64_t> tuning_profile_id;
   int64_t tuning_node_id = 0;
-  std::string tuning_desired;       // jsonb text (canonical)
+  std::string tuning_desired;  // jsonb text (canonical)
   std::string tuning_drift_action;
   std::string tuning_etag;
 };

@@ -35,7 +35,8 @@ Status CheckTuningSetting(std::string_view name, std::string_view value) {
   const QueueAttribute* a = FindQueueAttribute(name);
   if (a == nullptr) {
     std::string names;
-    for (const auto& x : TunableQueueAttributes()) names += (names.empty() ? "" : ", ") + std::string(x.name);
+    for (const auto& x : TunableQueueAttributes())
+      names += (names.empty() ? "" : ", ") + std::string(x.name);
     return Status::Invalid(fmt::format("'{}' is not a tunable queue attribute (tunable: {})",
                                        QuoteForError(name), names));
   }
@@ -45,15 +46,17 @@ Status CheckTuningSetting(std::string_view name, std::string_view value) {
       ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_');
     }
     if (!ok) {
-      return Status::Invalid(fmt::format("{}: '{}' is not a scheduler name (at most 15 of a-z 0-9 "
-                                         "- _)", name, QuoteForError(value)));
+      return Status::Invalid(
+          fmt::format("{}: '{}' is not a scheduler name (at most 15 of a-z 0-9 "
+                      "- _)",
+                      name, QuoteForError(value)));
     }
     return Status::Ok();
   }
   for (char c : value) {
     if (c < '0' || c > '9') {
-      return Status::Invalid(fmt::format("{}: '{}' is not a decimal number", name,
-                                         QuoteForError(value)));
+      return Status::Invalid(
+          fmt::format("{}: '{}' is not a decimal number", name, QuoteForError(value)));
     }
   }
   auto v = ParseU64(value);

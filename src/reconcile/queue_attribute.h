@@ -16,8 +16,8 @@ namespace diskinv {
 
 struct QueueAttribute {
   const char* name;
-  bool numeric;       // a decimal unsigned value (kstrtoul); else a name (scheduler)
-  uint64_t max;       // largest value the kernel's store function accepts
+  bool numeric;  // a decimal unsigned value (kstrtoul); else a name (scheduler)
+  uint64_t max;  // largest value the kernel's store function accepts
   const char* help;
 };
 

@@ -21,8 +21,9 @@ ReconcilePlan PlanReconcile(const Spec& spec, const std::vector<DiskFacts>& disk
       const Pool* p = spec.FindPool(*pool);
       double grace = p ? p->release_grace_seconds : 0;
       if (!d.present && d.removed_seconds && *d.removed_seconds >= grace) {
-        plan.releases.push_back({d.id, *pool, fmt::format("removed for {:.0f} s (grace {:.0f} s)",
-                                                          *d.removed_seconds, grace)});
+        plan.releases.push_back(
+            {d.id, *pool,
+             fmt::format("removed for {:.0f} s (grace {:.0f} s)", *d.removed_seconds, grace)});
         --counts->per_pool[*pool];
         --counts->per_pool_node[{*pool, d.node_id}];
         pool.reset();
@@ -31,8 +32,10 @@ ReconcilePlan PlanReconcile(const Spec& spec, const std::vector<DiskFacts>& disk
       for (const PoolPolicy& pol : spec.policies) {
         if (!pol.enabled || !SelectorMatches(pol.selector, d, std::nullopt)) continue;
         if (d.identity_conflict) {
-          plan.notes.push_back(fmt::format("{} ({}) matches policy {} but has an identity "
-                                           "conflict: not claimed", d.kname, d.uid, pol.name));
+          plan.notes.push_back(
+              fmt::format("{} ({}) matches policy {} but has an identity "
+                          "conflict: not claimed",
+                          d.kname, d.uid, pol.name));
           break;
         }
         const Pool* p = spec.FindPool(pol.pool_id);
@@ -45,9 +48,10 @@ ReconcilePlan PlanReconcile(const Spec& spec, const std::vector<DiskFacts>& disk
           continue;
         }
         if (pol.max_per_node && on_node >= *pol.max_per_node) {
-          plan.notes.push_back(fmt::format("{} ({}) matches policy {} but its node has {} disks "
-                                           "in pool {} already", d.kname, d.uid, pol.name, on_node,
-                                           p->name));
+          plan.notes.push_back(
+              fmt::format("{} ({}) matches policy {} but its node has {} disks "
+                          "in pool {} already",
+                          d.kname, d.uid, pol.name, on_node, p->name));
           continue;
         }
         ++in_pool;
@@ -69,8 +73,9 @@ ReconcilePlan PlanReconcile(const Spec& spec, const std::vector<DiskFacts>& disk
       if (d.has_tuning) plan.tuning_deletes.push_back({d.id, d.tuning_etag});
       continue;
     }
-    if (d.has_tuning && d.tuning_profile_id == prof->id && d.tuning_desired == prof->settings_json &&
-        d.tuning_drift_action == prof->drift_action && d.tuning_node_id == d.node_id) {
+    if (d.has_tuning && d.tuning_profile_id == prof->id &&
+        d.tuning_desired == prof->settings_json && d.tuning_drift_action == prof->drift_action &&
+        d.tuning_node_id == d.node_id) {
       continue;
     }
     plan.tuning_writes.push_back({d.id, d.node_id, prof->id, prof->settings_json,

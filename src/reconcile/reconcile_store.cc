@@ -1,9 +1,9 @@
 #include "reconcile/reconcile_store.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <set>
-
-#include <fmt/format.h>
 
 namespace diskinv::reconcile_store {
 namespace {
@@ -19,25 +19,6 @@ std::optional<bool> OptBool(const PgResult& r, int row, int col) {
   auto v = r.Get(row, col);
   return v ? std::optional<bool>(*v == "t") : std::nullopt;
 }
-
-// Columns 0..8 of a selector, starting at `at`: node, kname, transport, rotational, min, max,
-// model, vendor.
-DiskSelector ReadSelector(const PgResult& r, int row, int at) {
-  DiskSelector s;
-  s.node_pattern = Opt(r, row, at);
-  s.kname_pattern = Opt(r, row, at + 1);
-  s.transport = Opt(r, row, at + 2);
-  s.rotational = OptBool(r, row, at + 3);
-  s.min_size_bytes = OptInt(r, row, at + 4);
-  s.max_size_bytes = OptInt(r, row, at + 5);
-  s.model_pattern = Opt(r, row, at + 6);
-  s.vendor_pattern = Opt(r, row, at + 7);
-  return s;
-}
-
-constexpr const char* kSelectorCols =
-    "node_pattern, kname_pattern, transport, rotational, min_size_bytes, max_size_bytes, "
-    "model_pattern, vendor_pattern";
 
 template <typename T>
 std::string Array(const std::vector<T>& v) {
@@ -64,6 +45,19 @@ Result<std::vector<int64_t>> Ids(Result<PgResult> r) {
 
 }  // namespace
 
+DiskSelector ReadSelector(const PgResult& r, int row, int at) {
+  DiskSelector s;
+  s.node_pattern = Opt(r, row, at);
+  s.kname_pattern = Opt(r, row, at + 1);
+  s.transport = Opt(r, row, at + 2);
+  s.rotational = OptBool(r, row, at + 3);
+  s.min_size_bytes = OptInt(r, row, at + 4);
+  s.max_size_bytes = OptInt(r, row, at + 5);
+  s.model_pattern = Opt(r, row, at + 6);
+  s.vendor_pattern = Opt(r, row, at + 7);
+  return s;
+}
+
 Result<Spec> LoadSpec(PgConnection& c) {
   Spec spec;
   auto pools = c.ExecPrepared("rc_pools",
@@ -84,7 +78,7 @@ Result<Spec> LoadSpec(PgConnection& c) {
       fmt::format("SELECT id, name, pool_id, priority, enabled, require_unpartitioned, "
                   "require_no_holders, max_per_node, {} FROM diskinv.pool_policy ORDER BY "
                   "priority, id",
-                  kSelectorCols),
+                  kSelectorColumns),
       {});
   if (!pol.ok()) return pol.status();
   for (int i = 0; i < pol->rows(); ++i) {
@@ -104,7 +98,7 @@ Result<Spec> LoadSpec(PgConnection& c) {
       "rc_profiles",
       fmt::format("SELECT id, name, priority, enabled, pool_id, settings::text, drift_action, {} "
                   "FROM diskinv.tuning_profile ORDER BY priority, id",
-                  kSelectorCols),
+                  kSelectorColumns),
       {});
   if (!prof.ok()) return prof.status();
   for (int i = 0; i < prof->rows(); ++i) {
@@ -269,7 +263,8 @@ Result<ApplyResult> Apply(PgConnection& c, const ReconcilePlan& plan) {
         "rc_tuning_update",
         "UPDATE diskinv.disk_tuning t SET node_id = u.node_id, profile_id = u.profile_id, desired "
         "= u.desired::jsonb, drift_action = u.drift_action, desired_generation = "
-        "t.desired_generation + 1, desired_at = now(), status = 'pending' FROM unnest($1::bigint[], "
+        "t.desired_generation + 1, desired_at = now(), status = 'pending' FROM "
+        "unnest($1::bigint[], "
         "$2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[]) AS u(disk_id, node_id, "
         "profile_id, desired, drift_action, etag) WHERE t.disk_id = u.disk_id AND t.etag = u.etag "
         "RETURNING t.disk_id",

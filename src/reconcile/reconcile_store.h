@@ -12,11 +12,19 @@
 #include <vector>
 
 #include "common/status.h"
+#include "reconcile/disk_selector.h"
 #include "reconcile/reconcile_plan.h"
 #include "reconcile/spec.h"
 #include "store/pg_connection.h"
 
 namespace diskinv::reconcile_store {
+
+// The selector columns of pool_policy and tuning_profile, in this order, and their reader
+// (`first`: the index of node_pattern in the result).
+inline constexpr const char* kSelectorColumns =
+    "node_pattern, kname_pattern, transport, rotational, min_size_bytes, max_size_bytes, "
+    "model_pattern, vendor_pattern";
+DiskSelector ReadSelector(const PgResult& r, int row, int first);
 
 Result<Spec> LoadSpec(PgConnection& c);
 Result<std::vector<DiskFacts>> LoadFacts(PgConnection& c, const std::vector<int64_t>& disk_ids);

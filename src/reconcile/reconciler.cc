@@ -1,10 +1,10 @@
 #include "reconcile/reconciler.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "common/logging.h"
 #include "reconcile/reconcile_plan.h"
@@ -71,9 +71,9 @@ Status Reconciler::Handle(std::span<const EventGroup* const> groups, PgConnectio
       }
     }
   }
-  Logger("reconcile")->debug("{} group(s): {} disk(s), {} node(s), {} uid(s){}", groups.size(),
-                             disks.size(), nodes.size(), uids.size(),
-                             everything ? ", spec changed: every disk" : "");
+  Logger("reconcile")
+      ->debug("{} group(s): {} disk(s), {} node(s), {} uid(s){}", groups.size(), disks.size(),
+              nodes.size(), uids.size(), everything ? ", spec changed: every disk" : "");
   if (everything) {
     handler_spec_.reset();  // reloaded below, and kept until the next spec change
     return ReconcileAll(*txn, /*own_transactions=*/false);

@@ -22,8 +22,8 @@
 #include <vector>
 
 #include "cdc/cdc_consumer.h"
-#include "reconcile/spec.h"
 #include "common/status.h"
+#include "reconcile/spec.h"
 #include "store/pg_connection.h"
 
 namespace diskinv {
@@ -34,13 +34,13 @@ struct ReconcilerOptions {
 };
 
 struct ReconcilerStats {
-  std::atomic<uint64_t> changes{0};        // change events seen
-  std::atomic<uint64_t> disks{0};          // disk reconciliations (a disk per batch counts once)
+  std::atomic<uint64_t> changes{0};  // change events seen
+  std::atomic<uint64_t> disks{0};    // disk reconciliations (a disk per batch counts once)
   std::atomic<uint64_t> claims{0}, claim_conflicts{0}, releases{0};
   std::atomic<uint64_t> tuning_writes{0}, tuning_deletes{0};
   std::atomic<uint64_t> lost_races{0};
   std::atomic<uint64_t> full_passes{0};
-  std::atomic<uint64_t> ignored{0};        // changes that touch no disk
+  std::atomic<uint64_t> ignored{0};  // changes that touch no disk
 };
 
 class Reconciler : public ChangeHandler {

@@ -1,11 +1,12 @@
 #include "reconcile/spec_store.h"
 
-#include <cerrno>
-
 #include <fmt/format.h>
+
+#include <cerrno>
 
 #include "common/json_writer.h"
 #include "reconcile/queue_attribute.h"
+#include "reconcile/reconcile_store.h"
 
 namespace diskinv::spec_store {
 namespace {
@@ -32,22 +33,8 @@ std::optional<std::string> Opt(const PgResult& r, int row, int col) {
   return v ? std::optional<std::string>(std::string(*v)) : std::nullopt;
 }
 
-DiskSelector ReadSelector(const PgResult& r, int i, int at) {
-  DiskSelector s;
-  s.node_pattern = Opt(r, i, at);
-  s.kname_pattern = Opt(r, i, at + 1);
-  s.transport = Opt(r, i, at + 2);
-  if (auto v = r.Get(i, at + 3)) s.rotational = *v == "t";
-  if (r.Get(i, at + 4)) s.min_size_bytes = r.Int(i, at + 4);
-  if (r.Get(i, at + 5)) s.max_size_bytes = r.Int(i, at + 5);
-  s.model_pattern = Opt(r, i, at + 6);
-  s.vendor_pattern = Opt(r, i, at + 7);
-  return s;
-}
-
-constexpr const char* kSelectorCols =
-    "node_pattern, kname_pattern, transport, rotational, min_size_bytes, max_size_bytes, "
-    "model_pattern, vendor_pattern";
+using reconcile_store::kSelectorColumns;
+using reconcile_store::ReadSelector;
 
 }  // namespace
 
@@ -63,19 +50,21 @@ Status CreatePool(PgConnection& c, const std::string& name, const std::string& d
 
 Status UpdatePool(PgConnection& c, const std::string& name, std::optional<int64_t> max_disks,
                   bool clear_max_disks, std::optional<std::string> release_grace) {
-  auto r = c.Exec("UPDATE diskinv.pool SET max_disks = CASE WHEN $4 THEN NULL ELSE "
-                  "coalesce($2::integer, max_disks) END, release_grace = coalesce($3::interval, "
-                  "release_grace) WHERE name = $1 RETURNING id",
-                  {name, I(max_disks), release_grace, clear_max_disks ? "t" : "f"});
+  auto r = c.Exec(
+      "UPDATE diskinv.pool SET max_disks = CASE WHEN $4 THEN NULL ELSE "
+      "coalesce($2::integer, max_disks) END, release_grace = coalesce($3::interval, "
+      "release_grace) WHERE name = $1 RETURNING id",
+      {name, I(max_disks), release_grace, clear_max_disks ? "t" : "f"});
   if (!r.ok()) return Translate(r.status(), fmt::format("pool '{}'", name));
   if (r->rows() == 0) return Status(ENOENT, fmt::format("no pool '{}'", name));
   return Status::Ok();
 }
 
 Result<std::vector<PoolRow>> ListPools(PgConnection& c) {
-  auto r = c.Exec("SELECT p.id, p.name, p.description, p.max_disks, p.release_grace::text, "
-                  "(SELECT count(*) FROM diskinv.disk_claim c WHERE c.pool_id = p.id) FROM "
-                  "diskinv.pool p ORDER BY p.name");
+  auto r = c.Exec(
+      "SELECT p.id, p.name, p.description, p.max_disks, p.release_grace::text, "
+      "(SELECT count(*) FROM diskinv.disk_claim c WHERE c.pool_id = p.id) FROM "
+      "diskinv.pool p ORDER BY p.name");
   if (!r.ok()) return r.status();
   std::vector<PoolRow> out;
   for (int i = 0; i < r->rows(); ++i) {
@@ -105,7 +94,8 @@ Status DeletePool(PgConnection& c, const std::string& name, bool release) {
   if (!n.ok()) return fail(n.status());
   if (n->Int(0, 0) > 0 && !release) {
     return fail(Status(EBUSY, fmt::format("pool '{}' has {} claimed disk(s): use --release to "
-                                          "release them", name, n->Int(0, 0))));
+                                          "release them",
+                                          name, n->Int(0, 0))));
   }
   auto rel = c.Exec(
       "WITH gone AS (DELETE FROM diskinv.disk_claim WHERE pool_id = $1 RETURNING *) INSERT INTO "
@@ -127,7 +117,7 @@ Status AddPolicy(PgConnection& c, const PolicyInput& p) {
                   "require_unpartitioned, require_no_holders, max_per_node, {}) SELECT $1, id, $3, "
                   "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 FROM diskinv.pool WHERE "
                   "name = $2 RETURNING id",
-                  kSelectorCols),
+                  kSelectorColumns),
       {p.name, p.pool, std::to_string(p.priority), p.enabled ? "t" : "f",
        s.require_unpartitioned ? "t" : "f", s.require_no_holders ? "t" : "f", I(p.max_per_node),
        S(s.node_pattern), S(s.kname_pattern), S(s.transport), B(s.rotational), I(s.min_size_bytes),
@@ -138,13 +128,14 @@ Status AddPolicy(PgConnection& c, const PolicyInput& p) {
 }
 
 Result<std::vector<PolicyRow>> ListPolicies(PgConnection& c) {
-  auto r = c.Exec(fmt::format("SELECT pp.id, pp.name, p.name, pp.priority, pp.enabled, "
-                              "pp.require_unpartitioned, pp.require_no_holders, pp.max_per_node, "
-                              "{} FROM diskinv.pool_policy pp JOIN diskinv.pool p ON p.id = "
-                              "pp.pool_id ORDER BY pp.priority, pp.id",
-                              "pp.node_pattern, pp.kname_pattern, pp.transport, pp.rotational, "
-                              "pp.min_size_bytes, pp.max_size_bytes, pp.model_pattern, "
-                              "pp.vendor_pattern"));
+  auto r =
+      c.Exec(fmt::format("SELECT pp.id, pp.name, p.name, pp.priority, pp.enabled, "
+                         "pp.require_unpartitioned, pp.require_no_holders, pp.max_per_node, "
+                         "{} FROM diskinv.pool_policy pp JOIN diskinv.pool p ON p.id = "
+                         "pp.pool_id ORDER BY pp.priority, pp.id",
+                         "pp.node_pattern, pp.kname_pattern, pp.transport, pp.rotational, "
+                         "pp.min_size_bytes, pp.max_size_bytes, pp.model_pattern, "
+                         "pp.vendor_pattern"));
   if (!r.ok()) return r.status();
   std::vector<PolicyRow> out;
   for (int i = 0; i < r->rows(); ++i) {
@@ -174,8 +165,8 @@ Status AddProfile(PgConnection& c, const ProfileInput& p) {
   if (p.name.empty()) return Status::Invalid("a profile needs a name");
   if (p.settings.empty()) return Status::Invalid("a profile needs at least one --set ATTR=VALUE");
   if (p.drift_action != "repair" && p.drift_action != "report") {
-    return Status::Invalid(fmt::format("drift action must be repair or report, not '{}'",
-                                       p.drift_action));
+    return Status::Invalid(
+        fmt::format("drift action must be repair or report, not '{}'", p.drift_action));
   }
   JsonWriter w;
   w.BeginObject();
@@ -193,29 +184,31 @@ Status AddProfile(PgConnection& c, const ProfileInput& p) {
     pool_id = r->Str(0, 0);
   }
   return Translate(
-      c.Exec(fmt::format("INSERT INTO diskinv.tuning_profile (name, priority, enabled, pool_id, "
-                         "settings, drift_action, {}) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, "
-                         "$8, $9, $10, $11, $12, $13, $14)",
-                         kSelectorCols),
-             {p.name, std::to_string(p.priority), p.enabled ? "t" : "f", pool_id, w.Take(),
-              p.drift_action, S(s.node_pattern), S(s.kname_pattern), S(s.transport),
-              B(s.rotational), I(s.min_size_bytes), I(s.max_size_bytes), S(s.model_pattern),
-              S(s.vendor_pattern)})
+      c.Exec(
+           fmt::format("INSERT INTO diskinv.tuning_profile (name, priority, enabled, pool_id, "
+                       "settings, drift_action, {}) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, "
+                       "$8, $9, $10, $11, $12, $13, $14)",
+                       kSelectorColumns),
+           {p.name, std::to_string(p.priority), p.enabled ? "t" : "f", pool_id, w.Take(),
+            p.drift_action, S(s.node_pattern), S(s.kname_pattern), S(s.transport), B(s.rotational),
+            I(s.min_size_bytes), I(s.max_size_bytes), S(s.model_pattern), S(s.vendor_pattern)})
           .status(),
       fmt::format("profile '{}'", p.name));
 }
 
 Result<std::vector<ProfileRow>> ListProfiles(PgConnection& c) {
-  auto r = c.Exec(fmt::format("SELECT t.id, t.name, p.name, t.priority, t.enabled, "
-                              "t.settings::text, t.drift_action, {} FROM diskinv.tuning_profile t "
-                              "LEFT JOIN diskinv.pool p ON p.id = t.pool_id ORDER BY t.priority, "
-                              "t.id",
-                              "t.node_pattern, t.kname_pattern, t.transport, t.rotational, "
-                              "t.min_size_bytes, t.max_size_bytes, t.model_pattern, "
-                              "t.vendor_pattern"));
+  auto r =
+      c.Exec(fmt::format("SELECT t.id, t.name, p.name, t.priority, t.enabled, "
+                         "t.settings::text, t.drift_action, {} FROM diskinv.tuning_profile t "
+                         "LEFT JOIN diskinv.pool p ON p.id = t.pool_id ORDER BY t.priority, "
+                         "t.id",
+                         "t.node_pattern, t.kname_pattern, t.transport, t.rotational, "
+                         "t.min_size_bytes, t.max_size_bytes, t.model_pattern, "
+                         "t.vendor_pattern"));
   if (!r.ok()) return r.status();
-  auto kv = c.Exec("SELECT t.id, e.key, e.value FROM diskinv.tuning_profile t, "
-                   "jsonb_each_text(t.settings) e");
+  auto kv = c.Exec(
+      "SELECT t.id, e.key, e.value FROM diskinv.tuning_profile t, "
+      "jsonb_each_text(t.settings) e");
   if (!kv.ok()) return kv.status();
   std::vector<ProfileRow> out;
   for (int i = 0; i < r->rows(); ++i) {
@@ -244,10 +237,11 @@ Status RemoveProfile(PgConnection& c, const std::string& name) {
 }
 
 Result<std::vector<ClaimRow>> ListClaims(PgConnection& c, const std::string& pool) {
-  auto r = c.Exec("SELECT pool, hostname, kname, uid, state, coalesce(policy, ''), "
-                  "claimed_at::text FROM diskinv.claims_v WHERE $1 = '' OR pool = $1 ORDER BY "
-                  "pool, hostname, kname",
-                  {pool});
+  auto r = c.Exec(
+      "SELECT pool, hostname, kname, uid, state, coalesce(policy, ''), "
+      "claimed_at::text FROM diskinv.claims_v WHERE $1 = '' OR pool = $1 ORDER BY "
+      "pool, hostname, kname",
+      {pool});
   if (!r.ok()) return r.status();
   std::vector<ClaimRow> out;
   for (int i = 0; i < r->rows(); ++i) {
@@ -258,11 +252,12 @@ Result<std::vector<ClaimRow>> ListClaims(PgConnection& c, const std::string& poo
 }
 
 Result<std::vector<TuningRow>> ListTuning(PgConnection& c, const std::string& hostname) {
-  auto r = c.Exec("SELECT hostname, kname, coalesce(profile, ''), status, desired::text, "
-                  "coalesce(observed::text, ''), coalesce(rejected::text, ''), coalesce(drift::text, "
-                  "''), coalesce(observed_at::text, ''), desired_generation, applied_generation "
-                  "FROM diskinv.tuning_v WHERE $1 = '' OR hostname = $1 ORDER BY hostname, kname",
-                  {hostname});
+  auto r = c.Exec(
+      "SELECT hostname, kname, coalesce(profile, ''), status, desired::text, "
+      "coalesce(observed::text, ''), coalesce(rejected::text, ''), coalesce(drift::text, "
+      "''), coalesce(observed_at::text, ''), desired_generation, applied_generation "
+      "FROM diskinv.tuning_v WHERE $1 = '' OR hostname = $1 ORDER BY hostname, kname",
+      {hostname});
   if (!r.ok()) return r.status();
   std::vector<TuningRow> out;
   for (int i = 0; i < r->rows(); ++i) {

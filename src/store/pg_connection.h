@@ -70,6 +70,9 @@ class PgConnection {
   std::set<std::string> prepared_;
 };
 
+// A libpq message on one line (trailing newline dropped, DETAIL lines joined).
+std::string OneLine(const char* msg);
+
 // The URL or conninfo with its password replaced by "***" ("(libpq defaults)" when empty).
 std::string RedactUrl(std::string_view url);
 

@@ -36,7 +36,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Check(bare.ok() || !bare.message().empty());
   if (bare.ok()) {
     for (const auto& c : m.new_tuple) {
-      Check(c.data.empty() || (c.data.data() >= in.data() && c.data.data() + c.data.size() <= in.data() + in.size()));
+      Check(c.data.empty() ||
+            (c.data.data() >= in.data() && c.data.data() + c.data.size() <= in.data() + in.size()));
     }
   }
   EventGroupPool pool(4, 1 << 16);

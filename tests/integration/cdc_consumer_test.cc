@@ -1,6 +1,9 @@
 // The CDC consumer against a real PostgreSQL 15 (tests/support/pg_cluster): acknowledgements,
 // its own persisted position, idle keepalive acks, slow handlers, handler errors, a second
 // consumer, dropped slots, server restarts (clean and immediate), DDL and TOAST mid-stream.
+#include "cdc/cdc_consumer.h"
+
+#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <atomic>
@@ -10,9 +13,6 @@
 #include <set>
 #include <thread>
 
-#include <gtest/gtest.h>
-
-#include "cdc/cdc_consumer.h"
 #include "cdc/consumer_state.h"
 #include "cdc/replication_connection.h"
 #include "support/cdc_harness.h"
@@ -58,7 +58,8 @@ class CountingHandler : public ChangeHandler {
       --fail_next;
       return Status(EIO, "injected handler failure");
     }
-    if (sleep_first.count() > 0 && calls.fetch_add(1) == 0) std::this_thread::sleep_for(sleep_first);
+    if (sleep_first.count() > 0 && calls.fetch_add(1) == 0)
+      std::this_thread::sleep_for(sleep_first);
     for (const EventGroup* g : groups) {
       std::lock_guard lock(mu);
       if (g->last_part) {
@@ -70,9 +71,10 @@ class CountingHandler : public ChangeHandler {
         auto k = g->NewTuple(c).Text("k");
         if (!k) return Status::Invalid("src insert without k");
         if (txn) {
-          auto r = txn->Exec("INSERT INTO effects VALUES ($1, 1) ON CONFLICT (k) DO UPDATE SET n "
-                             "= effects.n + 1",
-                             {std::string(*k)});
+          auto r = txn->Exec(
+              "INSERT INTO effects VALUES ($1, 1) ON CONFLICT (k) DO UPDATE SET n "
+              "= effects.n + 1",
+              {std::string(*k)});
           if (!r.ok()) return r.status();
         }
         ++inserts;
@@ -192,7 +194,8 @@ TEST(CdcConsumer, SlowHandlerDoesNotStopStatusUpdates) {
     Running r(o, &h);
     int base = db.Int("SELECT count(*) FROM src");
     for (int i = 1; i <= 20; ++i) {
-      ASSERT_EQ(db.Exec("INSERT INTO src VALUES (" + std::to_string(base + i) + ", repeat('p', "
+      ASSERT_EQ(db.Exec("INSERT INTO src VALUES (" + std::to_string(base + i) +
+                        ", repeat('p', "
                         "2000))"),
                 "");
     }
@@ -345,7 +348,8 @@ TEST(CdcConsumer, ResumesFromItsOwnPositionAcrossServerRestarts) {
   EXPECT_TRUE(WaitFor([&] { return db.Int("SELECT count(*) FROM effects") == rows; }, 60s))
       << db.Int("SELECT count(*) FROM effects") << " effects for " << rows << " rows";
   EXPECT_TRUE(r.Stop().ok());
-  EXPECT_EQ(db.Int("SELECT count(*) FROM src s LEFT JOIN effects e USING (k) WHERE e.k IS NULL"), 0);
+  EXPECT_EQ(db.Int("SELECT count(*) FROM src s LEFT JOIN effects e USING (k) WHERE e.k IS NULL"),
+            0);
   EXPECT_EQ(db.Int("SELECT count(*) FROM effects WHERE n <> 1"), 0);
   EXPECT_GE(r.consumer.stats().sessions.load(), 3u);
   std::printf("sessions %llu, transactions %llu, dropped as already handled %llu\n",

@@ -3,6 +3,7 @@
 // reports what it observed; kill -9 around the acknowledgement; slots lost to
 // max_slot_wal_keep_size or dropped; replay; a second controller; the CLI's contracts; a
 // 1,000,000-row transaction through `cdc tail` with bounded memory.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,8 +11,6 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "cdc/lsn.h"
 #include "store/inventory_store.h"
@@ -51,13 +50,15 @@ void WriteSys(const std::string& path, const std::string& v) { std::ofstream(pat
 int64_t AddDisk(CdcDatabase& db, const std::string& uid, const std::string& kname,
                 const std::string& conflict = "") {
   if (db.Int("SELECT count(*) FROM diskinv.node WHERE machine_id = 'm1'") == 0) {
-    EXPECT_EQ(db.Exec("INSERT INTO diskinv.node (machine_id, hostname) VALUES ('m1', 'host1')"), "");
+    EXPECT_EQ(db.Exec("INSERT INTO diskinv.node (machine_id, hostname) VALUES ('m1', 'host1')"),
+              "");
   }
-  return db.Int("INSERT INTO diskinv.disk (uid, node_id, kname, transport, rotational, size_bytes, "
-                "identity_source, identity_conflict, etag) SELECT '" + uid + "', id, '" + kname +
-                "', 'nvme', false, 1000000000000, 'wwn', " +
-                (conflict.empty() ? std::string("NULL") : "'" + conflict + "'") +
-                ", 'e' FROM diskinv.node WHERE machine_id = 'm1' RETURNING id");
+  return db.Int(
+      "INSERT INTO diskinv.disk (uid, node_id, kname, transport, rotational, size_bytes, "
+      "identity_source, identity_conflict, etag) SELECT '" +
+      uid + "', id, '" + kname + "', 'nvme', false, 1000000000000, 'wwn', " +
+      (conflict.empty() ? std::string("NULL") : "'" + conflict + "'") +
+      ", 'e' FROM diskinv.node WHERE machine_id = 'm1' RETURNING id");
 }
 
 int64_t Claims(CdcDatabase& db, int64_t disk_id) {
@@ -82,8 +83,7 @@ void DrainReconciler(CdcDatabase& db) {
   ASSERT_TRUE(WaitFor([&] { return db.Scalar("SELECT active " + slot) == "t"; }, 20s))
       << p->Output();
   ASSERT_TRUE(WaitFor(
-      [&] { return db.Scalar("SELECT confirmed_flush_lsn >= '" + now + "' " + slot) == "t"; },
-      20s))
+      [&] { return db.Scalar("SELECT confirmed_flush_lsn >= '" + now + "' " + slot) == "t"; }, 20s))
       << p->Output();
   p->Signal(SIGINT);
   EXPECT_EQ(p->ExitCode(20s), 0) << p->Output();
@@ -115,21 +115,30 @@ TEST(Reconcile, LoopDeviceIsClaimedTunedAndObserved) {
   const std::string kname = loop->name();
   const std::string q = "/sys/block/" + kname + "/queue/";
   const std::string orig_sched = ReadSys(q + "scheduler"), orig_nr = ReadSys(q + "nr_requests"),
-                    orig_ra = ReadSys(q + "read_ahead_kb"), orig_disc = ReadSys(q + "discard_max_bytes");
+                    orig_ra = ReadSys(q + "read_ahead_kb"),
+                    orig_disc = ReadSys(q + "discard_max_bytes");
   Cli(db, "pool policy add e2e-loop --pool e2e --kname " + kname + " --min-size 32M");
-  Cli(db, "tune profile add e2e-q --pool e2e --set scheduler=mq-deadline --set nr_requests=64 "
-          "--set read_ahead_kb=256 --set discard_max_bytes=1000");
+  Cli(db,
+      "tune profile add e2e-q --pool e2e --set scheduler=mq-deadline --set nr_requests=64 "
+      "--set read_ahead_kb=256 --set discard_max_bytes=1000");
   ASSERT_TRUE((*store)->ApplyInventory(*node, walker.WalkAll()).ok());
-  int64_t disk = db.Int("SELECT id FROM diskinv.disk WHERE kname = '" + kname +
-                        "' AND state = 'present'");
+  int64_t disk =
+      db.Int("SELECT id FROM diskinv.disk WHERE kname = '" + kname + "' AND state = 'present'");
   ASSERT_GT(disk, 0);
   std::string d = std::to_string(disk);
   // CDC -> claim and desired tuning.
   ASSERT_TRUE(WaitFor([&] { return Claims(db, disk) == 1; }, 20s)) << reconcile->Output();
-  ASSERT_TRUE(WaitFor([&] { return db.Int("SELECT count(*) FROM diskinv.disk_tuning WHERE "
-                                          "disk_id = " + d) == 1; }, 20s));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return db.Int(
+                   "SELECT count(*) FROM diskinv.disk_tuning WHERE "
+                   "disk_id = " +
+                   d) == 1;
+      },
+      20s));
   EXPECT_EQ(db.Scalar("SELECT p.name FROM diskinv.disk_claim c JOIN diskinv.pool p ON p.id = "
-                      "c.pool_id WHERE disk_id = " + d),
+                      "c.pool_id WHERE disk_id = " +
+                      d),
             "e2e");
 
   // The agent side: validate, write sysfs, re-read, report.
@@ -166,8 +175,8 @@ TEST(Reconcile, LoopDeviceIsClaimedTunedAndObserved) {
   // A profile that only reports drift.
   Cli(db, "tune profile remove e2e-q");
   Cli(db, "tune profile add e2e-r --pool e2e --set scheduler=kyber --drift report");
-  ASSERT_TRUE(WaitFor([&] { return db.Scalar("SELECT desired->>'scheduler' " + row) == "kyber"; },
-                      20s));
+  ASSERT_TRUE(
+      WaitFor([&] { return db.Scalar("SELECT desired->>'scheduler' " + row) == "kyber"; }, 20s));
   Cli(db, "tune apply --once --machine-id e2e-machine");
   EXPECT_NE(ReadSys(q + "scheduler").find("[kyber]"), std::string::npos);
   WriteSys(q + "scheduler", "none");
@@ -220,17 +229,19 @@ TEST(Reconcile, KilledAroundTheAcknowledgementTheEffectHappensOnce) {
 
   // 2. Killed after the commit, before the acknowledgement reached the server.
   int64_t b = AddDisk(db, "wwn-b", "nvme1n1");
-  p = DiskinvBackground(db.url, {"reconcile", "--no-list"}, {"DISKINV_CDC_FAULT=kill-after-commit"});
+  p = DiskinvBackground(db.url, {"reconcile", "--no-list"},
+                        {"DISKINV_CDC_FAULT=kill-after-commit"});
   ASSERT_EQ(p->ExitCode(30s), 128 + SIGKILL) << p->Output();
   EXPECT_EQ(Claims(db, b), 1);
-  std::string claimed_at = db.Scalar("SELECT claimed_at FROM diskinv.disk_claim WHERE disk_id = " +
-                                     std::to_string(b));
+  std::string claimed_at =
+      db.Scalar("SELECT claimed_at FROM diskinv.disk_claim WHERE disk_id = " + std::to_string(b));
   std::string own = db.Scalar(pos);
   // The slot was not told: it would redeliver; the consumer's own position covers it.
   EXPECT_EQ(db.Scalar("SELECT confirmed_flush_lsn < '" + own +
                       "' FROM pg_replication_slots WHERE slot_name = 'diskinv_reconcile'"),
             "t");
-  std::string transactions = "SELECT transactions FROM diskinv.cdc_consumer WHERE app = 'reconcile'";
+  std::string transactions =
+      "SELECT transactions FROM diskinv.cdc_consumer WHERE app = 'reconcile'";
   int64_t handled = db.Int(transactions);
   DrainReconciler(db);
   EXPECT_EQ(db.Int(transactions), handled);  // not handled again
@@ -240,24 +251,25 @@ TEST(Reconcile, KilledAroundTheAcknowledgementTheEffectHappensOnce) {
   // back and the position were lost): the server redelivers the transaction and the
   // level-triggered handler absorbs the duplicate.
   int64_t c = AddDisk(db, "wwn-c", "nvme2n1");
-  p = DiskinvBackground(db.url, {"reconcile", "--no-list"}, {"DISKINV_CDC_FAULT=kill-after-commit"});
+  p = DiskinvBackground(db.url, {"reconcile", "--no-list"},
+                        {"DISKINV_CDC_FAULT=kill-after-commit"});
   ASSERT_EQ(p->ExitCode(30s), 128 + SIGKILL) << p->Output();
   ASSERT_EQ(Claims(db, c), 1);
-  std::string c_claimed_at = db.Scalar("SELECT claimed_at FROM diskinv.disk_claim WHERE disk_id = " +
-                                       std::to_string(c));
+  std::string c_claimed_at =
+      db.Scalar("SELECT claimed_at FROM diskinv.disk_claim WHERE disk_id = " + std::to_string(c));
   ASSERT_EQ(db.Exec("UPDATE diskinv.cdc_consumer SET confirmed_lsn = (SELECT confirmed_flush_lsn "
                     "FROM pg_replication_slots WHERE slot_name = 'diskinv_reconcile')"),
             "");
   int64_t before_redelivery = db.Int(transactions);
   DrainReconciler(db);
   EXPECT_GT(db.Int(transactions), before_redelivery);  // it was handled again...
-  EXPECT_EQ(Claims(db, c), 1);                          // ...and changed nothing
-  EXPECT_EQ(db.Scalar("SELECT claimed_at FROM diskinv.disk_claim WHERE disk_id = " +
-                      std::to_string(c)),
-            c_claimed_at);
-  EXPECT_EQ(db.Scalar("SELECT claimed_at FROM diskinv.disk_claim WHERE disk_id = " +
-                      std::to_string(b)),
-            claimed_at);
+  EXPECT_EQ(Claims(db, c), 1);                         // ...and changed nothing
+  EXPECT_EQ(
+      db.Scalar("SELECT claimed_at FROM diskinv.disk_claim WHERE disk_id = " + std::to_string(c)),
+      c_claimed_at);
+  EXPECT_EQ(
+      db.Scalar("SELECT claimed_at FROM diskinv.disk_claim WHERE disk_id = " + std::to_string(b)),
+      claimed_at);
   EXPECT_EQ(db.Int("SELECT max(desired_generation) FROM diskinv.disk_tuning"), 1);
   EXPECT_EQ(db.Int("SELECT count(*) FROM diskinv.disk_claim_history"), 0);
 }
@@ -278,8 +290,9 @@ TEST(Reconcile, LostSlotRaisesAnAlarmAndReplayRepairsTheGap) {
         db.Exec("INSERT INTO filler SELECT repeat('f', 1000) FROM generate_series(1, 5000)");
         db.Exec("SELECT pg_switch_wal()");
         db.Exec("CHECKPOINT");
-        return db.Scalar("SELECT wal_status FROM pg_replication_slots WHERE slot_name = "
-                         "'diskinv_reconcile'") == "lost";
+        return db.Scalar(
+                   "SELECT wal_status FROM pg_replication_slots WHERE slot_name = "
+                   "'diskinv_reconcile'") == "lost";
       },
       60s));
   int rc = -1;
@@ -314,7 +327,8 @@ TEST(Reconcile, LostSlotRaisesAnAlarmAndReplayRepairsTheGap) {
   // A dropped slot.
   DrainReconciler(db);
   // (the walsender of the stopped reconciler may take a moment to release the slot)
-  ASSERT_TRUE(WaitFor([&] { return db.Exec("SELECT pg_drop_replication_slot('diskinv_reconcile')") == ""; }, 10s));
+  ASSERT_TRUE(WaitFor(
+      [&] { return db.Exec("SELECT pg_drop_replication_slot('diskinv_reconcile')") == ""; }, 10s));
   out = Diskinv(db.url, "reconcile --no-list", &rc);
   EXPECT_EQ(rc, 4) << out;
   EXPECT_NE(out.find("does not exist"), std::string::npos) << out;
@@ -333,9 +347,13 @@ TEST(Reconcile, ReplayWindowCatchesLateCommits) {
     auto other = PgConnection::Connect(db.url);
     EXPECT_TRUE(other.ok());
     EXPECT_TRUE((*other)->Exec("BEGIN").ok());
-    EXPECT_TRUE((*other)->Exec("INSERT INTO diskinv.disk (uid, node_id, kname, transport, "
-                               "identity_source, etag) SELECT '" + uid + "', id, 'nvme5n1', "
-                               "'nvme', 'wwn', 'e' FROM diskinv.node LIMIT 1").ok());
+    EXPECT_TRUE((*other)
+                    ->Exec("INSERT INTO diskinv.disk (uid, node_id, kname, transport, "
+                           "identity_source, etag) SELECT '" +
+                           uid +
+                           "', id, 'nvme5n1', "
+                           "'nvme', 'wwn', 'e' FROM diskinv.node LIMIT 1")
+                    .ok());
     std::this_thread::sleep_for(1100ms);
     std::string since = db.Scalar("SELECT clock_timestamp()");
     EXPECT_TRUE((*other)->Exec("COMMIT").ok());
@@ -344,7 +362,8 @@ TEST(Reconcile, ReplayWindowCatchesLateCommits) {
   AddDisk(db, "wwn-first", "nvme0n1");
   std::this_thread::sleep_for(2000ms);
   std::string since = late_commit("wwn-late");
-  std::string out = Cli(db, "cdc replay -t disk -e insert --dry-run --margin 0 --since '" + since + "'");
+  std::string out =
+      Cli(db, "cdc replay -t disk -e insert --dry-run --margin 0 --since '" + since + "'");
   EXPECT_NE(out.find("would replay 0 insert row(s)"), std::string::npos) << out;  // the trap
   // A margin longer than the writer's transaction (1.1 s) catches it, not the row before.
   out = Cli(db, "cdc replay -t disk -e insert --dry-run --margin 2 --since '" + since + "'");
@@ -367,10 +386,14 @@ TEST(Reconcile, SecondControllerIsRefused) {
   REQUIRE_CDC_DATABASE(db, "e2e_second");
   MakeSpec(db);
   auto first = DiskinvBackground(db.url, {"reconcile"});
-  ASSERT_TRUE(WaitFor([&] {
-    return db.Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = "
-                     "'diskinv_reconcile'") == "t";
-  }, 20s)) << first->Output();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return db.Scalar(
+                   "SELECT active FROM pg_replication_slots WHERE slot_name = "
+                   "'diskinv_reconcile'") == "t";
+      },
+      20s))
+      << first->Output();
   int rc = -1;
   std::string out = Diskinv(db.url, "reconcile --no-list", &rc);
   EXPECT_EQ(rc, 5) << out;
@@ -403,9 +426,8 @@ TEST(Reconcile, CommandLineContracts) {
   // Help and usage errors.
   for (const char* cmd : {"cdc", "reconcile", "pool", "tune"}) {
     int rc = -1;
-    std::string help = testing::RunCommand(testing::ShellQuote(testing::DiskinvBinary()) + " " +
-                                               cmd + " --help",
-                                           &rc);
+    std::string help = testing::RunCommand(
+        testing::ShellQuote(testing::DiskinvBinary()) + " " + cmd + " --help", &rc);
     EXPECT_EQ(rc, 0) << cmd;
     EXPECT_NE(help.find("Exit status"), std::string::npos) << cmd;
   }
@@ -436,11 +458,14 @@ TEST(Reconcile, MillionRowTransactionWithBoundedMemory) {
   ASSERT_EQ(db.Exec("CREATE TABLE big (k int, pad text); CREATE PUBLICATION big_pub FOR TABLE "
                     "big"),
             "");
-  auto tail = DiskinvBackground(db.url, {"cdc", "tail", "--publication", "big_pub", "--summary",
-                                         "--limit", "1"});
-  ASSERT_TRUE(WaitFor([&] {
-    return db.Int("SELECT count(*) FROM pg_replication_slots WHERE temporary AND active") == 1;
-  }, 20s)) << tail->Output();
+  auto tail = DiskinvBackground(
+      db.url, {"cdc", "tail", "--publication", "big_pub", "--summary", "--limit", "1"});
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return db.Int("SELECT count(*) FROM pg_replication_slots WHERE temporary AND active") == 1;
+      },
+      20s))
+      << tail->Output();
   ASSERT_EQ(db.Exec("INSERT INTO big SELECT i, repeat(md5(i::text), 6) FROM generate_series(1, "
                     "1000000) i"),
             "");

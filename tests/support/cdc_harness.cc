@@ -60,9 +60,9 @@ bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeou
 }
 
 std::string Diskinv(const std::string& url, const std::string& args, int* exit_code) {
-  return RunCommand(ShellQuote(DiskinvBinary()) + " " + args + " --database-url " +
-                        ShellQuote(url) + " 2>&1",
-                    exit_code);
+  return RunCommand(
+      ShellQuote(DiskinvBinary()) + " " + args + " --database-url " + ShellQuote(url) + " 2>&1",
+      exit_code);
 }
 
 std::unique_ptr<ChildProcess> DiskinvBackground(const std::string& url,

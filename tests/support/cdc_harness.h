@@ -42,11 +42,10 @@ std::unique_ptr<ChildProcess> DiskinvBackground(const std::string& url,
 }  // namespace diskinv::testing
 
 // Skips (outside CI only) when no PostgreSQL can be started here; else `db` is ready.
-#define REQUIRE_CDC_DATABASE(db, name)                                              \
-  auto db##_r = diskinv::testing::MakeCdcDatabase(name);                            \
-  if (!db##_r.ok()) {                                                               \
-    if (std::getenv("CI")) FAIL() << db##_r.status().message();                     \
-    GTEST_SKIP() << "no PostgreSQL (set CI to fail instead): "                      \
-                 << db##_r.status().message();                                      \
-  }                                                                                 \
+#define REQUIRE_CDC_DATABASE(db, name)                                                       \
+  auto db##_r = diskinv::testing::MakeCdcDatabase(name);                                     \
+  if (!db##_r.ok()) {                                                                        \
+    if (std::getenv("CI")) FAIL() << db##_r.status().message();                              \
+    GTEST_SKIP() << "no PostgreSQL (set CI to fail instead): " << db##_r.status().message(); \
+  }                                                                                          \
   diskinv::testing::CdcDatabase& db = *db##_r

@@ -19,7 +19,7 @@ class ChildProcess {
  public:
   // `env`: extra NAME=VALUE entries added to the environment.
   static Result<std::unique_ptr<ChildProcess>> Start(const std::vector<std::string>& argv,
-                                                      const std::vector<std::string>& env = {});
+                                                     const std::vector<std::string>& env = {});
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;

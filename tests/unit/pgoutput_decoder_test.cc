@@ -1,9 +1,10 @@
 // The pgoutput decoder over streams captured from PostgreSQL 15.18 (fixtures/pgoutput,
 // capture.py) and over malformed messages.
+#include "cdc/pgoutput_decoder.h"
+
 #include <gtest/gtest.h>
 
 #include "cdc/lsn.h"
-#include "cdc/pgoutput_decoder.h"
 #include "cdc/replication_message.h"
 #include "support/pgoutput_builder.h"
 
@@ -145,8 +146,8 @@ TEST(PgoutputDecoder, RelationResentAfterDdl) {
     return s;
   };
   EXPECT_EQ(names(m[1]), "id,a,");
-  EXPECT_EQ(names(m[5]), "id,a,b,");   // ADD COLUMN b
-  EXPECT_EQ(names(m[9]), "id,b,");     // DROP COLUMN a
+  EXPECT_EQ(names(m[5]), "id,a,b,");  // ADD COLUMN b
+  EXPECT_EQ(names(m[9]), "id,b,");    // DROP COLUMN a
   EXPECT_EQ(m[13].replica_identity, 'f');
   EXPECT_TRUE(m[13].attributes[1].key);  // FULL: every column is part of the identity
   EXPECT_EQ(m[14].old_kind, 'O');
@@ -257,7 +258,8 @@ TEST(PgoutputDecoder, MalformedMessages) {
   tr += std::string("\0\0\0\0\0", 5);
   EXPECT_FALSE(DecodePgoutput(tr, opt, &m).ok());
   // A valid message after all that still decodes (the decoder keeps no state).
-  EXPECT_TRUE(DecodePgoutput(testing::PgInsert(7, {testing::T("1"), testing::Null()}), opt, &m).ok());
+  EXPECT_TRUE(
+      DecodePgoutput(testing::PgInsert(7, {testing::T("1"), testing::Null()}), opt, &m).ok());
   EXPECT_EQ(m.new_tuple.size(), 2u);
 }
 

@@ -1,11 +1,12 @@
 // PlanReconcile and the selectors: claims exactly once, limits, identity conflicts, release
 // after the grace period, tuning rows written only when they differ; a plan applied is empty
 // the second time (level-triggered, idempotent).
+#include "reconcile/reconcile_plan.h"
+
 #include <gtest/gtest.h>
 
 #include "reconcile/disk_selector.h"
 #include "reconcile/queue_attribute.h"
-#include "reconcile/reconcile_plan.h"
 
 namespace diskinv {
 namespace {

@@ -1,8 +1,9 @@
 // TransactionAssembler: grouping per transaction, bounded parts, relation versions, skipping
 // what the consumer already handled, and refusing what it must not guess at.
+#include "cdc/transaction_assembler.h"
+
 #include <gtest/gtest.h>
 
-#include "cdc/transaction_assembler.h"
 #include "support/pgoutput_builder.h"
 
 namespace diskinv {
@@ -130,7 +131,8 @@ TEST(TransactionAssembler, LargeTransactionInBoundedParts) {
     pool.Release(std::move(g));
     return Status::Ok();
   };
-  ASSERT_TRUE(a.FeedPayload(PgRelation(9, "diskinv", "t", {{"id", 20, true}, {"pad", 25}}), 1, sink).ok());
+  ASSERT_TRUE(
+      a.FeedPayload(PgRelation(9, "diskinv", "t", {{"id", 20, true}, {"pad", 25}}), 1, sink).ok());
   ASSERT_TRUE(a.FeedPayload(PgBegin(0x8000000, 5, 77), 2, sink).ok());
   std::string pad(200, 'p');
   for (int i = 0; i < 100000; ++i) {

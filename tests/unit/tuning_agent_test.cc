@@ -83,11 +83,12 @@ TEST(TuningValidator, MirrorsTheKernel) {
   bad("max_sectors_kb", "4096", "above max_hw_sectors_kb 2048");
   bad("max_sectors_kb", "2", "below the minimum segment size");
   bad("max_sectors_kb", "0", "default");
-  bad("max_sectors_kb", "6", "multiple of the logical block size (4 KiB): the kernel would store 4");
+  bad("max_sectors_kb", "6",
+      "multiple of the logical block size (4 KiB): the kernel would store 4");
   ok("read_ahead_kb", "4096");
   bad("read_ahead_kb", "130", "would store 128");
   // nr_requests is judged against the scheduler that will be active.
-  ok("nr_requests", "512");                      // none: <= nr_tags 1023
+  ok("nr_requests", "512");  // none: <= nr_tags 1023
   bad("nr_requests", "2000", "hardware queue depth 1023");
   {
     auto v = Verdicts({{"nr_requests", "2000"}, {"scheduler", "mq-deadline"}}, st);
@@ -127,15 +128,17 @@ TEST(TuningApplier, AppliesValidValuesAndReportsRejections) {
   AddQueue(fs, "sda");
   FakeTuningSysfsWriter writer(&fs);
   TuningApplier applier(fs, writer, 4096);
-  TuningOutcome out = applier.Apply(
-      "sda", {{"scheduler", "mq-deadline"}, {"nr_requests", "64"}, {"discard_max_bytes", "1000"},
-              {"read_ahead_kb", "128"}},
-      /*resync=*/false, true);
+  TuningOutcome out = applier.Apply("sda",
+                                    {{"scheduler", "mq-deadline"},
+                                     {"nr_requests", "64"},
+                                     {"discard_max_bytes", "1000"},
+                                     {"read_ahead_kb", "128"}},
+                                    /*resync=*/false, true);
   EXPECT_EQ(out.status, "partial");
   // Scheduler first (it resets nr_requests in the kernel), then nr_requests; read_ahead_kb
   // already had the value: not written. The rejected value is never written.
-  EXPECT_EQ(writer.writes(), (std::vector<std::string>{"sda/scheduler=mq-deadline",
-                                                       "sda/nr_requests=64"}));
+  EXPECT_EQ(writer.writes(),
+            (std::vector<std::string>{"sda/scheduler=mq-deadline", "sda/nr_requests=64"}));
   EXPECT_EQ(out.observed["scheduler"], "mq-deadline");
   EXPECT_EQ(out.observed["nr_requests"], "64");
   EXPECT_EQ(out.observed["discard_max_bytes"], "2199023255040");
