@@ -44,12 +44,13 @@ Status RealTuningSysfsWriter::WriteQueueAttribute(std::string_view kname,
   if (Status s = CheckTuningTarget(kname, attribute); !s.ok()) return s;
   std::string path = fmt::format("sys/block/{}/queue/{}", kname, attribute);
   open_how how{};
-  how.flags = O_WRONLY | O_CLOEXEC | O_NOFOLLOW;
+  // O_TRUNC as a shell's ">" does: a no-op on sysfs, and right for a test tree's plain files.
+  how.flags = O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW;
   how.resolve = RESOLVE_NO_MAGICLINKS | (in_root_ ? RESOLVE_IN_ROOT : 0);
   // sys/block/<kname> is itself a symlink into sys/devices: only the last component must not be.
   int fd = static_cast<int>(syscall(SYS_openat2, root_fd_, path.c_str(), &how, sizeof(how)));
   if (fd < 0 && errno == ENOSYS)
-    fd = openat(root_fd_, path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    fd = openat(root_fd_, path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return Status::FromErrno(errno, fmt::format("open {}/{} for writing", root_, path));
   ssize_t n = write(fd, value.data(), value.size());
   int err = errno;

@@ -102,13 +102,6 @@ Status RecordError(PgConnection& c, const std::string& app, const std::string& k
       .status();
 }
 
-Status Heartbeat(PgConnection& c, const std::string& app) {
-  return c
-      .ExecPrepared("cdc_consumer_heartbeat",
-                    "UPDATE diskinv.cdc_consumer SET heartbeat_at = now() WHERE app = $1", {app})
-      .status();
-}
-
 Status RaiseAlarm(PgConnection& c, const std::string& app, AlarmKind kind,
                   const std::string& message, const std::optional<std::string>& gap_since) {
   Logger("cdc")->error("ALARM {} for consumer {}: {}", AlarmKindName(kind), app, message);

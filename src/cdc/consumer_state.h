@@ -54,7 +54,6 @@ Status ResetPosition(PgConnection& c, const std::string& app, Lsn lsn);
 // Counts an error ("decode" or "handler") and keeps its text.
 Status RecordError(PgConnection& c, const std::string& app, const std::string& kind,
                    const std::string& message);
-Status Heartbeat(PgConnection& c, const std::string& app);
 // Opens an alarm (one open alarm per app and kind; a second raise updates the message).
 // `gap_since`: commit time after which events may be missing (NULL: unknown).
 Status RaiseAlarm(PgConnection& c, const std::string& app, AlarmKind kind,

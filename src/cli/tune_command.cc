@@ -55,8 +55,8 @@ Options:
       --database-url URL   default $DISKINV_DATABASE_URL, else the libpq defaults
   -h, --help               show this help
 
-Exit status: 0 success; 1 failure; 2 usage error; 3 (apply --once, check) some values were
-rejected or drifted.
+Exit status: 0 success (apply without --once: stopped by SIGINT/SIGTERM); 1 failure; 2 usage
+error; 3 (apply --once, check) some values were rejected or drifted.
 )";
 
 std::string ReadMachineId(const std::string& sysroot) {
@@ -170,6 +170,7 @@ int TuneCommand(std::vector<std::string> args) {
         static_cast<unsigned long long>(st.partial), static_cast<unsigned long long>(st.rejected),
         static_cast<unsigned long long>(st.drift), static_cast<unsigned long long>(st.errors),
         static_cast<unsigned long long>(st.written), static_cast<unsigned long long>(st.reported));
+    if (!once) return kExitOk;  // stopped by a signal
     return st.partial + st.rejected + st.drift + st.errors > 0 ? kExitPartial : kExitOk;
   }
   auto conn = PgConnection::Connect(url);

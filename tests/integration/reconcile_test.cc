@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -380,6 +381,52 @@ TEST(Reconcile, ReplayWindowCatchesLateCommits) {
   EXPECT_EQ(db.Int("SELECT count(*) FROM diskinv.disk_claim c JOIN diskinv.disk d ON d.id = "
                    "c.disk_id WHERE d.uid = 'wwn-late2'"),
             1);
+}
+
+// The node side learns desired tuning by NOTIFY (no resync needed) and applies it, here to a
+// sysroot tree whose queue attributes are plain files (the rooted writer never leaves it).
+TEST(Reconcile, AgentLearnsDesiredTuningByNotify) {
+  REQUIRE_CDC_DATABASE(db, "e2e_notify");
+  std::string root = ::testing::TempDir() + "/notify-root";
+  std::filesystem::remove_all(root);
+  std::string q = root + "/sys/block/fake0/queue/";
+  std::filesystem::create_directories(q);
+  std::filesystem::create_directories(root + "/sys/block/fake0/mq/0");
+  auto put = [&](const std::string& f, const std::string& v) { std::ofstream(f) << v << "\n"; };
+  put(q + "scheduler", "[none] mq-deadline kyber");
+  put(q + "nr_requests", "256");
+  put(q + "read_ahead_kb", "128");
+  put(root + "/sys/block/fake0/mq/0/nr_tags", "1023");
+  put(root + "/sys/block/fake0/mq/0/nr_reserved_tags", "0");
+  int64_t disk = AddDisk(db, "wwn-fake0", "fake0");
+  ASSERT_GT(disk, 0);
+  MakeSpec(db);
+  auto reconcile = DiskinvBackground(db.url, {"reconcile"});
+  auto agent = DiskinvBackground(db.url, {"tune", "apply", "--sysroot", root, "--machine-id", "m1",
+                                          "--resync-interval", "3600"});
+  std::string row = "FROM diskinv.disk_tuning WHERE disk_id = " + std::to_string(disk);
+  ASSERT_TRUE(WaitFor([&] { return db.Scalar("SELECT status " + row) == "applied"; }, 20s))
+      << agent->Output() << reconcile->Output();
+  EXPECT_EQ(ReadSys(q + "nr_requests"), "64");
+  // A new desired state reaches the running agent through NOTIFY, well before its resync.
+  Cli(db, "tune profile remove fastq");
+  // (plain files do not behave like queue/scheduler: numbers only here; the scheduler's kernel
+  // behaviour is the loop device test's)
+  Cli(db, "tune profile add deep --pool fast --set nr_requests=32 --set read_ahead_kb=512");
+  ASSERT_TRUE(WaitFor([&] { return ReadSys(q + "read_ahead_kb") == "512"; }, 20s))
+      << agent->Output();
+  EXPECT_EQ(ReadSys(q + "nr_requests"), "32");
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return db.Scalar("SELECT status || ' ' || (observed->>'read_ahead_kb') " + row) ==
+               "applied 512";
+      },
+      10s));
+  agent->Signal(SIGTERM);
+  EXPECT_EQ(agent->ExitCode(20s), 0) << agent->Output();
+  reconcile->Signal(SIGTERM);
+  EXPECT_EQ(reconcile->ExitCode(20s), 0) << reconcile->Output();
+  std::filesystem::remove_all(root);
 }
 
 TEST(Reconcile, SecondControllerIsRefused) {
