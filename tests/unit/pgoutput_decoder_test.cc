@@ -275,7 +275,8 @@ TEST(Lsn, FormatAndParse) {
 }
 
 TEST(ReplicationMessage, FramesRoundTrip) {
-  auto w = ParseServerFrame(XLogDataFrame(0x100, 0x200, 42, "Bpayload"));
+  std::string frame = XLogDataFrame(0x100, 0x200, 42, "Bpayload");  // the payload views into it
+  auto w = ParseServerFrame(frame);
   ASSERT_TRUE(w.ok());
   EXPECT_EQ(w->kind, ServerFrame::kXLogData);
   EXPECT_EQ(w->xlog.data_start, 0x100u);
