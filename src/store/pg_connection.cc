@@ -8,8 +8,6 @@
 #include "common/logging.h"
 
 namespace diskinv {
-namespace {
-
 // libpq messages end in a newline and sometimes carry "DETAIL:" lines: keep one line each.
 std::string OneLine(const char* msg) {
   std::string s = msg ? msg : "";
@@ -19,8 +17,6 @@ std::string OneLine(const char* msg) {
   }
   return s;
 }
-
-}  // namespace
 
 std::optional<std::string_view> PgResult::Get(int row, int col) const {
   if (PQgetisnull(r_.get(), row, col)) return std::nullopt;

@@ -35,6 +35,9 @@ class PgResult {
   std::string Str(int row, int col) const { return std::string(Get(row, col).value_or("")); }
   int64_t Int(int row, int col) const;
   uint64_t affected() const;  // rows changed by INSERT/UPDATE/DELETE
+  int columns() const { return PQnfields(r_.get()); }
+  std::string ColumnName(int col) const { return PQfname(r_.get(), col); }
+  uint32_t ColumnType(int col) const { return PQftype(r_.get(), col); }
 
  private:
   std::shared_ptr<PGresult> r_;
@@ -70,6 +73,9 @@ class PgConnection {
   std::string display_url_;
   std::set<std::string> prepared_;
 };
+
+// A libpq message on one line (trailing newline dropped, DETAIL lines joined).
+std::string OneLine(const char* msg);
 
 // The URL or conninfo with its password replaced by "***" ("(libpq defaults)" when empty).
 std::string RedactUrl(std::string_view url);
