@@ -9,6 +9,9 @@ DISKINV_PACKAGES=(
   libgtest-dev libbenchmark-dev nlohmann-json3-dev
   util-linux fdisk udev kmod
 )
+# Building and checking the Debian package (scripts/package and its test).
+DISKINV_PACKAGE_TOOLS=(debhelper lintian fakeroot dpkg-dev systemd groff-base man-db)
+DISKINV_PACKAGES+=("${DISKINV_PACKAGE_TOOLS[@]}")
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
