@@ -1,0 +1,97 @@
+// Consistency of the shipped files with the code: the man page documents every command that
+// `diskinv --help` lists and renders without groff warnings; the Debian changelog, the man
+// page and the binary carry one version.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+
+#include "common/version.h"
+#include "support/lsblk_compare.h"
+
+namespace diskinv {
+namespace {
+
+std::pair<int, std::string> Shell(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return {-1, "popen failed"};
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int st = pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+std::string Read(const std::string& rel) {
+  std::ifstream f(testing::SourceDir() + "/" + rel);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+std::string Binary() {
+  const char* b = std::getenv("DISKINV_BINARY");
+  return b ? b : "diskinv";
+}
+
+TEST(ManPage, DocumentsEveryCommandTheBinaryLists) {
+  auto [rc, help] = Shell(Binary() + " --help");
+  ASSERT_EQ(rc, 0) << help;
+  std::string page = Read("docs/diskinv.8");
+  ASSERT_FALSE(page.empty());
+  // "Commands:" lines are "  NAME  summary" up to the blank line before "Global options".
+  size_t from = help.find("Commands:\n");
+  size_t to = help.find("\n\n", from);
+  ASSERT_NE(from, std::string::npos) << help;
+  std::istringstream lines(help.substr(from, to - from));
+  std::string line;
+  std::getline(lines, line);
+  int commands = 0;
+  std::regex cmd(R"(^  ([a-z][a-z-]*) )");
+  while (std::getline(lines, line)) {
+    std::smatch m;
+    if (!std::regex_search(line, m, cmd)) continue;
+    ++commands;
+    std::string section = ".SS \"diskinv " + m[1].str();
+    EXPECT_NE(page.find(section), std::string::npos)
+        << "docs/diskinv.8 has no section for '" << m[1] << "' (" << section << "...)";
+  }
+  EXPECT_GE(commands, 3) << help;
+  for (const char* s : {".SH EXIT STATUS", ".SH ENVIRONMENT", ".SH FILES", ".SH CONFIGURATION"}) {
+    EXPECT_NE(page.find(s), std::string::npos) << s;
+  }
+}
+
+TEST(ManPage, RendersWithoutGroffWarnings) {
+  auto [rc, out] = Shell("command -v groff");
+  if (rc != 0) {
+    if (std::getenv("CI")) FAIL() << "groff missing (package groff-base)";
+    GTEST_SKIP() << "groff missing (package groff-base; CI unset: skipped)";
+  }
+  auto [grc, gout] = Shell("groff -man -ww -z " + testing::SourceDir() + "/docs/diskinv.8");
+  EXPECT_EQ(grc, 0) << gout;
+  EXPECT_EQ(gout, "");
+}
+
+TEST(Packaging, ChangelogManPageAndBinaryShareTheVersion) {
+  std::smatch m;
+  std::string changelog = Read("packaging/debian/changelog");
+  ASSERT_TRUE(std::regex_search(changelog, m, std::regex(R"(^diskinv \(([0-9.]+)-[0-9]+\))")))
+      << changelog.substr(0, 80);
+  EXPECT_EQ(m[1].str(), DISKINV_VERSION)
+      << "add a changelog entry for " << DISKINV_VERSION << " (dch -v " << DISKINV_VERSION << "-1)";
+  std::string page = Read("docs/diskinv.8");
+  EXPECT_NE(page.find(std::string("\"diskinv ") + DISKINV_VERSION + "\""), std::string::npos)
+      << "docs/diskinv.8 .TH line: version";
+  auto [rc, out] = Shell(Binary() + " --version");
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(out.substr(0, out.find('\n')), std::string("diskinv ") + DISKINV_VERSION);
+}
+
+}  // namespace
+}  // namespace diskinv
