@@ -53,14 +53,16 @@ std::string FormatMetricValue(double v) {
   return fmt::format("{}", v);
 }
 
-std::string EscapeLabelValue(std::string_view v) {
+namespace {
+
+// The text format's escapes: backslash and newline always, double quote in label values.
+std::string Escape(std::string_view v, bool quote) {
   std::string out;
   out.reserve(v.size());
   for (char c : v) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
+    if (c == '\\' || (quote && c == '"')) {
+      out += '\\';
+      out += c;
     } else if (c == '\n') {
       out += "\\n";
     } else {
@@ -70,20 +72,10 @@ std::string EscapeLabelValue(std::string_view v) {
   return out;
 }
 
-std::string EscapeHelp(std::string_view v) {
-  std::string out;
-  out.reserve(v.size());
-  for (char c : v) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
+}  // namespace
+
+std::string EscapeLabelValue(std::string_view v) { return Escape(v, true); }
+std::string EscapeHelp(std::string_view v) { return Escape(v, false); }
 
 std::string_view ToString(MetricType type) {
   switch (type) {

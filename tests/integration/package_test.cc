@@ -16,6 +16,7 @@
 
 #include "support/loop_device.h"
 #include "support/lsblk_compare.h"
+#include "support/shell.h"
 #include "support/udevd.h"
 
 namespace diskinv {
@@ -23,37 +24,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-#define REQUIRE_FACILITY(ok, reason)                      \
-  do {                                                    \
-    if (!(ok)) {                                          \
-      if (std::getenv("CI")) FAIL() << (reason);          \
-      GTEST_SKIP() << (reason) << " (CI unset: skipped)"; \
-    }                                                     \
-  } while (0)
-
-std::pair<int, std::string> Shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return {-1, "popen failed"};
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
 std::string FirstLine(const std::string& s) { return s.substr(0, s.find('\n')); }
 
 bool PackageInstalled() {
-  return Shell("dpkg-query -W -f='${Status}' diskinv").second.find("install ok installed") !=
-         std::string::npos;
+  return testing::RunShell("dpkg-query -W -f='${Status}' diskinv")
+             .second.find("install ok installed") != std::string::npos;
 }
 
 // The cmake build directory of the diskinv binary under test.
@@ -68,8 +43,9 @@ fs::path BuildDir() {
 
 // Current tags of a block device in the udev database ("Q:" lines).
 bool CurrentlyTagged(const std::string& sysname) {
-  std::string dev = FirstLine(ReadFile("/sys/block/" + sysname + "/dev"));
-  return ReadFile("/run/udev/data/b" + dev).find("\nQ:diskinv\n") != std::string::npos;
+  std::string dev = FirstLine(testing::ReadWholeFile("/sys/block/" + sysname + "/dev"));
+  return testing::ReadWholeFile("/run/udev/data/b" + dev).find("\nQ:diskinv\n") !=
+         std::string::npos;
 }
 
 // Purges the package on every way out of the test, if the test installed it.
@@ -77,17 +53,18 @@ struct PurgeGuard {
   bool armed = false;
   ~PurgeGuard() {
     if (armed && PackageInstalled()) {
-      auto [rc, out] = Shell("dpkg --purge diskinv");
+      auto [rc, out] = testing::RunShell("dpkg --purge diskinv");
       if (rc != 0) std::fprintf(stderr, "dpkg --purge diskinv failed: %s\n", out.c_str());
     }
   }
 };
 
 TEST(DebianPackage, BuildsInstallsRunsAndPurgesCleanly) {
-  REQUIRE_FACILITY(geteuid() == 0, "needs root (dpkg -i)");
-  REQUIRE_FACILITY(Shell("command -v dpkg-buildpackage lintian dh systemd-analyze").first == 0,
-                   "needs dpkg-dev, debhelper, lintian, systemd (scripts/test installs them)");
-  REQUIRE_FACILITY(access("/dev/loop-control", F_OK) == 0, "no /dev/loop-control");
+  DISKINV_REQUIRE_FACILITY(geteuid() == 0, "needs root (dpkg -i)");
+  DISKINV_REQUIRE_FACILITY(
+      testing::RunShell("command -v dpkg-buildpackage lintian dh systemd-analyze").first == 0,
+      "needs dpkg-dev, debhelper, lintian, systemd (scripts/test installs them)");
+  DISKINV_REQUIRE_FACILITY(access("/dev/loop-control", F_OK) == 0, "no /dev/loop-control");
   // Not ours to replace: a real installation of diskinv on this machine.
   ASSERT_FALSE(PackageInstalled())
       << "the diskinv package is installed on this machine; this test installs and purges it, "
@@ -96,22 +73,22 @@ TEST(DebianPackage, BuildsInstallsRunsAndPurgesCleanly) {
   const fs::path build = BuildDir();
   ASSERT_FALSE(build.empty()) << "no cmake build dir above $DISKINV_BINARY";
   Result<std::unique_ptr<testing::Udevd>> udevd = testing::Udevd::Ensure();
-  REQUIRE_FACILITY(udevd.ok(), "no udevd: " + udevd.status().message());
+  DISKINV_REQUIRE_FACILITY(udevd.ok(), "no udevd: " + udevd.status().message());
 
   // Build.
   fs::path out = fs::temp_directory_path() / fmt::format("diskinv-deb-{}", getpid());
-  auto [prc, pout] = Shell(fmt::format("{}/scripts/package --prebuilt {} --out {}", src.string(),
-                                       build.string(), out.string()));
+  auto [prc, pout] = testing::RunShell(fmt::format("{}/scripts/package --prebuilt {} --out {}",
+                                                   src.string(), build.string(), out.string()));
   ASSERT_EQ(prc, 0) << pout;
   std::string deb = FirstLine(pout.substr(pout.rfind('\n', pout.size() - 2) + 1));
   ASSERT_TRUE(fs::exists(deb)) << pout;
-  std::string arch = FirstLine(Shell("dpkg-architecture -qDEB_HOST_ARCH").second);
+  std::string arch = FirstLine(testing::RunShell("dpkg-architecture -qDEB_HOST_ARCH").second);
   std::string version =
-      FirstLine(Shell("dpkg-parsechangelog -l " + (src / "packaging/debian/changelog").string() +
-                      " -S Version")
+      FirstLine(testing::RunShell("dpkg-parsechangelog -l " +
+                                  (src / "packaging/debian/changelog").string() + " -S Version")
                     .second);
   EXPECT_EQ(fs::path(deb).filename(), fmt::format("diskinv_{}_{}.deb", version, arch));
-  std::string lintian = ReadFile(out / "lintian.txt");
+  std::string lintian = testing::ReadWholeFile((out / "lintian.txt").string());
   EXPECT_EQ(lintian.find("\nE: "), std::string::npos) << lintian;
   std::printf("[ info ] lintian:\n%s", lintian.c_str());
 
@@ -124,10 +101,10 @@ TEST(DebianPackage, BuildsInstallsRunsAndPurgesCleanly) {
   // Install.
   PurgeGuard guard;
   guard.armed = true;
-  auto [irc, iout] = Shell("dpkg -i " + deb);
+  auto [irc, iout] = testing::RunShell("dpkg -i " + deb);
   ASSERT_EQ(irc, 0) << iout;
-  EXPECT_EQ(ReadFile("/lib/udev/rules.d/60-diskinv.rules"),
-            ReadFile(src / "rules/60-diskinv.rules"));
+  EXPECT_EQ(testing::ReadWholeFile("/lib/udev/rules.d/60-diskinv.rules"),
+            testing::ReadWholeFile((src / "rules/60-diskinv.rules").string()));
   for (const char* f :
        {"/usr/bin/diskinv", "/lib/systemd/system/diskinv-agent.service",
         "/lib/systemd/system/diskinv-reconcile.service", "/usr/share/man/man8/diskinv.8.gz",
@@ -141,27 +118,27 @@ TEST(DebianPackage, BuildsInstallsRunsAndPurgesCleanly) {
   struct stat st {};
   ASSERT_EQ(stat("/etc/diskinv/diskinv.conf", &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0640u);
-  EXPECT_NE(
-      Shell("dpkg-query -W -f='${Conffiles}' diskinv").second.find("/etc/diskinv/diskinv.conf"),
-      std::string::npos);
+  EXPECT_NE(testing::RunShell("dpkg-query -W -f='${Conffiles}' diskinv")
+                .second.find("/etc/diskinv/diskinv.conf"),
+            std::string::npos);
   // Enabled (a symlink for multi-user.target), not started: there is no database yet.
   EXPECT_TRUE(fs::is_symlink("/etc/systemd/system/multi-user.target.wants/diskinv-agent.service"));
   EXPECT_FALSE(fs::exists("/etc/systemd/system/multi-user.target.wants/diskinv-reconcile.service"));
 
   // Run from the installed path.
-  auto [vrc, vout] = Shell("/usr/bin/diskinv --version");
+  auto [vrc, vout] = testing::RunShell("/usr/bin/diskinv --version");
   EXPECT_EQ(vrc, 0) << vout;
   std::string upstream = version.substr(0, version.rfind('-'));
   EXPECT_EQ(FirstLine(vout), "diskinv " + upstream);
   EXPECT_NE(vout.find("built "), std::string::npos) << vout;
-  auto [src_rc, scan] = Shell("/usr/bin/diskinv scan -o NAME,TYPE");
+  auto [src_rc, scan] = testing::RunShell("/usr/bin/diskinv scan -o NAME,TYPE");
   EXPECT_TRUE(src_rc == 0 || src_rc == 3) << src_rc << scan;  // 3: a device changed mid-walk
   EXPECT_NE(scan.find(loop->name() + " "), std::string::npos) << scan;
-  auto [jrc, json] = Shell("/usr/bin/diskinv scan --json");
+  auto [jrc, json] = testing::RunShell("/usr/bin/diskinv scan --json");
   EXPECT_TRUE(jrc == 0 || jrc == 3) << json;
   EXPECT_NE(json.find("\"diskinv.scan\""), std::string::npos) << json.substr(0, 200);
-  EXPECT_EQ(Shell("man -w diskinv").second, "/usr/share/man/man8/diskinv.8.gz\n");
-  auto [arc, aout] = Shell(
+  EXPECT_EQ(testing::RunShell("man -w diskinv").second, "/usr/share/man/man8/diskinv.8.gz\n");
+  auto [arc, aout] = testing::RunShell(
       "systemd-analyze verify /lib/systemd/system/diskinv-agent.service "
       "/lib/systemd/system/diskinv-reconcile.service");
   EXPECT_EQ(arc, 0) << aout;
@@ -172,7 +149,7 @@ TEST(DebianPackage, BuildsInstallsRunsAndPurgesCleanly) {
   EXPECT_TRUE(CurrentlyTagged(loop->name()));
 
   // Purge: every file gone, and udev no longer tags (postrm reloaded the rules).
-  auto [urc, uout] = Shell("dpkg --purge diskinv");
+  auto [urc, uout] = testing::RunShell("dpkg --purge diskinv");
   ASSERT_EQ(urc, 0) << uout;
   guard.armed = false;
   for (const char* f : {"/usr/bin/diskinv", "/lib/udev/rules.d/60-diskinv.rules",
@@ -181,7 +158,7 @@ TEST(DebianPackage, BuildsInstallsRunsAndPurgesCleanly) {
                         "/etc/systemd/system/multi-user.target.wants/diskinv-agent.service"}) {
     EXPECT_FALSE(fs::exists(fs::symlink_status(f))) << f;
   }
-  EXPECT_EQ(Shell("dpkg-query -W diskinv").first, 1) << "still known to dpkg";
+  EXPECT_EQ(testing::RunShell("dpkg-query -W diskinv").first, 1) << "still known to dpkg";
   std::ofstream("/sys/block/" + loop->name() + "/uevent") << "change";
   ASSERT_TRUE((*udevd)->Settle().ok());
   EXPECT_FALSE(CurrentlyTagged(loop->name()));

@@ -26,6 +26,7 @@
 
 #include "support/loop_device.h"  // LoopControlAdd/Remove
 #include "support/lsblk_compare.h"
+#include "support/shell.h"
 #include "support/udevd.h"
 #include "uevent/udev_monitor.h"
 
@@ -37,34 +38,7 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using testing::Udevd;
 
-#define REQUIRE_FACILITY(ok, reason)                      \
-  do {                                                    \
-    if (!(ok)) {                                          \
-      if (std::getenv("CI")) FAIL() << (reason);          \
-      GTEST_SKIP() << (reason) << " (CI unset: skipped)"; \
-    }                                                     \
-  } while (0)
-
 const fs::path kRunRules = "/run/udev/rules.d";
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-// Runs a shell command line, returns exit status and stdout+stderr.
-std::pair<int, std::string> Shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return {-1, "popen failed"};
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
 
 // Installs files into /run/udev/rules.d for the test's lifetime (restoring what was there).
 class RuntimeRules {
@@ -95,7 +69,7 @@ class RuntimeRules {
       if (p == dst) return;
     }
     std::optional<std::string> old;
-    if (fs::exists(dst)) old = ReadFile(dst);
+    if (fs::exists(dst)) old = testing::ReadWholeFile(dst.string());
     saved_.emplace_back(dst, old);
   }
   std::vector<std::pair<fs::path, std::optional<std::string>>> saved_;
@@ -201,23 +175,25 @@ int UnusedLoopIndex() {
 }
 
 std::string DevNum(const std::string& sysfs_dir) {
-  std::string s = ReadFile(fs::path(sysfs_dir) / "dev");
+  std::string s = testing::ReadWholeFile(sysfs_dir + "/dev");
   while (!s.empty() && s.back() == '\n') s.pop_back();
   return s;
 }
 
 // The udev database record of a block device ("b7:0").
-std::string UdevDb(const std::string& devnum) { return ReadFile("/run/udev/data/b" + devnum); }
+std::string UdevDb(const std::string& devnum) {
+  return testing::ReadWholeFile("/run/udev/data/b" + devnum);
+}
 
 class UdevRules : public ::testing::Test {
  protected:
   static void TearDownTestSuite() { udevd_.reset(); }
   void SetUp() override {
-    REQUIRE_FACILITY(geteuid() == 0, "needs root");
-    REQUIRE_FACILITY(access("/dev/loop-control", F_OK) == 0, "no /dev/loop-control");
+    DISKINV_REQUIRE_FACILITY(geteuid() == 0, "needs root");
+    DISKINV_REQUIRE_FACILITY(access("/dev/loop-control", F_OK) == 0, "no /dev/loop-control");
     if (!udevd_) {
       Result<std::unique_ptr<Udevd>> u = Udevd::Ensure();
-      REQUIRE_FACILITY(u.ok(), "no udevd: " + u.status().message());
+      DISKINV_REQUIRE_FACILITY(u.ok(), "no udevd: " + u.status().message());
       udevd_ = std::move(u).value();
     }
     src_ = testing::SourceDir();
@@ -241,13 +217,13 @@ std::string PropertyLine(const std::string& out, const std::string& key) {
 }
 
 TEST_F(UdevRules, UdevadmFindsNoProblemInTheRulesAndTheExample) {
-  auto [vrc, vout] = Shell("udevadm verify --help");
+  auto [vrc, vout] = testing::RunShell("udevadm verify --help");
   if (vrc == 0) {
-    auto [rc, out] =
-        Shell("udevadm verify --resolve-names=never " + rules_.string() + " " + example_.string());
+    auto [rc, out] = testing::RunShell("udevadm verify --resolve-names=never " + rules_.string() +
+                                       " " + example_.string());
     EXPECT_EQ(rc, 0) << out;
   } else {
-    auto [rc, version] = Shell("udevadm --version");
+    auto [rc, version] = testing::RunShell("udevadm --version");
     std::printf(
         "[ info ] udevadm %s has no 'verify' (systemd >= 253): checked with 'udevadm test'\n",
         version.substr(0, version.find('\n')).c_str());
@@ -266,13 +242,13 @@ TEST_F(UdevRules, UdevadmFindsNoProblemInTheRulesAndTheExample) {
   {
     RuntimeRules installed;
     installed.Install(rules_, "60-diskinv.rules");
-    auto [rc, out] = Shell(test);
+    auto [rc, out] = testing::RunShell(test);
     ASSERT_EQ(rc, 0) << out;
     clean(out, "60-diskinv.rules");
     EXPECT_NE(PropertyLine(out, "CURRENT_TAGS").find(":diskinv:"), std::string::npos) << out;
     EXPECT_EQ(PropertyLine(out, "SYSTEMD_WANTS"), "SYSTEMD_WANTS=diskinv-agent.service") << out;
     EXPECT_EQ(PropertyLine(out, "DISKINV_IGNORE"), "") << out;
-    auto [prc, pout] = Shell(test_part);
+    auto [prc, pout] = testing::RunShell(test_part);
     ASSERT_EQ(prc, 0) << pout;
     EXPECT_NE(PropertyLine(pout, "CURRENT_TAGS").find(":diskinv:"), std::string::npos) << pout;
     EXPECT_EQ(PropertyLine(pout, "SYSTEMD_WANTS"), "") << pout;  // disks only
@@ -282,7 +258,7 @@ TEST_F(UdevRules, UdevadmFindsNoProblemInTheRulesAndTheExample) {
     RuntimeRules installed;
     installed.Install(rules_, "60-diskinv.rules");
     installed.Install(example_, "59-diskinv-ignore.rules");
-    auto [rc, out] = Shell(test);
+    auto [rc, out] = testing::RunShell(test);
     ASSERT_EQ(rc, 0) << out;
     clean(out, "60-diskinv.rules");
     clean(out, "59-diskinv-ignore.rules");

@@ -5,33 +5,19 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <regex>
 #include <sstream>
 #include <string>
 
 #include "common/version.h"
 #include "support/lsblk_compare.h"
+#include "support/shell.h"
 
 namespace diskinv {
 namespace {
 
-std::pair<int, std::string> Shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return {-1, "popen failed"};
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
-
 std::string Read(const std::string& rel) {
-  std::ifstream f(testing::SourceDir() + "/" + rel);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
+  return testing::ReadWholeFile(testing::SourceDir() + "/" + rel);
 }
 
 std::string Binary() {
@@ -40,7 +26,7 @@ std::string Binary() {
 }
 
 TEST(ManPage, DocumentsEveryCommandTheBinaryLists) {
-  auto [rc, help] = Shell(Binary() + " --help");
+  auto [rc, help] = testing::RunShell(Binary() + " --help");
   ASSERT_EQ(rc, 0) << help;
   std::string page = Read("docs/diskinv.8");
   ASSERT_FALSE(page.empty());
@@ -68,12 +54,13 @@ TEST(ManPage, DocumentsEveryCommandTheBinaryLists) {
 }
 
 TEST(ManPage, RendersWithoutGroffWarnings) {
-  auto [rc, out] = Shell("command -v groff");
+  auto [rc, out] = testing::RunShell("command -v groff");
   if (rc != 0) {
     if (std::getenv("CI")) FAIL() << "groff missing (package groff-base)";
     GTEST_SKIP() << "groff missing (package groff-base; CI unset: skipped)";
   }
-  auto [grc, gout] = Shell("groff -man -ww -z " + testing::SourceDir() + "/docs/diskinv.8");
+  auto [grc, gout] =
+      testing::RunShell("groff -man -ww -z " + testing::SourceDir() + "/docs/diskinv.8");
   EXPECT_EQ(grc, 0) << gout;
   EXPECT_EQ(gout, "");
 }
@@ -88,7 +75,7 @@ TEST(Packaging, ChangelogManPageAndBinaryShareTheVersion) {
   std::string page = Read("docs/diskinv.8");
   EXPECT_NE(page.find(std::string("\"diskinv ") + DISKINV_VERSION + "\""), std::string::npos)
       << "docs/diskinv.8 .TH line: version";
-  auto [rc, out] = Shell(Binary() + " --version");
+  auto [rc, out] = testing::RunShell(Binary() + " --version");
   EXPECT_EQ(rc, 0);
   EXPECT_EQ(out.substr(0, out.find('\n')), std::string("diskinv ") + DISKINV_VERSION);
 }
