@@ -53,8 +53,8 @@ class AgentMetrics {
 
  private:
   struct SourceChildren {
-    Counter *received, *accepted, *filtered, *enobufs, *seqnum_gaps, *lost;
-    std::map<UeventReject, Counter*> rejected;
+    CounterMetric *received, *accepted, *filtered, *enobufs, *seqnum_gaps, *lost;
+    std::map<UeventReject, CounterMetric*> rejected;
   };
   AgentMetrics() = default;
   SourceChildren& Source(std::string_view source);
@@ -63,12 +63,12 @@ class AgentMetrics {
   CounterFamily *received_ = nullptr, *accepted_ = nullptr, *filtered_ = nullptr,
                 *rejected_ = nullptr, *enobufs_ = nullptr, *seqnum_gaps_ = nullptr,
                 *lost_ = nullptr, *resyncs_ = nullptr;
-  Counter *coalesced_ = nullptr, *coalescer_dropped_ = nullptr, *bursts_ = nullptr;
-  Gauge* last_full_scan_ = nullptr;
-  Histogram* db_write_seconds_ = nullptr;
-  Counter *db_writes_ = nullptr, *db_writes_skipped_ = nullptr, *db_writes_failed_ = nullptr,
-          *db_reconnects_ = nullptr;
-  Gauge* db_up_ = nullptr;
+  CounterMetric *coalesced_ = nullptr, *coalescer_dropped_ = nullptr, *bursts_ = nullptr;
+  GaugeMetric* last_full_scan_ = nullptr;
+  HistogramMetric* db_write_seconds_ = nullptr;
+  CounterMetric *db_writes_ = nullptr, *db_writes_skipped_ = nullptr, *db_writes_failed_ = nullptr,
+                *db_reconnects_ = nullptr;
+  GaugeMetric* db_up_ = nullptr;
   GaugeFamily *cdc_lag_seconds_ = nullptr, *cdc_lag_bytes_ = nullptr;
 
   std::map<std::string, SourceChildren, std::less<>> sources_;

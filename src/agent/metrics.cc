@@ -89,12 +89,12 @@ std::string_view ToString(MetricType type) {
   return "untyped";
 }
 
-Histogram::Histogram(std::span<const double> bounds)
+HistogramMetric::HistogramMetric(std::span<const double> bounds)
     : bounds_(bounds.begin(), bounds.end()), counts_(new std::atomic<uint64_t>[bounds.size() + 1]) {
   for (size_t i = 0; i <= bounds_.size(); ++i) counts_[i].store(0, std::memory_order_relaxed);
 }
 
-void Histogram::Observe(double v) {
+void HistogramMetric::Observe(double v) {
   // First bucket whose upper bound is >= v (le is inclusive); NaN lands in +Inf.
   size_t i = std::isnan(v)
                  ? bounds_.size()
@@ -127,8 +127,8 @@ T& MetricFamily<T>::WithLabels(std::vector<std::string> values) {
 template <typename T>
 T& MetricFamily<T>::Create(std::vector<std::string> values) {
   auto& slot = children_[std::move(values)];
-  if constexpr (std::is_same_v<T, Histogram>) {
-    slot = std::make_unique<Histogram>(bounds_);
+  if constexpr (std::is_same_v<T, HistogramMetric>) {
+    slot = std::make_unique<HistogramMetric>(bounds_);
   } else {
     slot = std::make_unique<T>();
   }
@@ -142,9 +142,9 @@ void MetricFamily<T>::Render(std::string* out) const {
   std::lock_guard lock(mu_);
   for (const auto& [values, child] : children_) {
     std::string labels = LabelPrefix(values);
-    if constexpr (std::is_same_v<T, Counter>) {
+    if constexpr (std::is_same_v<T, CounterMetric>) {
       AppendSample(out, name(), labels, {}, fmt::format("{}", child->value()));
-    } else if constexpr (std::is_same_v<T, Gauge>) {
+    } else if constexpr (std::is_same_v<T, GaugeMetric>) {
       AppendSample(out, name(), labels, {}, FormatMetricValue(child->value()));
     } else {
       std::string bucket = name() + "_bucket";
@@ -161,9 +161,9 @@ void MetricFamily<T>::Render(std::string* out) const {
   }
 }
 
-template class MetricFamily<Counter>;
-template class MetricFamily<Gauge>;
-template class MetricFamily<Histogram>;
+template class MetricFamily<CounterMetric>;
+template class MetricFamily<GaugeMetric>;
+template class MetricFamily<HistogramMetric>;
 
 namespace {
 

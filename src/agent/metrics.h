@@ -31,7 +31,7 @@ inline constexpr std::string_view kPrometheusTextContentType =
 
 // Monotonic count. Inc() for events counted here; Set() mirrors a count kept elsewhere (a
 // source's stats): it must not go down, or Prometheus sees a counter reset.
-class Counter {
+class CounterMetric {
  public:
   void Inc(uint64_t n = 1) { v_.fetch_add(n, std::memory_order_relaxed); }
   void Set(uint64_t v) { v_.store(v, std::memory_order_relaxed); }
@@ -42,7 +42,7 @@ class Counter {
 };
 
 // A value that goes up and down.
-class Gauge {
+class GaugeMetric {
  public:
   void Set(double v) { v_.store(v, std::memory_order_relaxed); }
   void Add(double d) { v_.fetch_add(d, std::memory_order_relaxed); }
@@ -54,9 +54,9 @@ class Gauge {
 
 // Counts observations into fixed buckets (upper bounds, le); +Inf is implicit. The rendered
 // _count is the sum of the buckets, so a scrape during Observe() stays self-consistent.
-class Histogram {
+class HistogramMetric {
  public:
-  explicit Histogram(std::span<const double> bounds);
+  explicit HistogramMetric(std::span<const double> bounds);
   void Observe(double v);
   std::span<const double> bounds() const { return bounds_; }
   // Observations in bucket i alone (not cumulative); i == bounds().size() is +Inf.
@@ -122,9 +122,9 @@ class MetricFamily final : public MetricFamilyBase {
   std::map<std::vector<std::string>, std::unique_ptr<T>> children_;
 };
 
-using CounterFamily = MetricFamily<Counter>;
-using GaugeFamily = MetricFamily<Gauge>;
-using HistogramFamily = MetricFamily<Histogram>;
+using CounterFamily = MetricFamily<CounterMetric>;
+using GaugeFamily = MetricFamily<GaugeMetric>;
+using HistogramFamily = MetricFamily<HistogramMetric>;
 
 class MetricsRegistry {
  public:

@@ -111,13 +111,13 @@ TEST(Metrics, ChildrenAreStableAndUpdatesDuringRenderAreNotLost) {
   MetricsRegistry r;
   CounterFamily* c = *r.AddCounter("c_total", "C", {"t"});
   HistogramFamily* h = *r.AddHistogram("h_seconds", "H", {0.5});
-  Counter& mine = c->WithLabels({"a"});
+  CounterMetric& mine = c->WithLabels({"a"});
   EXPECT_EQ(&mine, &c->WithLabels({"a"}));
   constexpr int kThreads = 4, kPerThread = 20000;
   std::vector<std::thread> writers;
   for (int t = 0; t < kThreads; ++t) {
     writers.emplace_back([&, t] {
-      Counter& own = c->WithLabels({std::to_string(t)});
+      CounterMetric& own = c->WithLabels({std::to_string(t)});
       for (int i = 0; i < kPerThread; ++i) {
         mine.Inc();
         own.Inc();
