@@ -157,16 +157,16 @@ TEST(StoreMigrate, ServerStoppedAndRestarted) {
   d.wwn = "0x5000c500a1b2c3d4";
   inv.Add(d);
   ASSERT_TRUE((*cluster)->Stop().ok());
-  auto down = (*store)->ApplyInventory(*node, inv);
+  auto down = (*store)->Sync(*node, inv);
   ASSERT_FALSE(down.ok());
   EXPECT_EQ(down.status().code(), ENOTCONN) << down.status().message();
   std::printf("  while stopped: %s\n", down.status().message().c_str());
-  auto again = (*store)->ApplyInventory(*node, inv);  // still down: a second clear error
+  auto again = (*store)->Sync(*node, inv);  // still down: a second clear error
   ASSERT_FALSE(again.ok());
   EXPECT_NE(again.status().message().find("cannot connect to PostgreSQL at"), std::string::npos)
       << again.status().message();
   ASSERT_TRUE((*cluster)->Start().ok());
-  auto up = (*store)->ApplyInventory(*node, inv);
+  auto up = (*store)->Sync(*node, inv);
   ASSERT_TRUE(up.ok()) << up.status().message();
   EXPECT_EQ(up->inserted, 1u);
 }
