@@ -29,6 +29,25 @@ void AppendSample(std::string* out, std::string_view name, std::string_view labe
   out->push_back('\n');
 }
 
+void AppendHeader(std::string* out, std::string_view name, std::string_view help, MetricType type) {
+  *out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, EscapeHelp(help), name, ToString(type));
+}
+
+// The _bucket, _sum and _count samples of one histogram series.
+void AppendHistogram(std::string* out, std::string_view name, std::string_view labels,
+                     std::span<const double> bounds, std::span<const uint64_t> cumulative,
+                     double sum) {
+  std::string bucket = fmt::format("{}_bucket", name);
+  for (size_t i = 0; i <= bounds.size(); ++i) {
+    std::string le = i < bounds.size() ? FormatMetricValue(bounds[i]) : "+Inf";
+    AppendSample(out, bucket, labels, fmt::format("le=\"{}\"", le),
+                 fmt::format("{}", cumulative[i]));
+  }
+  AppendSample(out, fmt::format("{}_sum", name), labels, {}, FormatMetricValue(sum));
+  AppendSample(out, fmt::format("{}_count", name), labels, {},
+               fmt::format("{}", cumulative[bounds.size()]));
+}
+
 }  // namespace
 
 bool IsValidMetricName(std::string_view name) {
@@ -137,8 +156,7 @@ T& MetricFamily<T>::Create(std::vector<std::string> values) {
 
 template <typename T>
 void MetricFamily<T>::Render(std::string* out) const {
-  *out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name(), EscapeHelp(help()), name(),
-                      ToString(type()));
+  AppendHeader(out, name(), help(), type());
   std::lock_guard lock(mu_);
   for (const auto& [values, child] : children_) {
     std::string labels = LabelPrefix(values);
@@ -147,18 +165,37 @@ void MetricFamily<T>::Render(std::string* out) const {
     } else if constexpr (std::is_same_v<T, GaugeMetric>) {
       AppendSample(out, name(), labels, {}, FormatMetricValue(child->value()));
     } else {
-      std::string bucket = name() + "_bucket";
-      uint64_t cumulative = 0;
-      for (size_t i = 0; i <= bounds_.size(); ++i) {
-        cumulative += child->bucket_count(i);
-        std::string le = i < bounds_.size() ? FormatMetricValue(bounds_[i]) : "+Inf";
-        AppendSample(out, bucket, labels, fmt::format("le=\"{}\"", le),
-                     fmt::format("{}", cumulative));
-      }
-      AppendSample(out, name() + "_sum", labels, {}, FormatMetricValue(child->sum()));
-      AppendSample(out, name() + "_count", labels, {}, fmt::format("{}", cumulative));
+      std::vector<uint64_t> cumulative(bounds_.size() + 1);
+      uint64_t n = 0;
+      for (size_t i = 0; i <= bounds_.size(); ++i) cumulative[i] = n += child->bucket_count(i);
+      AppendHistogram(out, name(), labels, bounds_, cumulative, child->sum());
     }
   }
+}
+
+void MetricsWriter::WriteCounter(std::string_view name, std::string_view help, uint64_t value) {
+  if (seen_) seen_->emplace_back(name, MetricType::kCounter);
+  if (!out_) return;
+  AppendHeader(out_, name, help, MetricType::kCounter);
+  AppendSample(out_, name, {}, {}, fmt::format("{}", value));
+}
+
+void MetricsWriter::WriteGauge(std::string_view name, std::string_view help, double value) {
+  if (seen_) seen_->emplace_back(name, MetricType::kGauge);
+  if (!out_) return;
+  AppendHeader(out_, name, help, MetricType::kGauge);
+  AppendSample(out_, name, {}, {}, FormatMetricValue(value));
+}
+
+void MetricsWriter::WriteHistogram(std::string_view name, std::string_view help,
+                                   std::span<const double> bounds,
+                                   std::span<const uint64_t> cumulative, double sum) {
+  if (seen_) seen_->emplace_back(name, MetricType::kHistogram);
+  if (!out_) return;
+  assert(cumulative.size() == bounds.size() + 1);
+  if (cumulative.size() != bounds.size() + 1) return;
+  AppendHeader(out_, name, help, MetricType::kHistogram);
+  AppendHistogram(out_, name, {}, bounds, cumulative, sum);
 }
 
 template class MetricFamily<CounterMetric>;
@@ -187,10 +224,14 @@ Status MetricsRegistry::Check(const std::string& name, MetricType type,
     }
   }
   std::vector<std::string> mine = SampleNames(name, type);
-  for (const auto& f : families_) {
-    for (const std::string& theirs : SampleNames(f->name(), f->type())) {
-      if (std::find(mine.begin(), mine.end(), theirs) != mine.end()) {
-        return Status::Invalid(fmt::format("metric {} collides with {}", name, f->name()));
+  for (const Entry& e : entries_) {
+    std::vector<std::pair<std::string, MetricType>> names = e.names;
+    if (e.family) names = {{e.family->name(), e.family->type()}};
+    for (const auto& [other, other_type] : names) {
+      for (const std::string& theirs : SampleNames(other, other_type)) {
+        if (std::find(mine.begin(), mine.end(), theirs) != mine.end()) {
+          return Status::Invalid(fmt::format("metric {} collides with {}", name, other));
+        }
       }
     }
   }
@@ -203,7 +244,7 @@ Result<CounterFamily*> MetricsRegistry::AddCounter(std::string name, std::string
   if (Status st = Check(name, MetricType::kCounter, label_names); !st.ok()) return st;
   auto* f = new CounterFamily(std::move(name), std::move(help), MetricType::kCounter,
                               std::move(label_names));
-  families_.emplace_back(f);
+  entries_.push_back({.family = std::unique_ptr<MetricFamilyBase>(f), .collect = {}, .names = {}});
   if (f->label_names().empty()) f->Get();
   return f;
 }
@@ -214,7 +255,7 @@ Result<GaugeFamily*> MetricsRegistry::AddGauge(std::string name, std::string hel
   if (Status st = Check(name, MetricType::kGauge, label_names); !st.ok()) return st;
   auto* f =
       new GaugeFamily(std::move(name), std::move(help), MetricType::kGauge, std::move(label_names));
-  families_.emplace_back(f);
+  entries_.push_back({.family = std::unique_ptr<MetricFamilyBase>(f), .collect = {}, .names = {}});
   if (f->label_names().empty()) f->Get();
   return f;
 }
@@ -236,22 +277,48 @@ Result<HistogramFamily*> MetricsRegistry::AddHistogram(std::string name, std::st
   }
   auto* f = new HistogramFamily(std::move(name), std::move(help), MetricType::kHistogram,
                                 std::move(label_names), std::move(bounds));
-  families_.emplace_back(f);
+  entries_.push_back({.family = std::unique_ptr<MetricFamilyBase>(f), .collect = {}, .names = {}});
   if (f->label_names().empty()) f->Get();
   return f;
+}
+
+Status MetricsRegistry::AddCollector(std::function<void(MetricsWriter&)> collect) {
+  std::lock_guard lock(mu_);
+  Entry e{.family = nullptr, .collect = std::move(collect), .names = {}};
+  MetricsWriter dry;
+  dry.seen_ = &e.names;
+  e.collect(dry);
+  std::vector<std::pair<std::string, MetricType>> checked;
+  for (const auto& [name, type] : e.names) {
+    if (Status st = Check(name, type, {}); !st.ok()) return st;
+    for (const auto& [prev, prev_type] : checked) {
+      if (prev == name) return Status::Invalid(fmt::format("collector writes {} twice", name));
+    }
+    checked.emplace_back(name, type);
+  }
+  entries_.push_back(std::move(e));
+  return Status::Ok();
 }
 
 std::string MetricsRegistry::Render() const {
   std::lock_guard lock(mu_);
   std::string out;
-  for (const auto& f : families_) f->Render(&out);
+  MetricsWriter writer;
+  writer.out_ = &out;
+  for (const Entry& e : entries_) {
+    if (e.family) {
+      e.family->Render(&out);
+    } else {
+      e.collect(writer);
+    }
+  }
   return out;
 }
 
 const MetricFamilyBase* MetricsRegistry::Find(std::string_view name) const {
   std::lock_guard lock(mu_);
-  for (const auto& f : families_) {
-    if (f->name() == name) return f.get();
+  for (const Entry& e : entries_) {
+    if (e.family && e.family->name() == name) return e.family.get();
   }
   return nullptr;
 }

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -126,6 +127,23 @@ using CounterFamily = MetricFamily<CounterMetric>;
 using GaugeFamily = MetricFamily<GaugeMetric>;
 using HistogramFamily = MetricFamily<HistogramMetric>;
 
+// Writes the samples of values kept outside the registry (a collector's job, see
+// MetricsRegistry::AddCollector): families without labels, in the same text format.
+class MetricsWriter {
+ public:
+  void WriteCounter(std::string_view name, std::string_view help, uint64_t value);
+  void WriteGauge(std::string_view name, std::string_view help, double value);
+  // cumulative[i]: observations <= bounds[i]; cumulative[bounds.size()]: all of them (+Inf,
+  // also written as _count).
+  void WriteHistogram(std::string_view name, std::string_view help, std::span<const double> bounds,
+                      std::span<const uint64_t> cumulative, double sum);
+
+ private:
+  friend class MetricsRegistry;
+  std::string* out_ = nullptr;                                       // rendering
+  std::vector<std::pair<std::string, MetricType>>* seen_ = nullptr;  // registration dry run
+};
+
 class MetricsRegistry {
  public:
   MetricsRegistry() = default;
@@ -144,6 +162,12 @@ class MetricsRegistry {
                                         std::vector<double> bounds,
                                         std::vector<std::string> label_names = {});
 
+  // Values that live elsewhere (e.g. the agent's AgentCounters, relaxed atomics): `collect`
+  // writes them at every Render(), on the scraping thread, so it must only read thread-safe
+  // state and be quick. It runs once here too, to check its names like Add*() does; it must
+  // write the same names every time.
+  Status AddCollector(std::function<void(MetricsWriter&)> collect);
+
   // The whole registry in text format 0.0.4, families in registration order. Thread-safe.
   std::string Render() const;
   const MetricFamilyBase* Find(std::string_view name) const;
@@ -152,8 +176,14 @@ class MetricsRegistry {
   Status Check(const std::string& name, MetricType type,
                const std::vector<std::string>& label_names) const;
 
+  // One of: a family, or a collector with the names it writes.
+  struct Entry {
+    std::unique_ptr<MetricFamilyBase> family;
+    std::function<void(MetricsWriter&)> collect;
+    std::vector<std::pair<std::string, MetricType>> names;
+  };
   mutable std::mutex mu_;
-  std::vector<std::unique_ptr<MetricFamilyBase>> families_;
+  std::vector<Entry> entries_;
 };
 
 // Text-format helpers, exposed for tests: a sample value ("NaN", "+Inf", "-Inf", shortest

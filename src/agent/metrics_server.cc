@@ -5,6 +5,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -155,7 +157,14 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(const MetricsServerO
     close(s->listen_fd_);
     return st;
   }
+  // The server thread takes no signal: a process that reads SIGTERM with signalfd (the agent)
+  // blocks it in its own thread, and the kernel would deliver it to this one instead, where
+  // the default action kills the process. The new thread inherits the mask set here.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
   s->thread_ = std::thread([p = s.get()] { p->Run(); });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
   Log()->debug("serving metrics on http://{}/metrics", s->address_);
   return s;
 }

@@ -6,7 +6,8 @@
 // It runs on its own thread around poll(2) with non-blocking sockets: a slow, stuck or
 // hostile client costs at most one of max_connections slots until client_timeout, and the
 // agent's own threads never wait for it (they only update atomics in the registry).
-// The socket is bound in Start(), so a bad or busy address is an error at startup.
+// The socket is bound in Start(), so a bad or busy address is an error at startup. The
+// server thread blocks every signal, so signals stay with the threads that handle them.
 #pragma once
 
 #include <atomic>

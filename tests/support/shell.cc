@@ -1,22 +1,16 @@
 #include "support/shell.h"
 
-#include <sys/wait.h>
-
-#include <cstdio>
 #include <fstream>
 #include <sstream>
+
+#include "support/lsblk_compare.h"
 
 namespace diskinv::testing {
 
 std::pair<int, std::string> RunShell(const std::string& command) {
-  std::string out;
-  FILE* p = popen((command + " 2>&1").c_str(), "r");
-  if (!p) return {-1, "popen failed: " + command};
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+  int rc = -1;
+  std::string out = RunCommand(command + " 2>&1", &rc);
+  return {rc, out};
 }
 
 std::string ReadWholeFile(const std::string& path) {

@@ -32,62 +32,57 @@ double Value(const PromText& t, std::string_view name,
   return s ? s->value : -1;
 }
 
-TEST(AgentMetrics, MirrorsSourceAndCoalescerCounters) {
+TEST(AgentMetrics, ExportsTheAgentCountersAtScrapeTime) {
   MetricsRegistry r;
-  auto m = AgentMetrics::Register(&r, "1.2.3");
+  AgentCounters c;
+  auto m = AgentMetrics::Register(&r, "1.2.3", &c);
   ASSERT_TRUE(m.ok()) << m.status().message();
-  UeventSourceStats k;
-  k.datagrams = 120;
-  k.accepted = 100;
-  k.filtered = 15;
-  k.overflows = 2;
-  k.seqnum_gaps = 3;
-  k.lost = 40;
-  k.rejected.Add(UeventReject::kBadHeader);
-  k.rejected.Add(UeventReject::kBadHeader);
-  k.rejected.Add(UeventReject::kUntrustedSender);
-  (*m)->UpdateSource("kernel", k);
-  UeventSourceStats u;
-  u.datagrams = 9;
-  u.accepted = 9;
-  (*m)->UpdateSource("udev", u);
-  CoalescerStats c;
-  c.coalesced = 17;
-  c.dropped = 5;
-  c.bursts = 1;
-  (*m)->UpdateCoalescer(c);
-
   PromText t = Scrape(r);
   EXPECT_EQ(Value(t, "diskinv_build_info", {{"version", "1.2.3"}}), 1);
-  EXPECT_EQ(Value(t, "diskinv_uevents_received_total", {{"source", "kernel"}}), 120);
-  EXPECT_EQ(Value(t, "diskinv_uevents_accepted_total", {{"source", "kernel"}}), 100);
-  EXPECT_EQ(Value(t, "diskinv_uevents_filtered_total", {{"source", "kernel"}}), 15);
-  EXPECT_EQ(Value(t, "diskinv_uevent_enobufs_total", {{"source", "kernel"}}), 2);
-  EXPECT_EQ(Value(t, "diskinv_uevent_seqnum_gaps_total", {{"source", "kernel"}}), 3);
-  EXPECT_EQ(Value(t, "diskinv_uevents_lost_total", {{"source", "kernel"}}), 40);
-  EXPECT_EQ(
-      Value(t, "diskinv_uevents_rejected_total", {{"source", "kernel"}, {"reason", "bad_header"}}),
-      2);
-  EXPECT_EQ(Value(t, "diskinv_uevents_rejected_total",
-                  {{"source", "kernel"}, {"reason", "untrusted_sender"}}),
-            1);
-  // Every reason is there from the start, at 0.
-  EXPECT_EQ(
-      Value(t, "diskinv_uevents_rejected_total", {{"source", "udev"}, {"reason", "bad_magic"}}), 0);
-  EXPECT_EQ(Value(t, "diskinv_uevents_received_total", {{"source", "udev"}}), 9);
-  EXPECT_EQ(Value(t, "diskinv_uevents_coalesced_total"), 17);
-  EXPECT_EQ(Value(t, "diskinv_uevents_dropped_total"), 5);
-  EXPECT_EQ(Value(t, "diskinv_uevent_bursts_total"), 1);
-
-  // Later stats replace earlier ones (they are the sources' own running totals).
-  k.datagrams = 130;
-  (*m)->UpdateSource("kernel", k);
-  EXPECT_EQ(Value(Scrape(r), "diskinv_uevents_received_total", {{"source", "kernel"}}), 130);
+  EXPECT_EQ(Value(t, "diskinv_agent_kernel_events_total"), 0);
+  EXPECT_EQ(t.Family("diskinv_agent_kernel_events_total")->type, "counter");
+  EXPECT_EQ(t.Family("diskinv_agent_devices")->type, "gauge");
+  // Values are read when scraped, not copied at registration.
+  c.kernel_events.Add(120);
+  c.udev_events.Add(100);
+  c.events_rejected.Add(3);
+  c.enobufs.Add(2);
+  c.seqnum_gaps.Add(1);
+  c.events_coalesced.Add(17);
+  c.resyncs.Add(4);
+  c.reconnects.Add(5);
+  c.devices.Set(42);
+  c.db_connected.Set(1);
+  c.last_full_scan.Set(1733270400);
+  using std::chrono::microseconds;
+  c.db_write_latency.Observe(microseconds(800));
+  c.db_write_latency.Observe(microseconds(3000));
+  c.db_write_latency.Observe(microseconds(30000));
+  t = Scrape(r);
+  EXPECT_EQ(Value(t, "diskinv_agent_kernel_events_total"), 120);
+  EXPECT_EQ(Value(t, "diskinv_agent_udev_events_total"), 100);
+  EXPECT_EQ(Value(t, "diskinv_agent_events_rejected_total"), 3);
+  EXPECT_EQ(Value(t, "diskinv_agent_enobufs_total"), 2);
+  EXPECT_EQ(Value(t, "diskinv_agent_seqnum_gaps_total"), 1);
+  EXPECT_EQ(Value(t, "diskinv_agent_events_coalesced_total"), 17);
+  EXPECT_EQ(Value(t, "diskinv_agent_resyncs_total"), 4);
+  EXPECT_EQ(Value(t, "diskinv_agent_db_reconnects_total"), 5);
+  EXPECT_EQ(Value(t, "diskinv_agent_devices"), 42);
+  EXPECT_EQ(Value(t, "diskinv_agent_db_connected"), 1);
+  EXPECT_EQ(Value(t, "diskinv_agent_last_full_scan_seconds"), 1733270400);
+  EXPECT_EQ(t.Family("diskinv_agent_db_write_seconds")->type, "histogram");
+  EXPECT_EQ(Value(t, "diskinv_agent_db_write_seconds_bucket", {{"le", "0.001"}}), 1);
+  EXPECT_EQ(Value(t, "diskinv_agent_db_write_seconds_bucket", {{"le", "0.005"}}), 2);
+  EXPECT_EQ(Value(t, "diskinv_agent_db_write_seconds_bucket", {{"le", "0.02"}}), 2);
+  EXPECT_EQ(Value(t, "diskinv_agent_db_write_seconds_bucket", {{"le", "0.05"}}), 3);
+  EXPECT_EQ(Value(t, "diskinv_agent_db_write_seconds_bucket", {{"le", "+Inf"}}), 3);
+  EXPECT_EQ(Value(t, "diskinv_agent_db_write_seconds_count"), 3);
+  EXPECT_NEAR(Value(t, "diskinv_agent_db_write_seconds_sum"), 0.0338, 1e-9);
 }
 
 TEST(AgentMetrics, DisksByStateAndTransport) {
   MetricsRegistry r;
-  auto m = AgentMetrics::Register(&r, "0");
+  auto m = AgentMetrics::Register(&r, "0", nullptr);
   ASSERT_TRUE(m.ok());
   Inventory inv;
   auto add = [&](std::string kname, std::optional<std::string> tran, bool part = false,
@@ -120,50 +115,27 @@ TEST(AgentMetrics, DisksByStateAndTransport) {
   EXPECT_EQ(Value(t, "diskinv_disks", {{"state", "present"}, {"transport", "sata"}}), 0);
   EXPECT_EQ(Value(t, "diskinv_disks", {{"state", "removed"}, {"transport", "sas"}}), 0);
   EXPECT_EQ(Value(t, "diskinv_disks", {{"state", "present"}, {"transport", "nvme"}}), 2);
+  // As the agent's observer: the counts follow each change of the inventory.
+  inv.Remove("nvme1n1");
+  (*m)->OnInventoryChanged(inv, InventoryDiff{}, true);
+  EXPECT_EQ(Value(Scrape(r), "diskinv_disks", {{"state", "present"}, {"transport", "nvme"}}), 1);
 }
 
-TEST(AgentMetrics, DatabaseResyncAndCdcMetrics) {
+TEST(AgentMetrics, CdcLagBySlot) {
   MetricsRegistry r;
-  auto m = AgentMetrics::Register(&r, "0");
+  auto m = AgentMetrics::Register(&r, "0", nullptr);
   ASSERT_TRUE(m.ok());
-  using std::chrono::duration;
-  (*m)->ObserveDbWrite(duration<double>(0.0008));
-  (*m)->ObserveDbWrite(duration<double>(0.003));
-  (*m)->ObserveDbWrite(duration<double>(0.030));
-  (*m)->CountDbWriteSkipped();
-  (*m)->CountDbWriteFailed();
-  (*m)->CountDbReconnect();
-  (*m)->SetDbUp(true);
-  (*m)->CountResync("startup");
-  (*m)->CountResync(ToString(ResyncReason::kOverflow));
-  (*m)->CountResync(ToString(ResyncReason::kOverflow));
-  (*m)->SetLastFullScan(std::chrono::system_clock::time_point(std::chrono::seconds(1733270400)));
-  (*m)->SetCdcLag("diskinv_agent", duration<double>(0.25), 4096);
+  (*m)->SetCdcLag("diskinv_reconcile", std::chrono::duration<double>(0.25), 4096);
   PromText t = Scrape(r);
-  EXPECT_EQ(t.Family("diskinv_db_write_duration_seconds")->type, "histogram");
-  EXPECT_EQ(Value(t, "diskinv_db_write_duration_seconds_bucket", {{"le", "0.001"}}), 1);
-  EXPECT_EQ(Value(t, "diskinv_db_write_duration_seconds_bucket", {{"le", "0.005"}}), 2);
-  EXPECT_EQ(Value(t, "diskinv_db_write_duration_seconds_bucket", {{"le", "0.02"}}), 2);
-  EXPECT_EQ(Value(t, "diskinv_db_write_duration_seconds_bucket", {{"le", "0.05"}}), 3);
-  EXPECT_EQ(Value(t, "diskinv_db_write_duration_seconds_count"), 3);
-  EXPECT_NEAR(Value(t, "diskinv_db_write_duration_seconds_sum"), 0.0338, 1e-12);
-  EXPECT_EQ(Value(t, "diskinv_db_writes_total"), 3);
-  EXPECT_EQ(Value(t, "diskinv_db_writes_skipped_total"), 1);
-  EXPECT_EQ(Value(t, "diskinv_db_write_failures_total"), 1);
-  EXPECT_EQ(Value(t, "diskinv_db_reconnects_total"), 1);
-  EXPECT_EQ(Value(t, "diskinv_db_up"), 1);
-  EXPECT_EQ(Value(t, "diskinv_resyncs_total", {{"reason", "startup"}}), 1);
-  EXPECT_EQ(Value(t, "diskinv_resyncs_total", {{"reason", "overflow"}}), 2);
-  EXPECT_EQ(Value(t, "diskinv_resyncs_total", {{"reason", "periodic"}}), 0);
-  EXPECT_EQ(Value(t, "diskinv_last_full_scan_timestamp_seconds"), 1733270400);
-  EXPECT_EQ(Value(t, "diskinv_cdc_lag_seconds", {{"slot", "diskinv_agent"}}), 0.25);
-  EXPECT_EQ(Value(t, "diskinv_cdc_lag_bytes", {{"slot", "diskinv_agent"}}), 4096);
+  EXPECT_EQ(Value(t, "diskinv_cdc_lag_seconds", {{"slot", "diskinv_reconcile"}}), 0.25);
+  EXPECT_EQ(Value(t, "diskinv_cdc_lag_bytes", {{"slot", "diskinv_reconcile"}}), 4096);
 }
 
 TEST(AgentMetrics, RegisteringTwiceInOneRegistryFails) {
   MetricsRegistry r;
-  ASSERT_TRUE(AgentMetrics::Register(&r, "0").ok());
-  Result<std::unique_ptr<AgentMetrics>> again = AgentMetrics::Register(&r, "0");
+  AgentCounters c;
+  ASSERT_TRUE(AgentMetrics::Register(&r, "0", &c).ok());
+  Result<std::unique_ptr<AgentMetrics>> again = AgentMetrics::Register(&r, "0", &c);
   ASSERT_FALSE(again.ok());
   EXPECT_NE(again.status().message().find("collides"), std::string::npos);
 }
@@ -184,7 +156,8 @@ TEST(AgentMetrics, DocsListExactlyTheRegisteredMetrics) {
     }
   }
   MetricsRegistry r;
-  ASSERT_TRUE(AgentMetrics::Register(&r, "0").ok());
+  AgentCounters c;
+  ASSERT_TRUE(AgentMetrics::Register(&r, "0", &c).ok());
   PromText t = Scrape(r);
   std::set<std::string> registered;
   for (const testing::PromFamily& fam : t.families) {
@@ -195,9 +168,11 @@ TEST(AgentMetrics, DocsListExactlyTheRegisteredMetrics) {
       continue;
     }
     EXPECT_EQ(it->second.first, fam.type) << fam.name;
-    const MetricFamilyBase* base = r.Find(fam.name);
+    const MetricFamilyBase* base = r.Find(fam.name);  // null: written by the collector
     std::string labels;
-    for (const std::string& l : base->label_names()) labels += (labels.empty() ? "" : ",") + l;
+    if (base) {
+      for (const std::string& l : base->label_names()) labels += (labels.empty() ? "" : ",") + l;
+    }
     EXPECT_EQ(it->second.second, labels) << fam.name;
   }
   for (const auto& [name, _] : documented) {

@@ -6,15 +6,20 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <set>
 #include <string>
 #include <thread>
 
 #include "agent/metrics.h"
+#include "support/http_client.h"
 #include "support/prometheus_text.h"
+#include "support/shell.h"
 
 namespace diskinv {
 namespace {
@@ -22,57 +27,22 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-// A connected TCP socket to 127.0.0.1:port (or -1).
-int Connect(uint16_t port, int family = AF_INET) {
-  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (family == AF_INET6) {
-    sockaddr_in6 a{};
-    a.sin6_family = AF_INET6;
-    a.sin6_port = htons(port);
-    a.sin6_addr = in6addr_loopback;
-    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return fd;
-  } else {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return fd;
-  }
-  close(fd);
-  return -1;
+int Connect(uint16_t port) {
+  Result<int> fd = testing::ConnectLoopback(port);
+  return fd.ok() ? *fd : -1;
 }
 
-// Reads until the server closes (or the timeout).
 std::string ReadAll(int fd, milliseconds timeout = milliseconds(5000)) {
-  std::string out;
-  auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, 50) <= 0) continue;
-    char buf[4096];
-    ssize_t n = recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  return out;
+  return testing::ReadUntilClosed(fd, timeout);
 }
 
 std::string Exchange(uint16_t port, std::string_view request, int family = AF_INET) {
-  int fd = Connect(port, family);
-  if (fd < 0) return "connect failed";
-  send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-  std::string r = ReadAll(fd);
-  close(fd);
-  return r;
+  Result<std::string> r = testing::HttpExchange(port, request, family);
+  return r.ok() ? *r : "connect failed: " + r.status().message();
 }
 
-std::string StatusLine(const std::string& response) {
-  return response.substr(0, response.find("\r\n"));
-}
-std::string Body(const std::string& response) {
-  size_t p = response.find("\r\n\r\n");
-  return p == std::string::npos ? "" : response.substr(p + 4);
-}
+using testing::Body;
+using testing::StatusLine;
 
 class MetricsServerTest : public ::testing::Test {
  protected:
@@ -238,6 +208,34 @@ TEST_F(MetricsServerTest, ListensOnIpv6LoopbackAndRejectsBadAddresses) {
   ASSERT_FALSE(second.ok());
   EXPECT_NE(second.status().message().find(taken), std::string::npos) << second.status().message();
   EXPECT_NE(second.status().message().find("in use"), std::string::npos);
+}
+
+// A signal sent to the process must not land on the server thread (the agent blocks SIGTERM
+// in its own thread and reads it with signalfd; the default action would kill the process).
+TEST_F(MetricsServerTest, ServerThreadBlocksEverySignal) {
+  auto tasks = [] {
+    std::set<std::string> t;
+    for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+      t.insert(e.path().filename());
+    }
+    return t;
+  };
+  std::set<std::string> before = tasks();
+  auto s = Start();
+  ASSERT_TRUE(s);
+  std::set<std::string> after = tasks();
+  int checked = 0;
+  for (const std::string& tid : after) {
+    if (before.contains(tid)) continue;
+    std::string status = testing::ReadWholeFile("/proc/self/task/" + tid + "/status");
+    size_t p = status.find("\nSigBlk:\t");
+    ASSERT_NE(p, std::string::npos) << status;
+    uint64_t blocked = std::stoull(status.substr(p + 9, 16), nullptr, 16);
+    EXPECT_NE(blocked & (1ull << (SIGTERM - 1)), 0u) << status.substr(p, 30);
+    EXPECT_NE(blocked & (1ull << (SIGHUP - 1)), 0u);
+    ++checked;
+  }
+  EXPECT_EQ(checked, 1);
 }
 
 TEST(SplitHostPort, AcceptsHostPortAndBracketedIpv6) {

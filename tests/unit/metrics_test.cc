@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <thread>
 #include <vector>
@@ -138,6 +139,50 @@ TEST(Metrics, ChildrenAreStableAndUpdatesDuringRenderAreNotLost) {
   EXPECT_EQ(p->Find("h_seconds_bucket", {{"le", "0.5"}})->value, kThreads * kPerThread / 2);
   EXPECT_EQ(p->Find("h_seconds_sum")->value, kThreads * kPerThread / 2 * 1.25);
   EXPECT_EQ(p->Find("c_total", {{"t", "3"}})->value, kPerThread);
+}
+
+TEST(Metrics, CollectorsWriteValuesKeptElsewhereInRegistrationOrder) {
+  MetricsRegistry r;
+  std::atomic<uint64_t> events{0};
+  ASSERT_TRUE(r.AddGauge("a_first", "before").ok());
+  Status st = r.AddCollector([&events](MetricsWriter& w) {
+    w.WriteCounter("ext_events_total", "Events", events.load());
+    w.WriteGauge("ext_up", "Up", 1);
+    const double bounds[] = {0.1, 1};
+    const uint64_t cumulative[] = {1, 3, 4};
+    w.WriteHistogram("ext_seconds", "Latency", bounds, cumulative, 2.5);
+  });
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_TRUE(r.AddGauge("z_last", "after").ok());
+  events = 7;
+  EXPECT_EQ(r.Render(),
+            "# HELP a_first before\n# TYPE a_first gauge\na_first 0\n"
+            "# HELP ext_events_total Events\n# TYPE ext_events_total counter\n"
+            "ext_events_total 7\n"
+            "# HELP ext_up Up\n# TYPE ext_up gauge\next_up 1\n"
+            "# HELP ext_seconds Latency\n# TYPE ext_seconds histogram\n"
+            "ext_seconds_bucket{le=\"0.1\"} 1\next_seconds_bucket{le=\"1\"} 3\n"
+            "ext_seconds_bucket{le=\"+Inf\"} 4\next_seconds_sum 2.5\next_seconds_count 4\n"
+            "# HELP z_last after\n# TYPE z_last gauge\nz_last 0\n");
+  EXPECT_TRUE(testing::ParsePrometheusText(r.Render()).ok());
+}
+
+TEST(Metrics, CollectorNamesAreCheckedLikeFamilies) {
+  MetricsRegistry r;
+  ASSERT_TRUE(r.AddCounter("taken_total", "x").ok());
+  EXPECT_FALSE(
+      r.AddCollector([](MetricsWriter& w) { w.WriteCounter("taken_total", "x", 1); }).ok());
+  EXPECT_FALSE(r.AddCollector([](MetricsWriter& w) { w.WriteGauge("bad-name", "x", 1); }).ok());
+  EXPECT_FALSE(r.AddCollector([](MetricsWriter& w) {
+                  w.WriteGauge("twice", "x", 1);
+                  w.WriteGauge("twice", "x", 2);
+                }).ok());
+  ASSERT_TRUE(r.AddCollector([](MetricsWriter& w) { w.WriteGauge("mine", "x", 1); }).ok());
+  Result<GaugeFamily*> later = r.AddGauge("mine", "y");
+  ASSERT_FALSE(later.ok());
+  EXPECT_NE(later.status().message().find("collides with mine"), std::string::npos);
+  // A rejected collector is not kept.
+  EXPECT_EQ(r.Render().find("bad-name"), std::string::npos);
 }
 
 }  // namespace

@@ -20,13 +20,8 @@ std::string Read(const std::string& rel) {
   return testing::ReadWholeFile(testing::SourceDir() + "/" + rel);
 }
 
-std::string Binary() {
-  const char* b = std::getenv("DISKINV_BINARY");
-  return b ? b : "diskinv";
-}
-
 TEST(ManPage, DocumentsEveryCommandTheBinaryLists) {
-  auto [rc, help] = testing::RunShell(Binary() + " --help");
+  auto [rc, help] = testing::RunShell(testing::DiskinvBinary() + " --help");
   ASSERT_EQ(rc, 0) << help;
   std::string page = Read("docs/diskinv.8");
   ASSERT_FALSE(page.empty());
@@ -75,7 +70,7 @@ TEST(Packaging, ChangelogManPageAndBinaryShareTheVersion) {
   std::string page = Read("docs/diskinv.8");
   EXPECT_NE(page.find(std::string("\"diskinv ") + DISKINV_VERSION + "\""), std::string::npos)
       << "docs/diskinv.8 .TH line: version";
-  auto [rc, out] = testing::RunShell(Binary() + " --version");
+  auto [rc, out] = testing::RunShell(testing::DiskinvBinary() + " --version");
   EXPECT_EQ(rc, 0);
   EXPECT_EQ(out.substr(0, out.find('\n')), std::string("diskinv ") + DISKINV_VERSION);
 }
