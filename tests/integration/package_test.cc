@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "support/loop_device.h"
@@ -33,8 +34,7 @@ bool PackageInstalled() {
 
 // The cmake build directory of the diskinv binary under test.
 fs::path BuildDir() {
-  const char* bin = std::getenv("DISKINV_BINARY");
-  for (fs::path p = bin ? fs::path(bin).parent_path() : fs::path(); !p.empty() && p != "/";
+  for (fs::path p = fs::path(testing::DiskinvBinary()).parent_path(); !p.empty() && p != "/";
        p = p.parent_path()) {
     if (fs::exists(p / "CMakeCache.txt")) return p;
   }
@@ -48,15 +48,55 @@ bool CurrentlyTagged(const std::string& sysname) {
          std::string::npos;
 }
 
-// Purges the package on every way out of the test, if the test installed it.
-struct PurgeGuard {
-  bool armed = false;
-  ~PurgeGuard() {
-    if (armed && PackageInstalled()) {
+// udev database records ("b7:0") that carry the tag "diskinv" in TAGS ("G:" lines).
+std::set<std::string> StickyTagged() {
+  std::set<std::string> out;
+  if (!fs::exists("/run/udev/data")) return out;
+  for (const auto& e : fs::directory_iterator("/run/udev/data")) {
+    std::string db = testing::ReadWholeFile(e.path().string());
+    if (db.find("\nG:diskinv\n") != std::string::npos || db.starts_with("G:diskinv\n")) {
+      out.insert(e.path().filename());
+    }
+  }
+  return out;
+}
+
+// While installed, the package's postinst re-triggers every block device, and udev keeps a
+// tag in a device's TAGS for as long as the device exists, even after the rule is gone. Other
+// tests filter the udev monitor by that tag, so the test takes back what it added: it purges
+// the package and strips "diskinv" from the records that did not have it before (udev has no
+// command for that), then lets udev rewrite them with a change event.
+class InstalledPackage {
+ public:
+  InstalledPackage() : tagged_before_(StickyTagged()) {}
+  ~InstalledPackage() {
+    if (PackageInstalled()) {
       auto [rc, out] = testing::RunShell("dpkg --purge diskinv");
       if (rc != 0) std::fprintf(stderr, "dpkg --purge diskinv failed: %s\n", out.c_str());
     }
+    ForgetAddedTags();
   }
+  void ForgetAddedTags() {
+    (void)testing::RunShell("udevadm settle --timeout=10");
+    for (const std::string& rec : StickyTagged()) {
+      if (tagged_before_.contains(rec)) continue;
+      std::string path = "/run/udev/data/" + rec;
+      std::string db = testing::ReadWholeFile(path), kept;
+      std::istringstream in(db);
+      for (std::string line; std::getline(in, line);) {
+        if (line != "G:diskinv" && line != "Q:diskinv") kept += line + "\n";
+      }
+      std::ofstream(path, std::ios::trunc) << kept;
+      fs::remove("/run/udev/tags/diskinv/" + rec);
+      std::string devnum = rec.substr(1);  // "b7:0" -> "7:0"
+      (void)testing::RunShell("udevadm trigger --action=change /sys/dev/block/" + devnum);
+    }
+    (void)testing::RunShell("udevadm settle --timeout=10");
+  }
+  const std::set<std::string>& tagged_before() const { return tagged_before_; }
+
+ private:
+  std::set<std::string> tagged_before_;
 };
 
 TEST(DebianPackage, BuildsInstallsRunsAndPurgesCleanly) {
@@ -99,8 +139,7 @@ TEST(DebianPackage, BuildsInstallsRunsAndPurgesCleanly) {
   ASSERT_FALSE(CurrentlyTagged(loop->name())) << "something tags disks already";
 
   // Install.
-  PurgeGuard guard;
-  guard.armed = true;
+  InstalledPackage installed;
   auto [irc, iout] = testing::RunShell("dpkg -i " + deb);
   ASSERT_EQ(irc, 0) << iout;
   EXPECT_EQ(testing::ReadWholeFile("/lib/udev/rules.d/60-diskinv.rules"),
@@ -151,7 +190,6 @@ TEST(DebianPackage, BuildsInstallsRunsAndPurgesCleanly) {
   // Purge: every file gone, and udev no longer tags (postrm reloaded the rules).
   auto [urc, uout] = testing::RunShell("dpkg --purge diskinv");
   ASSERT_EQ(urc, 0) << uout;
-  guard.armed = false;
   for (const char* f : {"/usr/bin/diskinv", "/lib/udev/rules.d/60-diskinv.rules",
                         "/lib/systemd/system/diskinv-agent.service", "/etc/diskinv",
                         "/usr/share/man/man8/diskinv.8.gz", "/usr/share/doc/diskinv",
@@ -162,6 +200,9 @@ TEST(DebianPackage, BuildsInstallsRunsAndPurgesCleanly) {
   std::ofstream("/sys/block/" + loop->name() + "/uevent") << "change";
   ASSERT_TRUE((*udevd)->Settle().ok());
   EXPECT_FALSE(CurrentlyTagged(loop->name()));
+  // And the sticky tags the install left are taken back (see InstalledPackage).
+  installed.ForgetAddedTags();
+  EXPECT_EQ(StickyTagged(), installed.tagged_before());
   fs::remove_all(out);
 }
 
