@@ -10,6 +10,9 @@ DISKINV_PACKAGES=(
   util-linux fdisk udev kmod
   postgresql-15
 )
+# Building and checking the Debian package (scripts/package and its test).
+DISKINV_PACKAGE_TOOLS=(debhelper lintian fakeroot dpkg-dev systemd groff-base man-db)
+DISKINV_PACKAGES+=("${DISKINV_PACKAGE_TOOLS[@]}")
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -2,16 +2,21 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "agent/agent.h"
+#include "agent/agent_metrics.h"
+#include "agent/metrics_server.h"
 #include "cli/cli.h"
+#include "common/logging.h"
+#include "common/version.h"
 
 namespace diskinv {
 namespace {
 
 constexpr const char* kAgentHelp =
     R"(Usage: diskinv agent [--config FILE] [--database-url URL] [--sysroot DIR] [--once]
-                     [--print-config]
+                     [--print-config] [--metrics-listen HOST:PORT]
 
 Keep this node's block devices in the inventory database: walk sysfs and the udev database,
 write the difference, then follow kernel and udev events (one transaction per change) with a
@@ -26,6 +31,10 @@ Options:
       --once             walk, write the difference, print what was written and exit
       --print-config     print the effective configuration (file + environment + options)
                          and exit
+      --metrics-listen HOST:PORT
+                         serve Prometheus metrics on http://HOST:PORT/metrics (docs/metrics.md);
+                         default $DISKINV_METRICS_LISTEN; unauthenticated: use a loopback
+                         address such as 127.0.0.1:9417 unless the port is firewalled
   -h, --help             show this help
 
 Configuration (file lines `key = value`; every key also as environment DISKINV_<KEY>, which
@@ -63,6 +72,8 @@ int AgentCommand(std::vector<std::string> args) {
   AgentOptions opt;
   std::string path, value, err;
   bool print_config = false;
+  const char* env_listen = std::getenv("DISKINV_METRICS_LISTEN");
+  std::string metrics_listen = env_listen ? env_listen : "";
   while (!p.Done()) {
     if (p.Flag("help", 'h')) {
       std::fputs(kAgentHelp, stdout);
@@ -81,6 +92,8 @@ int AgentCommand(std::vector<std::string> args) {
     } else if (p.Option("sysroot", 0, &value, &err)) {
       if (!err.empty()) return UsageError("agent", err);
       opt.overrides.emplace_back("sysroot", value);
+    } else if (p.Option("metrics-listen", 0, &metrics_listen, &err)) {
+      if (!err.empty()) return UsageError("agent", err);
     } else {
       return UsageError("agent", fmt::format("unknown argument '{}'", p.Current()));
     }
@@ -98,6 +111,27 @@ int AgentCommand(std::vector<std::string> args) {
   opt.config = std::move(*config);
   bool once = opt.once;
   Agent agent(std::move(opt));
+  // Metrics: the registry reads the agent's counters at scrape time; the server has its own
+  // thread. Both outlive agent.Run().
+  MetricsRegistry registry;
+  std::unique_ptr<AgentMetrics> metrics;
+  std::unique_ptr<MetricsServer> server;
+  if (!metrics_listen.empty()) {
+    auto m = AgentMetrics::Register(&registry, DISKINV_VERSION, &agent.counters());
+    if (!m.ok()) {
+      std::fprintf(stderr, "diskinv agent: metrics: %s\n", m.status().message().c_str());
+      return kExitFailure;
+    }
+    metrics = std::move(*m);
+    agent.SetObserver(metrics.get());
+    auto srv = MetricsServer::Start({.listen = metrics_listen}, &registry);
+    if (!srv.ok()) {
+      std::fprintf(stderr, "diskinv agent: --metrics-listen: %s\n", srv.status().message().c_str());
+      return kExitFailure;
+    }
+    server = std::move(*srv);
+    Logger("agent")->info("metrics on http://{}/metrics", server->address());
+  }
   Status s = agent.Run();
   if (!s.ok()) {
     std::fprintf(stderr, "diskinv agent: %s\n", s.message().c_str());

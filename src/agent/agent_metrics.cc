@@ -1,0 +1,105 @@
+#include "agent/agent_metrics.h"
+
+#include <fmt/format.h>
+
+#include <vector>
+
+namespace diskinv {
+namespace {
+
+class WriterVisitor final : public MetricVisitor {
+ public:
+  explicit WriterVisitor(MetricsWriter& w) : w_(w) {}
+  void OnCounter(std::string_view name, std::string_view help, uint64_t value) override {
+    w_.WriteCounter(name, help, value);
+  }
+  void OnGauge(std::string_view name, std::string_view help, double value) override {
+    w_.WriteGauge(name, help, value);
+  }
+  void OnHistogram(std::string_view name, std::string_view help,
+                   const LatencyHistogram& h) override {
+    constexpr auto& bounds = LatencyHistogram::kBounds;
+    std::array<uint64_t, bounds.size() + 1> cumulative;
+    for (size_t i = 0; i <= bounds.size(); ++i) cumulative[i] = h.cumulative(i);
+    w_.WriteHistogram(name, help, bounds, cumulative, h.sum_seconds());
+  }
+
+ private:
+  MetricsWriter& w_;
+};
+
+}  // namespace
+
+void WriteAgentCounters(const AgentCounters& counters, MetricsWriter& writer) {
+  WriterVisitor v(writer);
+  counters.ForEach(v);
+}
+
+Result<std::unique_ptr<AgentMetrics>> AgentMetrics::Register(MetricsRegistry* r,
+                                                             std::string_view version,
+                                                             const AgentCounters* counters) {
+  std::unique_ptr<AgentMetrics> m(new AgentMetrics());
+  auto build =
+      r->AddGauge("diskinv_build_info", "Always 1; the version label is this build's", {"version"});
+  if (!build.ok()) return build.status();
+  (*build)->WithLabels({std::string(version)}).Set(1);
+  auto disks = r->AddGauge("diskinv_disks",
+                           "Whole disks by state (present, removed) and transport (nvme, sas, "
+                           "sata, virtio, ...; none when the kernel reports none)",
+                           {"state", "transport"});
+  if (!disks.ok()) return disks.status();
+  m->disks_ = *disks;
+  auto lag_s =
+      r->AddGauge("diskinv_cdc_lag_seconds",
+                  "Time between the server's latest commit and the last one processed", {"slot"});
+  if (!lag_s.ok()) return lag_s.status();
+  m->cdc_lag_seconds_ = *lag_s;
+  auto lag_b = r->AddGauge(
+      "diskinv_cdc_lag_bytes",
+      "WAL bytes between the server's current position and the slot's confirmed one", {"slot"});
+  if (!lag_b.ok()) return lag_b.status();
+  m->cdc_lag_bytes_ = *lag_b;
+  if (counters != nullptr) {
+    Status st = r->AddCollector([counters](MetricsWriter& w) { WriteAgentCounters(*counters, w); });
+    if (!st.ok()) return st;
+  }
+  return m;
+}
+
+void AgentMetrics::SetDisks(const DiskCounts& counts) {
+  for (const auto& key : disk_keys_) {
+    if (!counts.contains(key)) disks_->WithLabels({key.first, key.second}).Set(0);
+  }
+  for (const auto& [key, n] : counts) {
+    disks_->WithLabels({key.first, key.second}).Set(static_cast<double>(n));
+    disk_keys_.insert(key);
+  }
+}
+
+AgentMetrics::DiskCounts AgentMetrics::CountDisks(const Inventory& inventory) {
+  // Few distinct transports: count in a small vector, then build the map.
+  std::vector<std::pair<std::string_view, int64_t>> by_tran;
+  for (const BlockDevice& d : inventory.devices()) {
+    if (d.is_partition || d.hidden) continue;
+    std::string_view tran = d.tran && !d.tran->empty() ? std::string_view(*d.tran) : "none";
+    auto it = by_tran.begin();
+    while (it != by_tran.end() && it->first != tran) ++it;
+    if (it == by_tran.end()) {
+      by_tran.emplace_back(tran, 1);
+    } else {
+      ++it->second;
+    }
+  }
+  DiskCounts counts;
+  for (const auto& [tran, n] : by_tran) counts[{"present", std::string(tran)}] = n;
+  return counts;
+}
+
+void AgentMetrics::SetCdcLag(std::string_view slot, std::chrono::duration<double> lag,
+                             uint64_t bytes) {
+  std::string s(slot);
+  cdc_lag_seconds_->WithLabels({s}).Set(lag.count());
+  cdc_lag_bytes_->WithLabels({s}).Set(static_cast<double>(bytes));
+}
+
+}  // namespace diskinv
