@@ -19,11 +19,10 @@
 #pragma once
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/parse.h"
 
@@ -81,15 +80,18 @@ inline std::string Join(const std::vector<std::string>& v) {
 
 // Checks `expectations` (format above) against diskinv's JSON; returns one line per failure.
 // `events`: the step's events, one "ACTION KNAME" each (hotplug scenarios), or nullptr.
-inline std::vector<std::string> CheckExpectations(const json& ours, const std::string& expectations,
-                                                  const std::vector<std::string>* events = nullptr) {
+inline std::vector<std::string> CheckExpectations(
+    const json& ours, const std::string& expectations,
+    const std::vector<std::string>* events = nullptr) {
   using namespace internal;
   std::vector<std::string> fails;
   auto select = [&](const std::string& sel) {
     std::vector<const json*> out;
     auto eq = sel.find('=');
     for (const auto& d : ours["blockdevices"]) {
-      if (eq == std::string::npos ? d["kname"] == sel : ValueMatches(Lookup(d, sel.substr(0, eq)), sel.substr(eq + 1))) {
+      if (eq == std::string::npos
+              ? d["kname"] == sel
+              : ValueMatches(Lookup(d, sel.substr(0, eq)), sel.substr(eq + 1))) {
         out.push_back(&d);
       }
     }
@@ -107,7 +109,8 @@ inline std::vector<std::string> CheckExpectations(const json& ours, const std::s
     value = std::string(Trim(value));
     if (sel == "count") {
       size_t n = select(field).size();
-      if (std::to_string(n) != value) fails.push_back("count " + field + ": " + std::to_string(n) + " devices, want " + value);
+      if (std::to_string(n) != value)
+        fails.push_back("count " + field + ": " + std::to_string(n) + " devices, want " + value);
       continue;
     }
     if (sel == "knames") {
@@ -117,15 +120,18 @@ inline std::vector<std::string> CheckExpectations(const json& ours, const std::s
       for (const auto& d : ours["blockdevices"]) have.push_back(d.value("kname", ""));
       std::sort(want.begin(), want.end());
       std::sort(have.begin(), have.end());
-      if (want != have) fails.push_back("knames: diskinv has [" + Join(have) + "], want [" + Join(want) + "]");
+      if (want != have)
+        fails.push_back("knames: diskinv has [" + Join(have) + "], want [" + Join(want) + "]");
       continue;
     }
     if (sel == "event" || sel == "events") {
       if (!events) {
         fails.push_back(t + ": no event log for this step");
       } else if (sel == "events" && std::to_string(events->size()) != field) {
-        fails.push_back("events: " + std::to_string(events->size()) + " events [" + Join(*events) + "], want " + field);
-      } else if (sel == "event" && std::find(events->begin(), events->end(), field + " " + value) == events->end()) {
+        fails.push_back("events: " + std::to_string(events->size()) + " events [" + Join(*events) +
+                        "], want " + field);
+      } else if (sel == "event" &&
+                 std::find(events->begin(), events->end(), field + " " + value) == events->end()) {
         fails.push_back("event " + field + " " + value + ": not among [" + Join(*events) + "]");
       }
       continue;
@@ -136,12 +142,14 @@ inline std::vector<std::string> CheckExpectations(const json& ours, const std::s
     }
     auto devs = select(sel);
     if (devs.size() != 1) {
-      fails.push_back(t + ": selector " + sel + " matches " + std::to_string(devs.size()) + " devices");
+      fails.push_back(t + ": selector " + sel + " matches " + std::to_string(devs.size()) +
+                      " devices");
       continue;
     }
     const json* v = Lookup(*devs[0], field);
     if (!ValueMatches(v, value)) {
-      fails.push_back((*devs[0])["kname"].get<std::string>() + ": " + field + ": diskinv " + Show(v) + ", configured " + value);
+      fails.push_back((*devs[0])["kname"].get<std::string>() + ": " + field + ": diskinv " +
+                      Show(v) + ", configured " + value);
     }
   }
   return fails;

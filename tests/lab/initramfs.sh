@@ -15,7 +15,7 @@
 
 LAB_MODULES=(
   virtio_pci virtio_blk virtio_scsi 9p 9pnet_virtio
-  nvme nvme-core
+  nvme nvme-core nvme-tcp nvmet nvmet-tcp
   scsi_mod sd_mod sr_mod sg scsi_debug
   libata ahci libahci
   megaraid_sas sym53c8xx

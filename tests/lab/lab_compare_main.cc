@@ -85,7 +85,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::vector<std::string> errors;
-  for (const auto& m : o.value("messages", nlohmann::json::array())) errors.push_back("walk: " + m.dump());
+  for (const auto& m : o.value("messages", nlohmann::json::array()))
+    errors.push_back("walk: " + m.dump());
   for (const auto& d : o.value("blockdevices", nlohmann::json::array())) {
     if (d.contains("errors") && d["errors"].is_array()) {
       for (const auto& e : d["errors"]) errors.push_back(d.value("kname", "?") + ": " + e.dump());

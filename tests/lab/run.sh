@@ -5,6 +5,7 @@
 #   LAB_DESCRIPTION  one line for --list
 #   lab_qemu         prints QEMU device arguments, one per line; may create images in $LAB_RUN
 #                    with lab_image NAME SIZE_MB (sparse raw files)
+#   LAB_GUEST_VARS   names of the scenario's variables that lab_guest uses too
 #   lab_guest        shell code for the guest (busybox ash): sets up what QEMU cannot (scsi_debug,
 #                    md, dm, loop); hotplug scenarios also drive their steps from here:
 #                    `host_step NAME` asks the host to run `lab_host NAME` (QMP) and waits for it,
@@ -124,6 +125,7 @@ lab_run_scenario() {
     qmp() { python3 "$DISKINV_LAB_DIR/qmp.py" "$qmp_dir/qmp.sock" "$@"; }
     {
       _lab_guest_prelude
+      for v in ${LAB_GUEST_VARS:-}; do printf "%s='%s'\n" "$v" "${!v}"; done
       declare -f lab_guest
       echo 'lab_guest'
       echo 'collect'

@@ -52,7 +52,8 @@ const std::vector<KnownDifference>& KnownDifferences() {
        "'serial' attribute, which diskinv uses when the udev db has none",
        [](const std::string& root, bool, const json& l, const json& o) {
          return l["serial"].is_null() && o["serial"].is_string() &&
-                o["serial"] == ReadSysFile(root, "sys/block/" + o["kname"].get<std::string>() + "/serial");
+                o["serial"] ==
+                    ReadSysFile(root, "sys/block/" + o["kname"].get<std::string>() + "/serial");
        }},
       {"wwn",
        "lsblk has no sysfs fallback for WWN; without a udev record diskinv derives it from "
@@ -156,8 +157,8 @@ CompareResult CompareWithLsblk(const std::string& sysroot, const std::string& di
   return CompareLsblkJson(lj, oj, sysroot, !sysroot.empty());
 }
 
-CompareResult CompareLsblkJson(const json& lsblk, const json& ours_doc, const std::string& files_root,
-                               bool sysroot_mode) {
+CompareResult CompareLsblkJson(const json& lsblk, const json& ours_doc,
+                               const std::string& files_root, bool sysroot_mode) {
   CompareResult r;
   r.lsblk = lsblk;
   r.ours = ours_doc;
@@ -183,20 +184,24 @@ CompareResult CompareLsblkJson(const json& lsblk, const json& ours_doc, const st
       if (key == "pkname") {
         bool found = false;
         for (const auto& e : entries) found |= e["pkname"] == od["pkname"];
-        if (!found) r.mismatches.push_back(kname + ": pkname: ours " + Dump(od["pkname"]) + " not among lsblk's parents");
+        if (!found)
+          r.mismatches.push_back(kname + ": pkname: ours " + Dump(od["pkname"]) +
+                                 " not among lsblk's parents");
         continue;
       }
       if (lval == od[key]) continue;
       bool known = false;
       for (const auto& kd : KnownDifferences()) {
         if (key == kd.field && kd.applies(files_root, sysroot_mode, ld, od)) {
-          r.known.push_back(kname + ": " + key + ": lsblk " + Dump(lval) + ", diskinv " + Dump(od[key]) + " (" + kd.reason + ")");
+          r.known.push_back(kname + ": " + key + ": lsblk " + Dump(lval) + ", diskinv " +
+                            Dump(od[key]) + " (" + kd.reason + ")");
           known = true;
           break;
         }
       }
       if (!known) {
-        r.mismatches.push_back(kname + ": " + key + ": lsblk " + Dump(lval) + ", diskinv " + Dump(od[key]));
+        r.mismatches.push_back(kname + ": " + key + ": lsblk " + Dump(lval) + ", diskinv " +
+                               Dump(od[key]));
       }
     }
   }

@@ -8,10 +8,9 @@
 // and a check that our value is the one sysfs/udev really hold.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace diskinv::testing {
 

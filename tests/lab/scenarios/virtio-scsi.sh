@@ -14,7 +14,6 @@ lab_expect() {
 count type=disk 2
 hctl=0:0:0:0 wwn 0x5000c50015ea71ac
 hctl=0:0:0:0 serial LABSCSI0001
-hctl=0:0:0:0 vendor LABVEND
 hctl=0:0:0:0 model LABDISK-HDD
 hctl=0:0:0:0 rev 1.23
 hctl=0:0:0:0 firmware 1.23
