@@ -4,7 +4,7 @@
 #   LAB_KIND         scan (default) or hotplug
 #   LAB_DESCRIPTION  one line for --list
 #   lab_qemu         prints QEMU device arguments, one per line; may create images in $LAB_RUN
-#                    with lab_image NAME SIZE_MB (sparse raw files)
+#                    with lab_image NAME SIZE_MB (sparse raw files) or lab_gpt_image
 #   LAB_GUEST_VARS   names of the scenario's variables that lab_guest uses too
 #   lab_guest        shell code for the guest (busybox ash): sets up what QEMU cannot (scsi_debug,
 #                    md, dm, loop); hotplug scenarios also drive their steps from here:
@@ -36,6 +36,13 @@ lab_image() {  # NAME SIZE_MB: a sparse raw image in the run directory; prints i
   truncate -s "${2}M" "$LAB_RUN/$1.img" && echo "$LAB_RUN/$1.img"
 }
 
+lab_gpt_image() {  # NAME SIZE_MB: lab_image with a GPT: partitions "one" (16 MiB), "two" (8 MiB)
+  local img
+  img=$(lab_image "$1" "$2") || return 1
+  printf 'label: gpt\nstart=2048, size=32768, name=one\nstart=34816, size=16384, name=two\n' |
+    sfdisk -q "$img" >/dev/null && echo "$img"
+}
+
 # The guest half every scenario shares: helpers, then the scenario's lab_guest, then collect.
 _lab_guest_prelude() {
   cat <<'EOS'
@@ -46,8 +53,13 @@ wait_for() { local p i; for p in "$@"; do i=0; while [ ! -e "$p" ] && [ $i -lt 6
 # wait_gone PATH...: until each path is gone.
 wait_gone() { local p i; for p in "$@"; do i=0; while [ -e "$p" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; [ ! -e "$p" ] || { echo "wait_gone: $p is still there"; return 1; }; done; }
 # Block-device events as "ACTION KNAME", from udev (after its rules ran, as a consumer sees them).
+# Where the binary has `diskinv monitor`, its stream is kept too (out/monitor.jsonl; not yet
+# checked: the command is still being written).
 start_events() {
   udevadm monitor --udev --subsystem-match=block >/tmp/events.raw 2>/dev/null &
+  if diskinv monitor --help >/dev/null 2>&1; then
+    diskinv monitor --json --inventory >/lab/out/monitor.jsonl 2>/lab/out/monitor.stderr &
+  fi
   EVENTS_SEEN=0
   sleep 1
 }

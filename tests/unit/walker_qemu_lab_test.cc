@@ -34,7 +34,7 @@ Inventory WalkTree(const std::string& root) {
 void LoadTree(FakeSysfsReader& fake, const std::string& root) {
   for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator();
        ++it) {
-    std::string rel = fs::relative(it->path(), root).string();
+    std::string rel = it->path().lexically_relative(root).string();  // links not followed
     if (it->is_symlink()) {
       fake.AddSymlink(rel, fs::read_symlink(it->path()).string());
     } else if (it->is_directory()) {
@@ -59,14 +59,19 @@ TEST(WalkerQemuLab, NvmeMultipathPathsWithoutMultipathLinks) {
   // Kernel 6.1: the heads have no multipath/ directory; each path nvme<S>c<C>n<N> sits under
   // its controller, which the subsystem links to.
   std::string root = Fixture("qemu-nvme-multipath");
-  ASSERT_FALSE(fs::exists(root + "/sys/block/nvme1n1/multipath"));
+  for (const auto& e : fs::directory_iterator(root + "/sys/block")) {
+    ASSERT_FALSE(fs::exists(e.path() / "multipath")) << e.path();
+  }
   Inventory inv = WalkTree(root);
   ASSERT_EQ(inv.size(), 2u);
   for (const auto& d : inv.devices()) {
     ASSERT_TRUE(d.nvme.has_value()) << d.kname;
-    std::string n = d.kname.substr(d.kname.rfind('n'));
+    // Head nvme<S>n<N>: paths nvme<S>c0n<N>, nvme<S>c1n<N> (S follows probe order).
+    size_t n = d.kname.rfind('n');
+    std::string s = d.kname.substr(0, n), nsid = d.kname.substr(n);
     EXPECT_EQ(d.nvme->controllers, (std::vector<std::string>{"nvme0", "nvme1"})) << d.kname;
-    EXPECT_EQ(d.nvme->paths, (std::vector<std::string>{"nvme1c0" + n, "nvme1c1" + n})) << d.kname;
+    EXPECT_EQ(d.nvme->paths, (std::vector<std::string>{s + "c0" + nsid, s + "c1" + nsid}))
+        << d.kname;
     EXPECT_TRUE(d.errors.empty()) << d.kname;
   }
 }
@@ -78,10 +83,14 @@ TEST(WalkerQemuLab, ScsiWwidWithoutIdentifierIsAbsentNotAnError) {
   LoadTree(fake, Fixture("qemu-optical"));
   Inventory clean = Walker(fake, {}).WalkAll();
   ASSERT_EQ(clean.size(), 2u);
+  // The capture skipped the failing files; put them back as the kernel has them: failing.
+  auto wwid_of = [](const BlockDevice& d) {
+    return "sys" + d.devpath.substr(0, d.devpath.rfind("/block/")) + "/wwid";
+  };
   for (const auto& d : clean.devices()) {
-    ASSERT_TRUE(d.scsi.has_value()) << d.kname;
-    fake.SetError("sys/bus/scsi/devices/" + d.scsi->hctl + "/wwid",
-                  d.tran == "sata" ? ENXIO : EINVAL);
+    ASSERT_FALSE(fs::exists(Fixture("qemu-optical") + "/" + wwid_of(d))) << d.kname;
+    fake.AddFile(wwid_of(d), "");
+    fake.SetError(wwid_of(d), d.tran == "sata" ? ENXIO : EINVAL);
   }
   Inventory inv = Walker(fake, {}).WalkAll();
   ASSERT_EQ(inv.size(), 2u);
@@ -91,7 +100,7 @@ TEST(WalkerQemuLab, ScsiWwidWithoutIdentifierIsAbsentNotAnError) {
     EXPECT_FALSE(d.wwn.has_value()) << d.kname;
   }
   // Any other failure is still a field error.
-  fake.SetError("sys/bus/scsi/devices/" + inv.devices()[0].scsi->hctl + "/wwid", EIO);
+  fake.SetError(wwid_of(inv.devices()[0]), EIO);
   Inventory bad = Walker(fake, {}).WalkAll();
   ASSERT_EQ(bad.devices()[0].errors.size(), 1u);
   EXPECT_EQ(bad.devices()[0].errors[0].field, "wwid");

@@ -4,9 +4,7 @@
 LAB_DESCRIPTION="CI: NVMe+GPT, virtio-scsi hd/cd, SATA hd/cd, lsi53c895a, scsi_debug thin (one boot)"
 lab_qemu() {
   local img
-  img=$(lab_image n0 64)
-  printf 'label: gpt\nstart=2048, size=32768, name=one\nstart=34816, size=16384, name=two\n' |
-    sfdisk -q "$img" >/dev/null
+  img=$(lab_gpt_image n0 64)
   echo -drive; echo "file=$img,if=none,id=n0,format=raw"
   echo -device; echo "nvme,serial=LABCINVME01,drive=n0"
   echo -drive; echo "file=$(lab_image h0 32),if=none,id=h0,format=raw"
