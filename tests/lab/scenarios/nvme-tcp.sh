@@ -11,7 +11,7 @@ lab_qemu() { :; }
 lab_guest() {
   local s=/sys/kernel/config/nvmet/subsystems/$NQN p=/sys/kernel/config/nvmet/ports/1
   ip link set lo up
-  modprobe loop && modprobe nvmet && modprobe nvmet-tcp && modprobe nvme-tcp
+  modprobe loop max_loop=1 && modprobe nvmet && modprobe nvmet-tcp && modprobe nvme-tcp
   mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config
   truncate -s 32M /tmp/ns1.img && losetup /dev/loop0 /tmp/ns1.img
   mkdir "$s"
