@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "uevent/coalescer.h"
 #include "uevent/uevent.h"
 
 namespace diskinv {
@@ -42,6 +43,23 @@ void BM_Udev(benchmark::State& state, const char* rel) {
   state.SetItemsProcessed(state.iterations());
   state.SetBytesProcessed(state.iterations() * d.size());
 }
+
+// The per-event CPU work of a storm before any probe: parse, then the coalescer (one device,
+// so every event after the first merges into a pending run; Poll as the agent loop does).
+void BM_ParseAndCoalesce(benchmark::State& state) {
+  std::string d = Fixture("kernel/loop-attach-change.bin");
+  Coalescer c({.burst_threshold = 0});
+  uint64_t n = 0;
+  for (auto _ : state) {
+    Result<Uevent> ev = ParseKernelUevent(d);
+    c.Push(std::move(ev).value());
+    auto out = c.Poll();
+    benchmark::DoNotOptimize(out);
+    if (++n % 4096 == 0) c.Flush();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ParseAndCoalesce);
 
 BENCHMARK_CAPTURE(BM_Kernel, loop_change, "kernel/loop-attach-change.bin");
 BENCHMARK_CAPTURE(BM_Kernel, synth_change, "kernel/loop-change-synth-uuid-arg.bin");

@@ -23,6 +23,7 @@ const Command kCommands[] = {
     {"scan", ScanCommand, "walk sysfs and the udev database once and print every block device"},
     {"capture", CaptureCommand, "copy the block-device part of sysfs and the udev db into a fixture tree"},
     {"db", DbCommand, "apply or show the schema migrations of the inventory database"},
+    {"monitor", MonitorCommand, "print block-device uevents as they arrive, and what each changed"},
 };
 
 constexpr const char* kUsageHead = R"(Usage: diskinv [GLOBAL OPTIONS] COMMAND [ARGS]

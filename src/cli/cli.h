@@ -21,6 +21,7 @@ int RunCli(int argc, char** argv);
 int ScanCommand(std::vector<std::string> args);
 int CaptureCommand(std::vector<std::string> args);
 int DbCommand(std::vector<std::string> args);
+int MonitorCommand(std::vector<std::string> args);
 
 // getopt_long-style parsing shared by subcommands.
 struct ArgParser {

@@ -65,6 +65,12 @@ void Coalescer::PushEvent(Uevent ev, TimePoint now) {
   if (inserted || d.runs.empty()) {
     d.first = now;
     d.order = next_order_++;
+    d.immediate = false;
+    if (options_.leading_edge) {
+      auto r = recent_.find(ev.devpath);
+      d.immediate = r == recent_.end() || now - r->second >= options_.window;
+      if (r != recent_.end()) recent_.erase(r);
+    }
   }
   d.last = now;
   if (ChangeLike(ev.action) && !d.runs.empty() &&
@@ -102,6 +108,7 @@ void Coalescer::StartResync(Resync r, TimePoint now) {
 }
 
 Coalescer::TimePoint Coalescer::Deadline(const Device& d) const {
+  if (d.immediate) return d.first;
   return std::min(d.last + options_.window, d.first + options_.max_delay);
 }
 
@@ -136,6 +143,11 @@ std::vector<CoalescerOutput> Coalescer::Collect(TimePoint now, bool all) {
       ++stats_.emitted;
       out.emplace_back(std::move(run));
     }
+    if (options_.leading_edge) recent_.insert_or_assign(std::move(node.key()), node.mapped().last);
+  }
+  if (options_.leading_edge && now - pruned_ >= options_.window) {
+    std::erase_if(recent_, [&](const auto& r) { return now - r.second >= options_.window; });
+    pruned_ = now;
   }
   return out;
 }

@@ -1,9 +1,11 @@
 // Coalescer: turns the event stream of one or more UeventSources into re-probe work.
 //
-//  - Per device (keyed by DEVPATH), events are held for a debounce window (default 50 ms)
-//    after the device's last event, and at most `max_delay` after its first, so a storm of
-//    change events for one disk becomes one re-probe and a never-ending storm still makes
-//    progress.
+//  - Leading edge: the first event of a device that had no event for `window` is due at once,
+//    so an idle event costs a probe and no wait (`leading_edge`, on by default).
+//  - Trailing edge: further events of that device are held for a debounce window (default
+//    50 ms) after its last event, and at most `max_delay` after the first held one, so a storm
+//    of change events for one disk becomes two re-probes (the first event at once, the rest
+//    merged after the storm) and a never-ending storm still makes progress.
 //  - change-like actions (change, online, offline, bind, unbind) merge into the run before
 //    them; add, remove and move start a new run, so add -> remove -> add is emitted in order.
 //    A move re-keys the device's pending runs from DEVPATH_OLD to DEVPATH.
@@ -38,6 +40,8 @@ struct CoalescerOptions {
   size_t burst_threshold = 5000;  // events per burst_window; 0 disables burst detection
   std::chrono::milliseconds burst_window{1000};
   size_t max_pending = 16384;  // devices with pending runs
+  // Emit the first event of an idle device at once (see above); false: every event waits.
+  bool leading_edge = true;
 };
 
 // One re-probe: the run's first event (its action is the run's action) and how many source
@@ -79,7 +83,8 @@ class Coalescer {
   struct Device {
     std::deque<CoalescedEvent> runs;
     TimePoint first, last;
-    uint64_t order;  // arrival of the first pending event, to break deadline ties
+    uint64_t order;          // arrival of the first pending event, to break deadline ties
+    bool immediate = false;  // leading edge: due at `first`
   };
   TimePoint Deadline(const Device& d) const;
   TimePoint ResyncDeadline() const;
@@ -90,6 +95,10 @@ class Coalescer {
   CoalescerOptions options_;
   CoalescerClock clock_;
   std::map<std::string, Device, std::less<>> devices_;
+  // Last event time of devices with nothing pending, to tell an idle device from a storm;
+  // entries older than `window` are pruned.
+  std::map<std::string, TimePoint, std::less<>> recent_;
+  TimePoint pruned_{};
   uint64_t next_order_ = 0;
   // Pending resync: the first reason wins; `lost` accumulates.
   std::optional<Resync> resync_;

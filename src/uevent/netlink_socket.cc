@@ -1,13 +1,17 @@
 #include "uevent/netlink_socket.h"
 
 #include <fmt/format.h>
+#include <fcntl.h>
 #include <linux/netlink.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
+#include <limits>
 
 #include "common/logging.h"
 
@@ -21,7 +25,14 @@ spdlog::logger& Log() {
 
 }  // namespace
 
+void SeqnumTracker::Start(uint64_t base) {
+  last_ = base;
+  from_base_ = true;
+}
+
 std::optional<Resync> SeqnumTracker::Observe(uint64_t seqnum) {
+  if (from_base_ && seqnum <= *last_) return std::nullopt;  // sent before the counter was read
+  from_base_ = false;
   std::optional<uint64_t> prev = last_;
   last_ = seqnum;
   if (!prev || seqnum == *prev + 1) return std::nullopt;
@@ -31,6 +42,18 @@ std::optional<Resync> SeqnumTracker::Observe(uint64_t seqnum) {
   }
   return Resync{ResyncReason::kSeqnumGap, 0,
                 fmt::format("SEQNUM went back from {} to {}", *prev, seqnum)};
+}
+
+std::optional<Resync> SeqnumTracker::ObserveCounter(uint64_t counter) {
+  if (last_ && counter <= *last_) return std::nullopt;
+  std::optional<Resync> r;
+  if (last_) {
+    r = Resync{ResyncReason::kTailLoss, counter - *last_,
+               fmt::format("uevent_seqnum is {} but the last SEQNUM received was {}", counter,
+                           *last_)};
+  }
+  Start(counter);
+  return r;
 }
 
 Result<std::unique_ptr<NetlinkSocket>> NetlinkSocket::Open(const NetlinkSocketOptions& options) {
@@ -64,6 +87,18 @@ Result<std::unique_ptr<NetlinkSocket>> NetlinkSocket::Open(const NetlinkSocketOp
   }
   len = sizeof addr;
   if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) s->port_id_ = addr.nl_pid;
+  if (!options.sysroot.empty()) {
+    // Read after bind: every event above this value reaches the socket (or is lost).
+    s->counter_path_ = options.sysroot;
+    if (s->counter_path_.back() != '/') s->counter_path_ += '/';
+    s->counter_path_ += "sys/kernel/uevent_seqnum";
+    if (std::optional<uint64_t> c = s->ReadCounter()) {
+      s->seq_.Start(*c);
+    } else {
+      Log().debug("{} unreadable: no tail-loss check", s->counter_path_);
+      s->counter_path_.clear();
+    }
+  }
   Log().debug("kernel uevent socket: port {}, receive buffer {} bytes{}", s->port_id_, s->rcvbuf_,
               s->forced_ ? " (forced)" : "");
   return s;
@@ -71,6 +106,59 @@ Result<std::unique_ptr<NetlinkSocket>> NetlinkSocket::Open(const NetlinkSocketOp
 
 NetlinkSocket::~NetlinkSocket() {
   if (fd_ >= 0) close(fd_);
+}
+
+std::optional<uint64_t> NetlinkSocket::ReadCounter() const {
+  if (counter_path_.empty()) return std::nullopt;
+  int fd = open(counter_path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char buf[32];
+  ssize_t n = read(fd, buf, sizeof buf);
+  close(fd);
+  uint64_t v = 0;
+  if (n <= 0) return std::nullopt;
+  auto [p, ec] = std::from_chars(buf, buf + n, v);
+  if (ec != std::errc() || p == buf || (p != buf + n && *p != '\n')) return std::nullopt;
+  return v;
+}
+
+void NetlinkSocket::EndOverflow(std::vector<SourceEvent>& out) {
+  overflow_ = false;
+  Resync r{ResyncReason::kOverflow, 0, "ENOBUFS: the uevent receive queue overflowed"};
+  // Everything after the last SEQNUM read up to the counter now was dropped (or is on its way
+  // and will arrive silently): continue from the counter, so the loss is not reported twice.
+  if (std::optional<uint64_t> c = ReadCounter(); c && (!seq_.last() || *c > *seq_.last())) {
+    if (seq_.last()) {
+      r.lost = *c - *seq_.last();
+      r.detail += fmt::format("; SEQNUM {}..{} dropped", *seq_.last() + 1, *c);
+    }
+    seq_.Start(*c);
+  }
+  stats_.lost += r.lost;
+  ++stats_.resyncs;
+  Log().debug("kernel uevent resync (overflow): {}", r.detail);
+  out.emplace_back(std::move(r));
+}
+
+Result<std::vector<SourceEvent>> NetlinkSocket::CheckIdle() {
+  std::optional<uint64_t> counter = ReadCounter();  // before draining: see EndOverflow
+  Result<std::vector<SourceEvent>> out = Receive(std::numeric_limits<size_t>::max());
+  if (!out.ok() || !counter || (seq_.last() && *counter <= *seq_.last())) return out;
+  // The kernel bumps the counter just before it broadcasts: give such an event a moment.
+  pollfd p{fd_, POLLIN, 0};
+  poll(&p, 1, 20);
+  Result<std::vector<SourceEvent>> more = Receive(std::numeric_limits<size_t>::max());
+  if (!more.ok()) return more;
+  for (SourceEvent& e : *more) out->push_back(std::move(e));
+  if (std::optional<Resync> r = seq_.ObserveCounter(*counter)) {
+    ++stats_.seqnum_gaps;
+    ++stats_.tail_losses;
+    stats_.lost += r->lost;
+    ++stats_.resyncs;
+    Log().debug("kernel uevent resync (tail_loss): {}", r->detail);
+    out->emplace_back(std::move(*r));
+  }
+  return out;
 }
 
 bool NetlinkSocket::Wanted(const Uevent& ev) const {
@@ -98,13 +186,16 @@ Result<std::vector<SourceEvent>> NetlinkSocket::Receive(size_t max_datagrams) {
     msg.msg_controllen = sizeof control;
     ssize_t n = recvmsg(fd_, &msg, MSG_DONTWAIT);
     if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (overflow_) EndOverflow(out);
+        break;
+      }
       if (errno == EINTR) continue;
       if (errno == ENOBUFS) {
-        // The queue overflowed; what is still queued is valid, so keep reading after it.
+        // The queue overflowed; what is still queued is valid, so keep reading after it. The
+        // Resync waits for the drain (EndOverflow): the kernel keeps dropping until then.
         ++stats_.overflows;
-        seq_.Reset();
-        resync({ResyncReason::kOverflow, 0, "ENOBUFS: uevent receive queue overflowed"});
+        overflow_ = true;
         continue;
       }
       return Status::FromErrno(errno, "recvmsg(uevent socket)");

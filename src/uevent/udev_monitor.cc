@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <libudev.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,6 +23,21 @@ Status LibudevError(int r, std::string_view what) {
   return Status::FromErrno(r < 0 ? -r : (errno ? errno : EIO), what);
 }
 
+// udevd listens on <run_dir>/control (SOCK_SEQPACKET); a stale socket file refuses.
+Status PingUdevd(const std::string& run_dir) {
+  std::string path = run_dir + "/control";
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return Status::Invalid(path + ": path too long");
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::FromErrno(errno, "socket(AF_UNIX)");
+  int r = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  int err = errno;
+  close(fd);
+  return r == 0 ? Status::Ok() : Status::FromErrno(err, "connect " + path);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<UdevMonitor>> UdevMonitor::Open(const UdevMonitorOptions& options) {
@@ -29,9 +45,8 @@ Result<std::unique_ptr<UdevMonitor>> UdevMonitor::Open(const UdevMonitorOptions&
   errno = 0;
   m->udev_ = udev_new();
   if (!m->udev_) return LibudevError(0, "udev_new");
-  if (access((options.run_dir + "/control").c_str(), F_OK) < 0) {
-    Log().warn("{}/control missing: udevd seems not to run; libudev may deliver no events",
-               options.run_dir);
+  if (Status up = PingUdevd(options.run_dir); !up.ok()) {
+    Log().warn("udevd does not seem to run ({}): no udev events until it does", up.message());
   }
   m->monitor_ = udev_monitor_new_from_netlink(m->udev_, "udev");
   if (!m->monitor_) return LibudevError(0, "udev_monitor_new_from_netlink(udev)");
@@ -77,13 +92,22 @@ Result<std::vector<SourceEvent>> UdevMonitor::Receive(size_t max_datagrams) {
       // libudev reports a dropped (invalid, untrusted, filtered) message as EAGAIN too; the
       // fd stays readable if more is queued, so the next poll comes back.
       if (errno == ENOBUFS) {
+        // As for the kernel socket: the Resync waits until the queue is drained, because
+        // the kernel drops everything for this socket until then and says so only once.
         ++stats_.overflows;
-        ++stats_.resyncs;
-        out.emplace_back(Resync{ResyncReason::kOverflow, 0, "ENOBUFS on the udev monitor"});
+        overflow_ = true;
         continue;
       }
       if (errno == EINTR) continue;
-      if (errno == 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == EINVAL) break;
+      if (errno == 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == EINVAL) {
+        if (overflow_ && errno != EINVAL) {
+          overflow_ = false;
+          ++stats_.resyncs;
+          out.emplace_back(Resync{ResyncReason::kOverflow, 0,
+                                  "ENOBUFS: the udev monitor's receive queue overflowed"});
+        }
+        break;
+      }
       return Status::FromErrno(errno, "udev_monitor_receive_device");
     }
     ++stats_.datagrams;

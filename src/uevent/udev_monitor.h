@@ -2,11 +2,16 @@
 // as a UeventSource. libudev checks the framing and that the sender is uid 0; each device it
 // hands out is re-validated by UeventFromProperties with the same rules as the raw parser.
 // Filtered in the kernel (BPF on the libudev header) to one subsystem and, optionally, a tag
-// (our rule sets "diskinv"). ENOBUFS becomes a Resync{kOverflow}. udevd handles independent
-// devices in parallel and we see one subsystem only, so SEQNUM is not gap-checked here.
+// (our rule sets "diskinv"). ENOBUFS becomes a Resync{kOverflow}, returned once the queue is
+// drained (see NetlinkSocket). udevd handles independent devices in parallel and we see one
+// subsystem only, so SEQNUM is not gap-checked here.
+//
+// udev tags are sticky (systemd >= 247): TAGS keeps every tag a device ever had while its
+// database record lives, and the tag filter matches TAGS, not CURRENT_TAGS.
 //
 // libudev silently subscribes to no group at all when udevd is not running (no
-// <run_dir>/control) and /dev is not devtmpfs; Open() warns about a missing control socket.
+// <run_dir>/control) and /dev is not devtmpfs; Open() warns when nothing answers on the
+// control socket (missing, or left behind by a udevd that is gone).
 #pragma once
 
 #include <memory>
@@ -47,6 +52,7 @@ class UdevMonitor final : public UeventSource {
   ::udev* udev_ = nullptr;
   ::udev_monitor* monitor_ = nullptr;
   int rcvbuf_ = 0;
+  bool overflow_ = false;  // ENOBUFS seen, queue not drained yet
   UeventSourceStats stats_;
 };
 

@@ -12,6 +12,8 @@ std::string_view ToString(ResyncReason reason) {
       return "truncated";
     case ResyncReason::kBurst:
       return "burst";
+    case ResyncReason::kTailLoss:
+      return "tail_loss";
   }
   return "unknown";
 }

@@ -1,7 +1,8 @@
 // UeventSource: where device events come from (kernel netlink, libudev monitor, a fake), as a
 // pollable fd plus a non-blocking Receive(). Besides events a source yields Resync markers:
-// "events were or may have been lost here; re-walk the whole tree and diff" (ENOBUFS, a SEQNUM
-// gap, a truncated datagram, or a burst the coalescer chose not to follow one by one).
+// "events were or may have been lost before this point; re-walk the whole tree and diff"
+// (ENOBUFS, a SEQNUM gap, a truncated datagram, or a burst the coalescer chose not to follow
+// one by one). A walk started after a Resync was received covers every event it stands for.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +21,8 @@ enum class ResyncReason : uint8_t {
   kSeqnumGap,  // kernel SEQNUM skipped (or went back): events were lost somewhere
   kTruncated,  // a trusted datagram did not fit the receive buffer (MSG_TRUNC)
   kBurst,      // coalescer: more events than the burst threshold, dropped in favour of a walk
+  kTailLoss,   // kernel: /sys/kernel/uevent_seqnum is ahead of the last SEQNUM received while
+               // the socket is idle: events lost at the end of a burst (CheckIdle)
 };
 std::string_view ToString(ResyncReason reason);
 
@@ -39,7 +42,8 @@ struct UeventSourceStats {
   uint64_t filtered = 0;     // valid but outside the subsystem filter
   uint64_t overflows = 0;    // ENOBUFS seen
   uint64_t seqnum_gaps = 0;  // gaps or regressions of the kernel SEQNUM
-  uint64_t lost = 0;         // sum of the gap sizes: events known lost
+  uint64_t tail_losses = 0;  // CheckIdle found the kernel's counter ahead of what we received
+  uint64_t lost = 0;         // events known lost: gap sizes, tail losses, overflow episodes
   uint64_t resyncs = 0;      // Resync markers returned
   UeventRejectCounters rejected;
 };
@@ -53,6 +57,11 @@ class UeventSource {
   // vector when nothing is queued. Bad or untrusted datagrams are counted and dropped, not
   // errors; an error is a failure of the source itself (the socket is unusable).
   virtual Result<std::vector<SourceEvent>> Receive(size_t max_datagrams = 256) = 0;
+  // Call when the source has been quiet for a while after activity (e.g. fd not readable for
+  // 100 ms): a source that can see a loss that left no trace in the stream reports it here as
+  // a Resync (the kernel source compares /sys/kernel/uevent_seqnum with the last SEQNUM it
+  // received); it may also return events that arrived meanwhile. Default: nothing.
+  virtual Result<std::vector<SourceEvent>> CheckIdle() { return std::vector<SourceEvent>{}; }
   virtual const UeventSourceStats& stats() const = 0;
   virtual std::string_view name() const = 0;  // "kernel", "udev", "fake"
 };

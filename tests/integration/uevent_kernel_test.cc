@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -113,6 +114,12 @@ class KernelUevents : public ::testing::Test {
   }
   void TearDown() override {
     if (!sock_) return;
+    // Idle now: the kernel's counter agrees with what the big socket received.
+    Result<std::vector<SourceEvent>> idle = sock_->CheckIdle();
+    ASSERT_TRUE(idle.ok()) << idle.status().message();
+    for (const SourceEvent& e : *idle) {
+      EXPECT_FALSE(std::holds_alternative<Resync>(e)) << std::get<Resync>(e).detail;
+    }
     // With a 256 MiB buffer on an idle machine nothing may be lost.
     EXPECT_EQ(sock_->stats().overflows, 0u);
     EXPECT_EQ(sock_->stats().seqnum_gaps, 0u) << "lost " << sock_->stats().lost;
@@ -269,7 +276,36 @@ TEST_F(KernelUevents, DatagramFromUserSpaceIsRejected) {
   expected_rejects_ = 1;
 }
 
-TEST_F(KernelUevents, OverflowOfASmallBufferIsReportedAsResync) {
+// Everything `src` has queued now, in order, events and Resyncs alike.
+std::vector<SourceEvent> Drain(UeventSource& src) {
+  std::vector<SourceEvent> all;
+  for (;;) {
+    Result<std::vector<SourceEvent>> got = src.Receive();
+    EXPECT_TRUE(got.ok()) << got.status().message();
+    if (!got.ok() || got->empty()) return all;
+    for (SourceEvent& e : *got) all.push_back(std::move(e));
+  }
+}
+
+// Events of every subsystem the reference socket saw with SEQNUM in (after, upto].
+size_t CountBetween(const std::vector<Uevent>& ref, uint64_t after, uint64_t upto) {
+  return std::count_if(ref.begin(), ref.end(),
+                       [&](const Uevent& e) { return e.seqnum > after && e.seqnum <= upto; });
+}
+
+uint64_t LastSeqnum(const std::vector<SourceEvent>& v) {
+  uint64_t last = 0;
+  for (const SourceEvent& e : v) {
+    if (const auto* u = std::get_if<Uevent>(&e)) last = u->seqnum;
+  }
+  return last;
+}
+
+// The kernel stops delivering to an overflowed socket until its queue is empty and reports
+// ENOBUFS once: the Resync must come after the drain, counting what the episode dropped.
+TEST_F(KernelUevents, OverflowResyncComesAfterTheDrainAndCountsTheLoss) {
+  Result<std::unique_ptr<NetlinkSocket>> ref = NetlinkSocket::Open();  // all subsystems
+  ASSERT_TRUE(ref.ok());
   Result<std::unique_ptr<NetlinkSocket>> small =
       NetlinkSocket::Open({.receive_buffer_bytes = 4096, .subsystems = {"block"}});
   ASSERT_TRUE(small.ok());
@@ -279,18 +315,75 @@ TEST_F(KernelUevents, OverflowOfASmallBufferIsReportedAsResync) {
   constexpr int kWrites = 500;
   for (int i = 0; i < kWrites; ++i) ASSERT_TRUE(WriteSys(uevent, "change"));
   Collected big = Collect(*sock_, For(loop->devpath()), kWrites + 1);
-  Collected lossy = Collect(**small, For(loop->devpath()), kWrites + 1, milliseconds(1000));
+  Collected all = Collect(**ref, [](const Uevent&) { return true; }, kWrites + 1);
   EXPECT_EQ(big.events.size(), static_cast<size_t>(kWrites + 1));  // attach + the writes
   EXPECT_TRUE(big.resyncs.empty());
-  EXPECT_LT(lossy.events.size(), big.events.size());
-  ASSERT_FALSE(lossy.resyncs.empty());
-  EXPECT_EQ(lossy.resyncs[0].reason, ResyncReason::kOverflow);
-  EXPECT_GE((*small)->stats().overflows, 1u);
-  std::printf(
-      "[ info ] %d changes: small buffer (%d bytes granted) kept %zu, %lu ENOBUFS, "
-      "%lu resyncs\n",
-      kWrites, (*small)->receive_buffer_bytes(), lossy.events.size(), (*small)->stats().overflows,
-      (*small)->stats().resyncs);
+
+  std::vector<SourceEvent> lossy = Drain(**small);
+  ASSERT_FALSE(lossy.empty());
+  ASSERT_TRUE(std::holds_alternative<Resync>(lossy.back())) << "the Resync is last";
+  const Resync& r = std::get<Resync>(lossy.back());
+  EXPECT_EQ(r.reason, ResyncReason::kOverflow);
+  size_t kept = lossy.size() - 1;
+  EXPECT_LT(kept, big.events.size());
+  for (size_t i = 0; i < kept; ++i) EXPECT_TRUE(std::holds_alternative<Uevent>(lossy[i]));
+  uint64_t last_kept = LastSeqnum(lossy);
+  EXPECT_EQ(r.lost, CountBetween(all.events, last_kept, all.events.back().seqnum)) << r.detail;
+  EXPECT_EQ((*small)->stats().overflows, 1u);
+  EXPECT_EQ((*small)->stats().resyncs, 1u);
+  EXPECT_EQ((*small)->stats().lost, r.lost);
+  // The loss is accounted once: no SEQNUM gap on the next event, nothing when idle.
+  ASSERT_TRUE(WriteSys(uevent, "change"));
+  Collect(*sock_, For(loop->devpath()), 1);
+  std::vector<SourceEvent> next = Drain(**small);
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<Uevent>(next[0]));
+  Result<std::vector<SourceEvent>> idle = (*small)->CheckIdle();
+  ASSERT_TRUE(idle.ok());
+  EXPECT_TRUE(idle->empty());
+  EXPECT_EQ((*small)->stats().seqnum_gaps, 0u);
+  std::printf("[ info ] %d changes into a %d-byte buffer: kept %zu, lost %lu, 1 ENOBUFS\n",
+              kWrites, (*small)->receive_buffer_bytes(), kept, r.lost);
+  ASSERT_TRUE(loop->Detach().ok());
+  Collect(*sock_, For(loop->devpath()), 2);
+}
+
+// With ENOBUFS turned off (NETLINK_NO_ENOBUFS) a full queue drops silently; the events lost at
+// the end of the burst leave no gap behind them. The kernel's counter, read when idle, does.
+TEST_F(KernelUevents, TailLossIsFoundByCheckIdle) {
+  Result<std::unique_ptr<NetlinkSocket>> ref = NetlinkSocket::Open();
+  ASSERT_TRUE(ref.ok());
+  Result<std::unique_ptr<NetlinkSocket>> small =
+      NetlinkSocket::Open({.receive_buffer_bytes = 4096, .subsystems = {"block"}});
+  ASSERT_TRUE(small.ok());
+  int one = 1;
+  ASSERT_EQ(setsockopt((*small)->fd(), SOL_NETLINK, NETLINK_NO_ENOBUFS, &one, sizeof one), 0);
+  Result<LoopDevice> loop = LoopDevice::Attach(1 << 20);
+  ASSERT_TRUE(loop.ok()) << loop.status().message();
+  const std::string uevent = "/sys/block/" + loop->name() + "/uevent";
+  constexpr int kWrites = 300;
+  for (int i = 0; i < kWrites; ++i) ASSERT_TRUE(WriteSys(uevent, "change"));
+  Collect(*sock_, For(loop->devpath()), kWrites + 1);
+  Collected all = Collect(**ref, [](const Uevent&) { return true; }, kWrites + 1);
+
+  std::vector<SourceEvent> lossy = Drain(**small);
+  ASSERT_FALSE(lossy.empty());
+  for (const SourceEvent& e : lossy) ASSERT_TRUE(std::holds_alternative<Uevent>(e));
+  EXPECT_LT(lossy.size(), static_cast<size_t>(kWrites + 1));
+  EXPECT_EQ((*small)->stats().overflows, 0u);
+  Result<std::vector<SourceEvent>> idle = (*small)->CheckIdle();
+  ASSERT_TRUE(idle.ok()) << idle.status().message();
+  ASSERT_EQ(idle->size(), 1u);
+  ASSERT_TRUE(std::holds_alternative<Resync>((*idle)[0]));
+  const Resync& r = std::get<Resync>((*idle)[0]);
+  EXPECT_EQ(r.reason, ResyncReason::kTailLoss);
+  EXPECT_EQ(r.lost, CountBetween(all.events, LastSeqnum(lossy), all.events.back().seqnum))
+      << r.detail;
+  EXPECT_EQ((*small)->stats().tail_losses, 1u);
+  EXPECT_EQ((*small)->stats().resyncs, 1u);
+  Result<std::vector<SourceEvent>> again = (*small)->CheckIdle();
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->empty()) << "reported once";
   ASSERT_TRUE(loop->Detach().ok());
   Collect(*sock_, For(loop->devpath()), 2);
 }

@@ -17,6 +17,7 @@
 #include "support/loop_device.h"
 #include "support/udevd.h"
 #include "uevent/netlink_socket.h"
+#include "uevent/self_check.h"
 #include "uevent/udev_monitor.h"
 
 namespace diskinv {
@@ -164,22 +165,37 @@ TEST_F(UdevUevents, LoopControlAddRemoveAfterUdev) {
   EXPECT_EQ(rm[0][0].event.action, UeventAction::kRemove);
 }
 
+// A loop index with no device and no udev database record: udev keeps every tag a device ever
+// had in TAGS (sticky since systemd 247) and libudev's tag filter matches TAGS, so a reused
+// loopN tagged by an earlier run would pass the filter.
+int FreshLoopIndex(int from) {
+  for (int i = from; i < from + 1000; ++i) {
+    if (access(fmt::format("/sys/block/loop{}", i).c_str(), F_OK) != 0 &&
+        access(fmt::format("/run/udev/data/b7:{}", i).c_str(), F_OK) != 0) {
+      return i;
+    }
+  }
+  return -1;
+}
+
 TEST_F(UdevUevents, TagFilterPassesOnlyDevicesOurRuleTagged) {
-  Result<LoopDevice> tagged = LoopDevice::Attach(1 << 20);
-  Result<LoopDevice> other = LoopDevice::Attach(1 << 20);
-  ASSERT_TRUE(tagged.ok() && other.ok());
-  ASSERT_TRUE(udevd_->Settle().ok());
+  int tagged = FreshLoopIndex(200), other = FreshLoopIndex(tagged + 1);
+  ASSERT_GE(tagged, 0);
+  ASSERT_GE(other, 0);
+  ASSERT_TRUE(testing::LoopControlAdd(tagged).ok());
+  ASSERT_TRUE(testing::LoopControlAdd(other).ok());
   const std::filesystem::path rules = "/run/udev/rules.d/99-diskinv-test.rules";
   std::filesystem::create_directories(rules.parent_path());
   {
     std::ofstream f(rules);
-    f << fmt::format("SUBSYSTEM==\"block\", KERNEL==\"{}\", TAG+=\"diskinv\"\n", tagged->name());
+    f << fmt::format("SUBSYSTEM==\"block\", KERNEL==\"loop{}\", TAG+=\"diskinv\"\n", tagged);
   }
+  ASSERT_TRUE(udevd_->Settle().ok());
   ASSERT_TRUE(udevd_->ReloadRules().ok());
   Result<std::unique_ptr<UdevMonitor>> mon = UdevMonitor::Open({.tag = "diskinv"});
   ASSERT_TRUE(mon.ok()) << mon.status().message();
-  for (const LoopDevice* d : {&*other, &*tagged}) {  // the untagged one first
-    std::ofstream f("/sys/block/" + d->name() + "/uevent");
+  for (int i : {other, tagged}) {  // the untagged one first
+    std::ofstream f(fmt::format("/sys/block/loop{}/uevent", i));
     f << "change";
   }
   auto got = Collect(
@@ -190,10 +206,55 @@ TEST_F(UdevUevents, TagFilterPassesOnlyDevicesOurRuleTagged) {
       milliseconds(500));
   for (Seen& s : late[0]) got[0].push_back(std::move(s));
   std::filesystem::remove(rules);
-  (void)udevd_->ReloadRules();
+  EXPECT_TRUE(udevd_->ReloadRules().ok());
+  // Removed while udevd runs, so their database records (and sticky tags) go too.
+  EXPECT_TRUE(testing::LoopControlRemove(tagged).ok());
+  EXPECT_TRUE(testing::LoopControlRemove(other).ok());
+  EXPECT_TRUE(udevd_->Settle().ok());
   ASSERT_EQ(got[0].size(), 1u);
-  EXPECT_EQ(got[0][0].event.devpath, tagged->devpath());
+  EXPECT_EQ(got[0][0].event.devpath, fmt::format("/devices/virtual/block/loop{}", tagged));
   EXPECT_NE(got[0][0].event.Find("TAGS")->find(":diskinv:"), std::string::npos);
+  EXPECT_EQ(access(fmt::format("/run/udev/data/b7:{}", tagged).c_str(), F_OK), -1);
+}
+
+TEST_F(UdevUevents, SelfCheckRoundTripThroughKernelAndUdev) {
+  Result<std::unique_ptr<NetlinkSocket>> kernel = NetlinkSocket::Open({.subsystems = {"block"}});
+  ASSERT_TRUE(kernel.ok());
+  Result<std::unique_ptr<UdevMonitor>> mon = UdevMonitor::Open();
+  ASSERT_TRUE(mon.ok()) << mon.status().message();
+  Result<LoopDevice> loop = LoopDevice::Attach(1 << 20);
+  ASSERT_TRUE(loop.ok()) << loop.status().message();
+  ASSERT_TRUE(udevd_->Settle().ok());
+  std::vector<std::string> seen;
+  auto sink = [&](size_t i, SourceEvent e) {
+    if (const auto* u = std::get_if<Uevent>(&e); u && u->devpath == loop->devpath()) {
+      seen.push_back(fmt::format("{} {}", i, u->synth_uuid.value_or("-")));
+    }
+  };
+  Result<SelfCheckReport> r = RunSelfCheck({kernel->get(), mon->get()},
+                                           {.sysroot = "/", .device = loop->name()}, sink);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->round_trip.size(), 2u);
+  EXPECT_GE(r->round_trip[1], r->round_trip[0]);  // udev answers after the kernel
+  // The attach event (read on the way) and the self-check event, from both sources.
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<std::string>{"0 -", "0 " + r->uuid, "1 -", "1 " + r->uuid}));
+  std::printf("[ info ] self-check round trip: kernel %ld us, udev %ld us\n",
+              static_cast<long>(r->round_trip[0].count()),
+              static_cast<long>(r->round_trip[1].count()));
+
+  // A tag-filtered monitor never sees an untagged device: the check names the silent source.
+  Result<std::unique_ptr<UdevMonitor>> tagged = UdevMonitor::Open({.tag = "diskinv-none"});
+  ASSERT_TRUE(tagged.ok());
+  r = RunSelfCheck({kernel->get(), tagged->get()},
+                   {.sysroot = "/", .device = loop->name(), .timeout = milliseconds(300)});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ETIMEDOUT);
+  EXPECT_NE(r.status().message().find(" from udev within 300 ms; answered: kernel in "),
+            std::string::npos)
+      << r.status().message();
+  ASSERT_TRUE(loop->Detach().ok());
+  EXPECT_TRUE(udevd_->Settle().ok());
 }
 
 }  // namespace

@@ -50,7 +50,7 @@ using V = std::vector<std::string>;
 
 TEST(Coalescer, DebouncesAStormOfChangesIntoOneReprobe) {
   FakeClock clock;
-  Coalescer c({}, clock.fn());
+  Coalescer c({.leading_edge = false}, clock.fn());
   uint64_t first = g_seq + 1;
   for (int i = 0; i < 100; ++i) {
     c.Push(Ev(UeventAction::kChange, "loop0"));
@@ -73,9 +73,45 @@ TEST(Coalescer, DebouncesAStormOfChangesIntoOneReprobe) {
   EXPECT_FALSE(c.NextDeadline());
 }
 
+TEST(Coalescer, IdleEventIsDueAtOnceAndTheStormAfterItIsDebounced) {
+  FakeClock clock;
+  Coalescer c({}, clock.fn());
+  c.Push(Ev(UeventAction::kChange, "loop0"));
+  EXPECT_EQ(c.NextDeadline(), clock.now);
+  EXPECT_EQ(Show(c.Poll()), V{"change loop0 x1"});  // no wait: the device was idle
+  for (int i = 0; i < 100; ++i) {
+    clock.Advance(milliseconds(1));
+    c.Push(Ev(UeventAction::kChange, "loop0"));
+    if (i == 50) {
+      c.Push(Ev(UeventAction::kAdd, "loop1"));  // another device, idle: at once
+      EXPECT_EQ(Show(c.Poll()), V{"add loop1 x1"});
+    }
+    EXPECT_TRUE(c.Poll().empty());
+  }
+  clock.Advance(milliseconds(49));
+  EXPECT_TRUE(c.Poll().empty());
+  clock.Advance(milliseconds(1));
+  EXPECT_EQ(Show(c.Poll()), V{"change loop0 x100"});
+  // 50 ms after its last event the device is idle again: at once.
+  c.Push(Ev(UeventAction::kChange, "loop0"));
+  EXPECT_EQ(Show(c.Poll()), V{"change loop0 x1"});
+  // 49 ms after it, not yet: debounced.
+  clock.Advance(milliseconds(49));
+  c.Push(Ev(UeventAction::kChange, "loop0"));
+  EXPECT_TRUE(c.Poll().empty());
+  clock.Advance(milliseconds(50));
+  EXPECT_EQ(Show(c.Poll()), V{"change loop0 x1"});
+  clock.Advance(milliseconds(50));
+  c.Push(Ev(UeventAction::kRemove, "loop0"));
+  c.Push(Ev(UeventAction::kAdd, "loop0"));  // same batch: both due at once, in order
+  EXPECT_EQ(Show(c.Poll()), (V{"remove loop0 x1", "add loop0 x1"}));
+  EXPECT_EQ(c.stats().emitted, 7u);
+}
+
 TEST(Coalescer, NeverEndingStormStillEmitsAfterMaxDelay) {
   FakeClock clock;
-  Coalescer c({.window = milliseconds(50), .max_delay = milliseconds(200)}, clock.fn());
+  Coalescer c({.window = milliseconds(50), .max_delay = milliseconds(200), .leading_edge = false},
+              clock.fn());
   std::vector<std::string> seen;
   for (int i = 0; i < 100; ++i) {  // one change every 10 ms for 1 s: never 50 ms quiet
     c.Push(Ev(UeventAction::kChange, "loop0"));
@@ -103,7 +139,7 @@ TEST(Coalescer, AddRemoveOrderIsKeptAndChangesMergeIntoTheAdd) {
 
 TEST(Coalescer, DevicesAreIndependentAndEmittedInDeadlineOrder) {
   FakeClock clock;
-  Coalescer c({}, clock.fn());
+  Coalescer c({.leading_edge = false}, clock.fn());
   c.Push(Ev(UeventAction::kAdd, "zram1"));
   clock.Advance(milliseconds(10));
   c.Push(Ev(UeventAction::kAdd, "loop3"));
@@ -134,12 +170,14 @@ TEST(Coalescer, BurstBecomesOneResyncAfterTheStorm) {
     if (i % 10 == 0) clock.Advance(milliseconds(1));
     for (auto& s : Show(c.Poll())) seen.push_back(s);
   }
-  EXPECT_TRUE(seen.empty());
+  // Idle devices pass at once (leading edge) until the threshold; the rest wait for the walk.
+  ASSERT_EQ(seen.size(), 100u);
+  EXPECT_EQ(seen[99], "add loop99 x1");
   clock.Advance(milliseconds(50));
-  EXPECT_EQ(Show(c.Poll()), V{"resync burst lost=1000"});
+  EXPECT_EQ(Show(c.Poll()), V{"resync burst lost=900"});
   EXPECT_EQ(c.stats().bursts, 1u);
   EXPECT_EQ(c.stats().resyncs, 1u);
-  EXPECT_EQ(c.stats().dropped, 1000u);
+  EXPECT_EQ(c.stats().dropped, 900u);
   EXPECT_EQ(c.pending_devices(), 0u);
   // After the storm, normal service.
   clock.Advance(milliseconds(1000));

@@ -21,9 +21,33 @@ TEST(SeqnumTracker, SuccessorsPassGapsAndRegressionsResync) {
   std::optional<Resync> back = t.Observe(16);  // duplicate
   ASSERT_TRUE(back);
   EXPECT_EQ(back->lost, 0u);
-  t.Reset();  // after ENOBUFS: the next jump is already reported
+  t.Reset();  // forgets the base: the next one starts afresh
   EXPECT_FALSE(t.Observe(100));
   EXPECT_EQ(t.last(), 100u);
+}
+
+TEST(SeqnumTracker, StartsFromTheKernelCounterAndFindsTailLoss) {
+  SeqnumTracker t;
+  t.Start(500);
+  EXPECT_FALSE(t.Observe(499));  // on its way while the counter was read: silent
+  EXPECT_FALSE(t.Observe(500));
+  EXPECT_EQ(t.last(), 500u);
+  EXPECT_FALSE(t.Observe(501));
+  EXPECT_FALSE(t.ObserveCounter(501));  // nothing after the last event: no loss
+  EXPECT_FALSE(t.ObserveCounter(400));  // stale read: nothing either
+  std::optional<Resync> tail = t.ObserveCounter(510);
+  ASSERT_TRUE(tail);
+  EXPECT_EQ(tail->reason, ResyncReason::kTailLoss);
+  EXPECT_EQ(tail->lost, 9u);
+  EXPECT_EQ(tail->detail, "uevent_seqnum is 510 but the last SEQNUM received was 501");
+  EXPECT_FALSE(t.ObserveCounter(510));  // reported once
+  EXPECT_FALSE(t.Observe(511));         // and the stream goes on from the counter
+  std::optional<Resync> gap = t.Observe(505);
+  ASSERT_TRUE(gap);  // after a real event, going back is a regression again
+  EXPECT_EQ(gap->lost, 0u);
+  SeqnumTracker fresh;
+  EXPECT_FALSE(fresh.ObserveCounter(7));  // no base yet: the counter becomes the base
+  EXPECT_EQ(fresh.last(), 7u);
 }
 
 bool Readable(int fd) {
