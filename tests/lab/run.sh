@@ -52,17 +52,24 @@ settle() { if [ -x /bin/udevadm ]; then udevadm settle --timeout=60; else sleep 
 wait_for() { local p i; for p in "$@"; do i=0; while [ ! -e "$p" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; [ -e "$p" ] || { echo "wait_for: $p did not appear"; return 1; }; done; }
 # wait_gone PATH...: until each path is gone.
 wait_gone() { local p i; for p in "$@"; do i=0; while [ -e "$p" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; [ ! -e "$p" ] || { echo "wait_gone: $p is still there"; return 1; }; done; }
-# Block-device events as "ACTION KNAME", from udev (after its rules ran, as a consumer sees them).
-# Where the binary has `diskinv monitor`, its stream is kept too (out/monitor.jsonl; not yet
-# checked: the command is still being written).
+# Block-device events as "ACTION KNAME", from udev (after its rules ran, as a consumer sees them),
+# and, where the binary has it, `diskinv monitor --udev --json --inventory` (out/monitor.jsonl):
+# its events and the inventory it tracks are checked at each snapshot like the scan's.
 start_events() {
   udevadm monitor --udev --subsystem-match=block >/tmp/events.raw 2>/dev/null &
-  if diskinv monitor --help >/dev/null 2>&1; then
-    diskinv monitor --json --inventory >/lab/out/monitor.jsonl 2>/lab/out/monitor.stderr &
-  fi
   EVENTS_SEEN=0
+  MONITOR_SEEN=0
+  if diskinv monitor --help >/dev/null 2>&1; then
+    diskinv monitor --udev --json --inventory >/lab/out/monitor.jsonl 2>/lab/out/monitor.stderr &
+    wait_for_line /lab/out/monitor.jsonl '"type":"listening"'
+  fi
   sleep 1
 }
+# wait_for_line FILE PATTERN: until FILE has a line with PATTERN (at most 30 s).
+wait_for_line() { local i=0; while ! grep -q "$2" "$1" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; }
+# wait_quiet FILE: until FILE has not grown for a second (at most 20 s): the monitor's
+# coalescer debounces a device's later events.
+wait_quiet() { local a b i=0; b=$(wc -c <"$1"); while [ $i -lt 20 ]; do sleep 1; a=$b; b=$(wc -c <"$1"); [ "$a" = "$b" ] && break; i=$((i+1)); done; }
 # host_step NAME: the host runs its step NAME (QMP) while the guest waits.
 host_step() {
   local i=0
@@ -84,6 +91,12 @@ snapshot() {
   awk -v from="$EVENTS_SEEN" -v to="$n" 'NR > from && NR <= to && $1 == "UDEV" && $2 ~ /^\[/ {
       k = split($4, p, "/"); print $3, p[k] }' /tmp/events.raw >"$d/events.txt"
   EVENTS_SEEN=$n
+  if [ -f /lab/out/monitor.jsonl ]; then
+    wait_quiet /lab/out/monitor.jsonl
+    n=$(wc -l </lab/out/monitor.jsonl)
+    echo "$MONITOR_SEEN:$n" >"$d/monitor.lines"
+    MONITOR_SEEN=$n
+  fi
   echo "snapshot $1: $(tr '\n' ' ' <"$d/events.txt")"
 }
 collect() {
@@ -197,7 +210,9 @@ lab_run_scenario() {
   "$LAB_COMPARE" --lsblk "$LAB_RUN/out/lsblk.json" --diskinv "$LAB_RUN/out/diskinv.json" \
     --root "$LAB_RUN/capture" --expect "$LAB_RUN/expect-final.txt" >"$LAB_RUN/compare.txt" 2>&1 || status=1
   # 2. Each hotplug snapshot: lsblk, expectations (exact inventory) and the step's events.
-  local f step
+  # The monitor starts with the first snapshot's inventory (the scan taken right after it).
+  local f step first
+  first=$(sed -n 's/^\[\(.*\)\]$/\1/p' "$LAB_RUN/expect.txt" | head -n1)
   for f in "$LAB_RUN"/expect-snap-*.txt; do
     [ -e "$f" ] || continue
     step=${f##*/expect-snap-}; step=${step%.txt}
@@ -206,9 +221,14 @@ lab_run_scenario() {
       status=1
       continue
     fi
+    local -a monitor=()
+    if [ -f "$LAB_RUN/out/snap/$step/monitor.lines" ]; then
+      monitor=(--monitor "$LAB_RUN/out/monitor.jsonl" --monitor-base "$LAB_RUN/out/snap/$first/diskinv.json"
+               --monitor-lines "$(cat "$LAB_RUN/out/snap/$step/monitor.lines")")
+    fi
     "$LAB_COMPARE" --lsblk "$LAB_RUN/out/snap/$step/lsblk.json" --diskinv "$LAB_RUN/out/snap/$step/diskinv.json" \
       --root "$LAB_RUN/capture" --expect "$f" --events "$LAB_RUN/out/snap/$step/events.txt" \
-      >"$LAB_RUN/snap-$step.txt" 2>&1 || status=1
+      "${monitor[@]}" >"$LAB_RUN/snap-$step.txt" 2>&1 || status=1
   done
   # 3. On the host: the captured tree, as the fixture test will see it (lsblk --sysroot).
   if [ -d "$LAB_RUN/capture/sys" ]; then
