@@ -11,6 +11,9 @@
 #                    `host_step NAME` asks the host to run `lab_host NAME` (QMP) and waits for it,
 #                    `snapshot NAME` records the inventory and the events since the last snapshot
 #   lab_host NAME    (hotplug) the host side of step NAME; `qmp COMMAND [JSON-ARGS]` talks to QEMU
+#   lab_host_setup, lab_host_teardown   (optional) run on the host before QEMU starts (before
+#                    the guest script is written, so it may set LAB_GUEST_VARS' values) and
+#                    after it exited, whatever happened (tests/lab/pg.sh: a private PostgreSQL)
 #   lab_expect       prints expectations (tests/lab/expectations.h) for the final scan; a line
 #                    "[NAME]" starts the expectations of snapshot NAME
 # After lab_guest the guest always runs `collect`: the final scan, lsblk and the capture.
@@ -22,6 +25,8 @@
 # Timings in result.txt: the host wall time of the whole scenario (QEMU start to exit) and the
 # guest's uptime when /init started (boot), after the drivers loaded, after udev settled, and
 # when the scenario script ended.
+
+. "$DISKINV_LAB_DIR/pg.sh"
 
 lab_scenarios() {
   local f
@@ -144,9 +149,13 @@ lab_run_scenario() {
   local qmp_dir
   qmp_dir=$(mktemp -d /tmp/diskinv-lab.XXXXXX) || return 2
   (
-    unset -f lab_qemu lab_guest lab_expect lab_host
+    unset -f lab_qemu lab_guest lab_expect lab_host lab_host_setup lab_host_teardown
     LAB_KIND=scan
     . "$file" || exit 2
+    trap 'declare -F lab_host_teardown >/dev/null && lab_host_teardown' EXIT
+    if declare -F lab_host_setup >/dev/null; then
+      lab_host_setup >"$LAB_RUN/host-setup.log" 2>&1 || { cat "$LAB_RUN/host-setup.log" >&2; exit 2; }
+    fi
     qmp() { python3 "$DISKINV_LAB_DIR/qmp.py" "$qmp_dir/qmp.sock" "$@"; }
     {
       _lab_guest_prelude
