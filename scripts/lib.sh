@@ -8,6 +8,7 @@ DISKINV_PACKAGES=(
   libudev-dev libpq-dev libspdlog-dev libfmt-dev
   libgtest-dev libbenchmark-dev nlohmann-json3-dev
   util-linux fdisk udev kmod
+  postgresql-15
 )
 
 log() { printf '==> %s\n' "$*" >&2; }
