@@ -52,11 +52,13 @@ lab_gpt_image() {  # NAME SIZE_MB: lab_image with a GPT: partitions "one" (16 Mi
 _lab_guest_prelude() {
   cat <<'EOS'
 set -u
+# A failed wait_for/wait_gone/host_step fails the scenario (the script goes on, to collect).
+fail() { echo "FAILED: $*"; echo "$*" >>/lab/out/failed; return 1; }
 settle() { if [ -x /bin/udevadm ]; then udevadm settle --timeout=60; else sleep 2; fi; }
 # wait_for PATH...: until each path exists (device nodes and sysfs entries appear asynchronously).
-wait_for() { local p i; for p in "$@"; do i=0; while [ ! -e "$p" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; [ -e "$p" ] || { echo "wait_for: $p did not appear"; return 1; }; done; }
+wait_for() { local p i; for p in "$@"; do i=0; while [ ! -e "$p" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; [ -e "$p" ] || { fail "wait_for: $p did not appear"; return 1; }; done; }
 # wait_gone PATH...: until each path is gone.
-wait_gone() { local p i; for p in "$@"; do i=0; while [ -e "$p" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; [ ! -e "$p" ] || { echo "wait_gone: $p is still there"; return 1; }; done; }
+wait_gone() { local p i; for p in "$@"; do i=0; while [ -e "$p" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; [ ! -e "$p" ] || { fail "wait_gone: $p is still there"; return 1; }; done; }
 # Block-device events as "ACTION KNAME", from udev (after its rules ran, as a consumer sees them),
 # and, where the binary has it, `diskinv monitor --udev --json --inventory` (out/monitor.jsonl):
 # its events and the inventory it tracks are checked at each snapshot like the scan's.
@@ -80,8 +82,8 @@ host_step() {
   local i=0
   mkdir -p /lab/out/sync && : >"/lab/out/sync/$1.req"
   while [ ! -e "/lab/sync/$1.done" ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done
-  [ -e "/lab/sync/$1.done" ] || { echo "host_step $1: the host did not answer"; return 1; }
-  [ "$(cat "/lab/sync/$1.done")" = 0 ] || { echo "host_step $1: the host step failed"; return 1; }
+  [ -e "/lab/sync/$1.done" ] || { fail "host_step $1: the host did not answer"; return 1; }
+  [ "$(cat "/lab/sync/$1.done")" = 0 ] || { fail "host_step $1: the host step failed"; return 1; }
   echo "host_step $1: done at $(cut -d' ' -f1 /proc/uptime)"
 }
 # snapshot NAME: the inventory now (diskinv and lsblk) and the events since the last snapshot.
@@ -163,6 +165,7 @@ lab_run_scenario() {
       declare -f lab_guest
       echo 'lab_guest'
       echo 'collect'
+      echo '[ ! -e /lab/out/failed ]'
     } >"$LAB_RUN/scenario.sh" || exit 2
     lab_expect >"$LAB_RUN/expect.txt" || exit 2
     lab_qemu >"$LAB_RUN/qemu-args.txt" || exit 2
