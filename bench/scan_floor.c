@@ -16,7 +16,8 @@ static const char *disk_attrs[] = {
     "queue/write_same_max_bytes", "queue/write_zeroes_max_bytes", "queue/max_sectors_kb",
     "queue/max_hw_sectors_kb", "queue/read_ahead_kb", "queue/nr_requests", "queue/rq_affinity",
     "queue/add_random", "queue/dax", "queue/zoned", "queue/nr_zones", "queue/chunk_sectors",
-    "queue/max_open_zones", "queue/max_active_zones", "queue/scheduler",
+    "queue/max_open_zones", "queue/max_active_zones", "queue/zone_write_granularity",
+    "queue/zone_append_max_bytes", "queue/scheduler",
     "queue/discard_zeroes_data", "device/vendor", "device/model", "device/serial", "device/rev",
     "device/state", "device/type", "device/wwid", "device/vpd_pg83", NULL};
 static const char *part_attrs[] = {"dev", "size", "ro", "alignment_offset", "discard_alignment",

@@ -1,8 +1,8 @@
 #include "cli/output.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace diskinv {
 namespace {
@@ -109,7 +109,12 @@ void WriteNested(JsonWriter& w, const BlockDevice& d) {
   w.Key("disagreements").BeginObject();
   for (const auto& [field, n] : d.disagreements) {
     w.Key(field).BeginObject();
-    w.Key("used").String(n.used).Key("udev").String(n.udev_value).Key("sysfs").String(n.sysfs_value);
+    w.Key("used")
+        .String(n.used)
+        .Key("udev")
+        .String(n.udev_value)
+        .Key("sysfs")
+        .String(n.sysfs_value);
     w.EndObject();
   }
   w.EndObject();
@@ -142,30 +147,63 @@ void WriteDeviceJson(JsonWriter& w, const BlockDevice& d, const OutputOptions& o
   w.EndObject();
 }
 
+ScanJsonWriter::ScanJsonWriter(const OutputOptions& opt, Write write)
+    : opt_(opt), write_(std::move(write)), w_(opt.pretty) {}
+
+void ScanJsonWriter::Begin() {
+  begun_ = true;
+  w_.BeginObject();
+  w_.Key("schema").String("diskinv.scan").Key("version").Int(kScanJsonVersion);
+  w_.Key("sysroot").String(opt_.sysroot);
+  w_.Key("blockdevices").BeginArray();
+}
+
+bool ScanJsonWriter::Flush(bool all) {
+  constexpr size_t kChunk = 64 * 1024;
+  if (ok_ && (all || w_.str().size() >= kChunk)) {
+    ok_ = write_(w_.str());
+    w_.Clear();
+  }
+  return ok_;
+}
+
+bool ScanJsonWriter::Add(const BlockDevice& d) {
+  if (!begun_) Begin();
+  WriteDeviceJson(w_, d, opt_);
+  return Flush(false);
+}
+
+bool ScanJsonWriter::Finish(const ScanStats& st) {
+  if (!begun_) Begin();
+  w_.EndArray();
+  w_.Key("complete").Bool(st.complete());
+  w_.Key("devices").Uint(st.devices);
+  w_.Key("field_errors").Uint(st.field_errors);
+  w_.Key("vanished").Uint(st.vanished);
+  StringArray(w_, "messages", st.messages);
+  w_.EndObject();
+  Flush(true);
+  return ok_ && write_("\n");
+}
+
 std::string InventoryToJson(const Inventory& inv, const OutputOptions& opt) {
-  JsonWriter w(opt.pretty);
-  const ScanStats& st = inv.stats();
-  w.BeginObject();
-  w.Key("schema").String("diskinv.scan").Key("version").Int(kScanJsonVersion);
-  w.Key("sysroot").String(opt.sysroot);
-  w.Key("complete").Bool(st.complete());
-  w.Key("devices").Uint(inv.size());
-  w.Key("field_errors").Uint(st.field_errors);
-  w.Key("vanished").Uint(st.vanished);
-  StringArray(w, "messages", st.messages);
-  w.Key("blockdevices").BeginArray();
-  for (const auto& d : inv.devices()) WriteDeviceJson(w, d, opt);
-  w.EndArray();
-  w.EndObject();
-  std::string out = w.Take();
-  out.push_back('\n');
+  std::string out;
+  ScanJsonWriter w(opt, [&](std::string_view s) {
+    out.append(s);
+    return true;
+  });
+  for (const auto& d : inv.devices()) w.Add(d);
+  ScanStats st = inv.stats();
+  st.devices = inv.size();
+  w.Finish(st);
   return out;
 }
 
 const std::vector<const FieldDef*>& DefaultTableColumns() {
   static const std::vector<const FieldDef*> kCols = [] {
     std::vector<const FieldDef*> v;
-    for (const char* c : {"NAME", "MAJ:MIN", "TYPE", "SIZE", "TRAN", "ROTA", "MODEL", "SERIAL", "WWN"}) {
+    for (const char* c :
+         {"NAME", "MAJ:MIN", "TYPE", "SIZE", "TRAN", "ROTA", "MODEL", "SERIAL", "WWN"}) {
       v.push_back(FindField(c));
     }
     return v;
@@ -189,7 +227,8 @@ Result<std::vector<const FieldDef*>> ParseColumns(std::string_view list) {
     const FieldDef* f = FindField(name);
     if (!f) {
       std::string known;
-      for (const auto& d : AllFields()) known += fmt::format("{}{}", known.empty() ? "" : ",", d.column);
+      for (const auto& d : AllFields())
+        known += fmt::format("{}{}", known.empty() ? "" : ",", d.column);
       return Status::Invalid(fmt::format("unknown column '{}' (known: {})", name, known));
     }
     out.push_back(f);
@@ -198,25 +237,28 @@ Result<std::vector<const FieldDef*>> ParseColumns(std::string_view list) {
   return out;
 }
 
-std::string InventoryToTable(const Inventory& inv, const OutputOptions& opt) {
-  const auto& cols = opt.columns.empty() ? DefaultTableColumns() : opt.columns;
-  std::vector<std::vector<std::string>> rows;
-  rows.reserve(inv.size() + 1);
+ScanTableWriter::ScanTableWriter(const OutputOptions& opt)
+    : opt_(opt), cols_(opt.columns.empty() ? DefaultTableColumns() : opt.columns) {
   std::vector<std::string> header;
-  for (const auto* c : cols) header.emplace_back(c->column);
-  rows.push_back(std::move(header));
-  for (const auto& d : inv.devices()) {
-    std::vector<std::string> row;
-    for (const auto* c : cols) {
-      std::string cell = FieldToText(c->get(d), c->size_like, opt.bytes);
-      if (c == cols.front() && d.is_partition) cell = "`-" + cell;
-      row.push_back(std::move(cell));
-    }
-    rows.push_back(std::move(row));
+  for (const auto* c : cols_) header.emplace_back(c->column);
+  rows_.push_back(std::move(header));
+}
+
+void ScanTableWriter::Add(const BlockDevice& d) {
+  std::vector<std::string> row;
+  row.reserve(cols_.size());
+  for (const auto* c : cols_) {
+    std::string cell = FieldToText(c->get(d), c->size_like, opt_.bytes);
+    if (c == cols_.front() && d.is_partition) cell = "`-" + cell;
+    row.push_back(std::move(cell));
   }
+  rows_.push_back(std::move(row));
+}
+
+std::string ScanTableWriter::Finish() const {
   std::vector<bool> right;
-  for (const auto* c : cols) right.push_back(c->align == FieldAlign::kRight);
-  return FormatTable(rows, right);
+  for (const auto* c : cols_) right.push_back(c->align == FieldAlign::kRight);
+  return FormatTable(rows_, right);
 }
 
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows,
@@ -244,6 +286,12 @@ std::string FormatTable(const std::vector<std::vector<std::string>>& rows,
     out += '\n';
   }
   return out;
+}
+
+std::string InventoryToTable(const Inventory& inv, const OutputOptions& opt) {
+  ScanTableWriter t(opt);
+  for (const auto& d : inv.devices()) t.Add(d);
+  return t.Finish();
 }
 
 }  // namespace diskinv

@@ -1,9 +1,8 @@
 // diskinv scan: one walk, printed as a table or JSON.
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cstdio>
-
-#include <fmt/format.h>
 
 #include "cli/cli.h"
 #include "cli/output.h"
@@ -14,7 +13,8 @@
 namespace diskinv {
 namespace {
 
-constexpr const char* kScanHelp = R"(Usage: diskinv scan [--sysroot DIR] [--json [--pretty]] [-o COLS] [-b] [--all]
+constexpr const char* kScanHelp =
+    R"(Usage: diskinv scan [--sysroot DIR] [--json [--pretty]] [-o COLS] [-b] [--all]
 
 Walk sysfs (sys/block, queue limits, SCSI/NVMe identity, holders/slaves) and the udev
 database (run/udev/data) once and print every block device.
@@ -80,31 +80,45 @@ int ScanCommand(std::vector<std::string> args) {
     return kExitFailure;
   }
   Walker walker(**reader, walk);
-  Inventory inv = walker.WalkAll();
-  const ScanStats& st = inv.stats();
-  if (st.walk_errors > 0) {
+  // JSON streams device by device to stdout (memory stays flat at 10,000 disks); the table
+  // needs every row for its column widths and keeps only the cells.
+  std::vector<std::string> problems;  // per-field errors, printed to stderr after a table
+  ScanJsonWriter json_out(out, [](std::string_view s) {
+    return std::fwrite(s.data(), 1, s.size(), stdout) == s.size();
+  });
+  ScanTableWriter table_out(out);
+  bool written = true;
+  ScanStats st = walker.Walk([&](BlockDevice&& d) {
+    if (json) {
+      written = json_out.Add(d) && written;
+    } else {
+      table_out.Add(d);
+      for (const auto& e : d.errors) {
+        problems.push_back(fmt::format("{}: {}: {}", d.kname, e.field, e.message));
+      }
+    }
+  });
+  if (st.walk_errors > 0) {  // sys/block itself was unreadable: nothing was printed
     for (const auto& m : st.messages) std::fprintf(stderr, "diskinv scan: %s\n", m.c_str());
     return kExitFailure;
   }
-  std::string text = json ? InventoryToJson(inv, out) : InventoryToTable(inv, out);
-  if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0) {
+  if (json) {
+    written = json_out.Finish(st) && written;
+  } else {
+    std::string text = table_out.Finish();
+    written = std::fwrite(text.data(), 1, text.size(), stdout) == text.size();
+  }
+  if (!written || std::fflush(stdout) != 0) {
     std::fprintf(stderr, "diskinv scan: cannot write output\n");
     return kExitFailure;
   }
   auto log = Logger("scan");
   log->info("{} devices, {} field errors, {} vanished", st.devices, st.field_errors, st.vanished);
   if (!st.complete() || st.field_errors > 0) {
-    if (!json) {
-      for (const auto& d : inv.devices()) {
-        for (const auto& e : d.errors) {
-          std::fprintf(stderr, "diskinv scan: %s: %s: %s\n", d.kname.c_str(), e.field.c_str(),
-                       e.message.c_str());
-        }
-      }
-      if (st.vanished > 0) {
-        std::fprintf(stderr, "diskinv scan: %lu device(s) vanished during the walk\n",
-                     static_cast<unsigned long>(st.vanished));
-      }
+    for (const auto& p : problems) std::fprintf(stderr, "diskinv scan: %s\n", p.c_str());
+    if (!json && st.vanished > 0) {
+      std::fprintf(stderr, "diskinv scan: %lu device(s) vanished during the walk\n",
+                   static_cast<unsigned long>(st.vanished));
     }
     return kExitPartial;
   }

@@ -48,6 +48,8 @@ struct QueueLimits {
   std::optional<uint64_t> chunk_sectors;
   std::optional<uint64_t> max_open_zones;
   std::optional<uint64_t> max_active_zones;
+  std::optional<uint64_t> zone_write_granularity;
+  std::optional<uint64_t> zone_append_max_bytes;
   std::optional<uint64_t> rq_affinity;
   std::optional<bool> add_random;
   std::optional<bool> dax;
@@ -123,6 +125,11 @@ struct BlockDevice {
   std::optional<std::string> tran, vendor, model, serial, wwn, rev, hctl, state;
   std::optional<std::string> wwid;  // sysfs wwid (SCSI: device/wwid, NVMe: wwid)
   std::optional<std::string> firmware_rev;
+  // lsblk's SUBSYSTEMS (the de-duplicated chain of `subsystem` links from the device up to the
+  // root of sys/devices, "block:scsi:pci") and HOTPLUG (removable, or some ancestor on usb,
+  // ieee1394, pcmcia, mmc or ccw).
+  std::optional<std::string> subsystems;
+  std::optional<bool> hotplug;
 
   QueueLimits queue;
   std::optional<ScsiIdentity> scsi;

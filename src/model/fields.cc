@@ -16,6 +16,16 @@ FieldValue Str(const std::string& s) {
   if (s.empty()) return std::monostate{};
   return s;
 }
+// A udev property as lsblk shows it; `unhex` for the *_ENC properties ("\x20" -> ' ').
+FieldValue Udev(const BlockDevice& d, std::string_view key, bool unhex = false) {
+  const std::string* v = d.udev.Get(key);
+  if (!v) return std::monostate{};
+  return unhex ? UnhexMangle(*v) : *v;
+}
+FieldValue Bytes512(const std::optional<uint64_t>& sectors) {
+  if (!sectors || *sectors > UINT64_MAX / 512) return std::monostate{};
+  return *sectors * 512;
+}
 
 constexpr auto L = FieldAlign::kLeft;
 constexpr auto R = FieldAlign::kRight;
@@ -57,9 +67,24 @@ const std::vector<FieldDef> kFields = {
   {"ZONE-NR", "zone-nr", "number of zones", true, false, R, [](const BlockDevice& d) { return Opt(d.queue.nr_zones); }},
   {"ZONE-OMAX", "zone-omax", "maximum number of open zones", true, false, R, [](const BlockDevice& d) { return Opt(d.queue.max_open_zones); }},
   {"ZONE-AMAX", "zone-amax", "maximum number of active zones", true, false, R, [](const BlockDevice& d) { return Opt(d.queue.max_active_zones); }},
+  {"ZONE-SZ", "zone-sz", "zone size (chunk_sectors in bytes)", true, true, R, [](const BlockDevice& d) { return Bytes512(d.queue.chunk_sectors); }},
+  {"ZONE-WGRAN", "zone-wgran", "zone write granularity", true, true, R, [](const BlockDevice& d) { return Opt(d.queue.zone_write_granularity); }},
+  {"ZONE-APP", "zone-app", "zone append max bytes", true, true, R, [](const BlockDevice& d) { return Opt(d.queue.zone_append_max_bytes); }},
   {"DAX", "dax", "dax-capable device", true, false, R, [](const BlockDevice& d) { return Opt(d.queue.dax); }},
   {"PKNAME", "pkname", "internal parent kernel device name", true, false, L, [](const BlockDevice& d) { return Str(d.pkname); }},
   {"START", "start", "partition start offset (sectors)", true, false, R, [](const BlockDevice& d) { return Opt(d.start); }},
+  {"HOTPLUG", "hotplug", "removable or hotplug device (usb, pcmcia, ...)", true, false, R, [](const BlockDevice& d) { return Opt(d.hotplug); }},
+  {"SUBSYSTEMS", "subsystems", "de-duplicated chain of subsystems", true, false, L, [](const BlockDevice& d) { return Opt(d.subsystems); }},
+  {"FSTYPE", "fstype", "filesystem type (udev ID_FS_TYPE)", true, false, L, [](const BlockDevice& d) { return Udev(d, "ID_FS_TYPE"); }},
+  {"FSVER", "fsver", "filesystem version (udev ID_FS_VERSION)", true, false, L, [](const BlockDevice& d) { return Udev(d, "ID_FS_VERSION"); }},
+  {"LABEL", "label", "filesystem LABEL (udev ID_FS_LABEL_ENC)", true, false, L, [](const BlockDevice& d) { return Udev(d, "ID_FS_LABEL_ENC", true); }},
+  {"UUID", "uuid", "filesystem UUID (udev ID_FS_UUID_ENC)", true, false, L, [](const BlockDevice& d) { return Udev(d, "ID_FS_UUID_ENC", true); }},
+  {"PTUUID", "ptuuid", "partition table identifier (udev ID_PART_TABLE_UUID)", true, false, L, [](const BlockDevice& d) { return Udev(d, "ID_PART_TABLE_UUID"); }},
+  {"PTTYPE", "pttype", "partition table type (udev ID_PART_TABLE_TYPE)", true, false, L, [](const BlockDevice& d) { return Udev(d, "ID_PART_TABLE_TYPE"); }},
+  {"PARTTYPE", "parttype", "partition type code or UUID (udev ID_PART_ENTRY_TYPE)", true, false, L, [](const BlockDevice& d) { return Udev(d, "ID_PART_ENTRY_TYPE"); }},
+  {"PARTLABEL", "partlabel", "partition LABEL (udev ID_PART_ENTRY_NAME)", true, false, L, [](const BlockDevice& d) { return Udev(d, "ID_PART_ENTRY_NAME", true); }},
+  {"PARTUUID", "partuuid", "partition UUID (udev ID_PART_ENTRY_UUID)", true, false, L, [](const BlockDevice& d) { return Udev(d, "ID_PART_ENTRY_UUID"); }},
+  {"PARTFLAGS", "partflags", "partition flags (udev ID_PART_ENTRY_FLAGS)", true, false, L, [](const BlockDevice& d) { return Udev(d, "ID_PART_ENTRY_FLAGS"); }},
   {"PARTN", "partn", "partition number", false, false, R, [](const BlockDevice& d) { return Opt(d.partn); }},
   {"DISK-SEQ", "disk-seq", "disk sequence number", false, false, R, [](const BlockDevice& d) { return Opt(d.diskseq); }},
   {"DISC-MAX-HW", "disc-max-hw", "discard max hardware bytes", false, true, R, [](const BlockDevice& d) { return Opt(d.queue.discard_max_hw_bytes); }},

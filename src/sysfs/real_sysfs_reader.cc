@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -10,8 +11,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <memory>
-
-#include <fmt/format.h>
 
 namespace diskinv {
 namespace {
@@ -23,10 +22,14 @@ std::string Rel(std::string_view path) {
 
 EntryType FromDType(unsigned char t) {
   switch (t) {
-    case DT_REG: return EntryType::kFile;
-    case DT_DIR: return EntryType::kDir;
-    case DT_LNK: return EntryType::kSymlink;
-    default: return EntryType::kOther;
+    case DT_REG:
+      return EntryType::kFile;
+    case DT_DIR:
+      return EntryType::kDir;
+    case DT_LNK:
+      return EntryType::kSymlink;
+    default:
+      return EntryType::kOther;
   }
 }
 
@@ -43,7 +46,46 @@ Result<std::unique_ptr<RealSysfsReader>> RealSysfsReader::Open(const std::string
 RealSysfsReader::RealSysfsReader(std::string root, int root_fd, bool in_root)
     : root_(std::move(root)), root_fd_(root_fd), resolve_in_root_(in_root) {}
 
-RealSysfsReader::~RealSysfsReader() { close(root_fd_); }
+RealSysfsReader::~RealSysfsReader() {
+  DropCaches();
+  close(root_fd_);
+}
+
+void RealSysfsReader::DropCaches() {
+  for (auto& d : dirs_) {
+    if (d.fd >= 0) close(d.fd);
+    d.fd = -1;
+    d.path.clear();
+  }
+}
+
+int RealSysfsReader::DirFd(std::string_view dir) {
+  for (const auto& d : dirs_) {
+    if (d.fd >= 0 && d.path == dir) return d.fd;
+  }
+  int fd = OpenAt(dir, O_PATH | O_DIRECTORY);
+  if (fd < 0) return fd;
+  CachedDir& slot = dirs_[next_slot_];
+  next_slot_ = (next_slot_ + 1) % kDirCacheSize;
+  if (slot.fd >= 0) close(slot.fd);
+  slot.path.assign(dir);
+  slot.fd = fd;
+  return fd;
+}
+
+int RealSysfsReader::OpenLeaf(std::string_view path, int flags) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string_view::npos || slash + 1 == path.size()) return OpenAt(path, flags);
+  int dfd = DirFd(path.substr(0, slash));
+  if (dfd < 0) return dfd;
+  std::string leaf(path.substr(slash + 1));
+  if (leaf == "." || leaf == "..") return OpenAt(path, flags);
+  int fd = openat(dfd, leaf.c_str(), flags | O_NOFOLLOW | O_CLOEXEC);
+  if (fd >= 0) return fd;
+  // ELOOP: the leaf is a symlink, which only the root-confined resolution may follow.
+  if (errno == ELOOP) return OpenAt(path, flags);
+  return -errno;
+}
 
 int RealSysfsReader::OpenAt(std::string_view path, int flags) {
   std::string rel = Rel(path);
@@ -61,16 +103,17 @@ int RealSysfsReader::OpenAt(std::string_view path, int flags) {
 }
 
 Result<std::string> RealSysfsReader::ReadFile(std::string_view path, size_t max_bytes) {
-  int fd = OpenAt(path, O_RDONLY);
+  int fd = OpenLeaf(path, O_RDONLY);
   if (fd < 0) return Status::FromErrno(-fd, std::string(path));
-  std::string buf;
-  // One read usually returns the whole attribute; a short read of a regular or sysfs file
-  // means end of file, so the common case costs open + read + close.
-  size_t want = std::min<size_t>(max_bytes + 1, 4096);
-  buf.resize(want);
+  // Read into a reused buffer and copy out exactly the bytes read: most attributes are a few
+  // bytes (no allocation at all with the short-string optimization). One read usually returns
+  // the whole attribute; a short read of a regular or sysfs file means end of file, so the
+  // common case costs open + read + close.
+  if (scratch_.size() < 4096) scratch_.resize(4096);
   size_t len = 0;
   for (;;) {
-    ssize_t n = read(fd, buf.data() + len, buf.size() - len);
+    size_t room = std::min(scratch_.size(), max_bytes + 1) - len;
+    ssize_t n = read(fd, scratch_.data() + len, room);
     if (n < 0) {
       if (errno == EINTR) continue;
       int err = errno;
@@ -82,12 +125,11 @@ Result<std::string> RealSysfsReader::ReadFile(std::string_view path, size_t max_
       close(fd);
       return Status(EFBIG, fmt::format("{}: larger than {} bytes", path, max_bytes));
     }
-    if (n == 0 || len < buf.size()) break;
-    buf.resize(std::min(buf.size() * 2, max_bytes + 1));
+    if (n == 0 || static_cast<size_t>(n) < room) break;
+    if (len == scratch_.size()) scratch_.resize(std::min(scratch_.size() * 2, max_bytes + 1));
   }
   close(fd);
-  buf.resize(len);
-  return buf;
+  return std::string(scratch_.data(), len);
 }
 
 Result<std::string> RealSysfsReader::ReadLink(std::string_view path) {
@@ -96,12 +138,11 @@ Result<std::string> RealSysfsReader::ReadLink(std::string_view path) {
   size_t slash = rel.rfind('/');
   std::string dir = slash == std::string::npos ? "." : rel.substr(0, slash);
   std::string leaf = slash == std::string::npos ? rel : rel.substr(slash + 1);
-  int dfd = OpenAt(dir, O_PATH | O_DIRECTORY);
+  int dfd = DirFd(dir);
   if (dfd < 0) return Status::FromErrno(-dfd, std::string(path));
   char buf[4096];
   ssize_t n = readlinkat(dfd, leaf.c_str(), buf, sizeof(buf));
   int err = errno;
-  close(dfd);
   if (n < 0) return Status::FromErrno(err, std::string(path));
   if (static_cast<size_t>(n) == sizeof(buf)) {
     return Status(ENAMETOOLONG, fmt::format("{}: link target too long", path));
@@ -110,7 +151,7 @@ Result<std::string> RealSysfsReader::ReadLink(std::string_view path) {
 }
 
 Result<std::vector<DirEntry>> RealSysfsReader::ListDir(std::string_view path) {
-  int fd = OpenAt(path, O_RDONLY | O_DIRECTORY);
+  int fd = OpenLeaf(path, O_RDONLY | O_DIRECTORY);
   if (fd < 0) return Status::FromErrno(-fd, std::string(path));
   DIR* d = fdopendir(fd);
   if (!d) {
@@ -128,11 +169,26 @@ Result<std::vector<DirEntry>> RealSysfsReader::ListDir(std::string_view path) {
   int err = errno;
   closedir(d);
   if (err != 0) return Status::FromErrno(err, std::string(path));
-  std::sort(out.begin(), out.end(), [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
+  std::sort(out.begin(), out.end(),
+            [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
   return out;
 }
 
+int RealSysfsReader::StatLeaf(std::string_view path, struct stat* st) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string_view::npos || slash + 1 == path.size()) return 1;
+  std::string leaf(path.substr(slash + 1));
+  if (leaf == "." || leaf == "..") return 1;
+  int dfd = DirFd(path.substr(0, slash));
+  if (dfd < 0) return dfd;
+  if (fstatat(dfd, leaf.c_str(), st, AT_SYMLINK_NOFOLLOW) != 0) return -errno;
+  return S_ISLNK(st->st_mode) ? 1 : 0;
+}
+
 bool RealSysfsReader::Exists(std::string_view path) {
+  struct stat st;
+  int rc = StatLeaf(path, &st);
+  if (rc <= 0) return rc == 0;
   int fd = OpenAt(path, O_PATH);
   if (fd < 0) return false;
   close(fd);
@@ -140,10 +196,8 @@ bool RealSysfsReader::Exists(std::string_view path) {
 }
 
 bool RealSysfsReader::IsDir(std::string_view path) {
-  int fd = OpenAt(path, O_PATH | O_DIRECTORY);
-  if (fd < 0) return false;
-  close(fd);
-  return true;
+  // A directory asked about is usually read next: open it into the cache.
+  return DirFd(path) >= 0;
 }
 
 }  // namespace diskinv

@@ -3,8 +3,13 @@
 // Paths are opened relative to a directory fd of the root with openat2(RESOLVE_IN_ROOT) when
 // the root is not "/", so that even an absolute symlink inside a fixture tree stays inside it,
 // as with lsblk --sysroot. One open + one read + one close per attribute: the walk reads ~35
-// files per disk and this is its whole cost.
+// files per disk and this is its whole cost. To keep the kernel's path walk short, the reader
+// keeps a few directory handles (O_PATH, resolved inside the root) of the directories it read
+// last and opens the last component relative to them, never following a symlink there (a
+// symlink leaf takes the full, root-confined resolution). DropCaches() closes them.
 #pragma once
+
+#include <sys/stat.h>
 
 #include <memory>
 #include <string>
@@ -26,12 +31,31 @@ class RealSysfsReader : public SysfsReader {
   Result<std::vector<DirEntry>> ListDir(std::string_view path) override;
   bool Exists(std::string_view path) override;
   bool IsDir(std::string_view path) override;
+  void DropCaches() override;
 
   const std::string& root() const { return root_; }
 
  private:
   RealSysfsReader(std::string root, int root_fd, bool in_root);
   int OpenAt(std::string_view path, int flags);  // returns fd or -errno
+  // The cached directory handle of `dir` (opened on a miss); -errno when it cannot be opened.
+  int DirFd(std::string_view dir);
+  // Opens `path` with its directory from the cache and the leaf not followed; falls back to
+  // OpenAt when the leaf is a symlink. Returns fd or -errno.
+  int OpenLeaf(std::string_view path, int flags);
+
+  // lstat of the leaf of `path` relative to its cached directory: 0 (st filled), 1 when the
+  // leaf is a symlink or cannot be split off (use OpenAt), or -errno.
+  int StatLeaf(std::string_view path, struct stat* st);
+
+  struct CachedDir {
+    std::string path;
+    int fd = -1;
+  };
+  static constexpr size_t kDirCacheSize = 16;
+  CachedDir dirs_[kDirCacheSize];
+  size_t next_slot_ = 0;
+  std::string scratch_;  // ReadFile's buffer, reused
 
   std::string root_;
   int root_fd_;

@@ -40,6 +40,10 @@ class SysfsReader {
   virtual bool Exists(std::string_view path) = 0;
   // True when `path` is a directory (following symlinks).
   virtual bool IsDir(std::string_view path) = 0;
+  // Forgets any state kept between calls (RealSysfsReader keeps directory handles, which
+  // would go stale when a directory is removed and created again). Walker calls it before
+  // each walk and each probe.
+  virtual void DropCaches() {}
 };
 
 // Joins a relative sysfs path to a symlink target, resolving "." and "..": the result is

@@ -1,10 +1,10 @@
 #include "sysfs/walker.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-
-#include <fmt/format.h>
 
 #include "common/logging.h"
 #include "common/parse.h"
@@ -51,7 +51,8 @@ std::string WwnFromWwid(std::string_view wwid) {
   wwid = Trim(wwid);
   if (StartsWith(wwid, "naa.") || (StartsWith(wwid, "eui.") && wwid.size() == 4 + 16)) {
     std::string out = "0x";
-    for (char c : wwid.substr(4)) out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    for (char c : wwid.substr(4))
+      out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
     return out;
   }
   // A T10 vendor-id ("t10.ATA  MODEL  SERIAL") or SCSI-name wwid is no WWN; udev sets no ID_WWN
@@ -63,22 +64,38 @@ std::string WwnFromWwid(std::string_view wwid) {
 
 const char* ScsiTypeName(int64_t type) {
   switch (type) {
-    case 0x00: return "disk";
-    case 0x01: return "tape";
-    case 0x02: return "printer";
-    case 0x03: return "processor";
-    case 0x04: return "worm";
-    case 0x05: return "rom";
-    case 0x06: return "scanner";
-    case 0x07: return "mo-disk";
-    case 0x08: return "changer";
-    case 0x09: return "comm";
-    case 0x0c: return "raid";
-    case 0x0d: return "enclosure";
-    case 0x0e: return "rbc";
-    case 0x11: return "osd";
-    case 0x7f: return "no-lun";
-    default: return nullptr;  // lsblk 2.38 then says "disk" (e.g. 0x14, ZBC)
+    case 0x00:
+      return "disk";
+    case 0x01:
+      return "tape";
+    case 0x02:
+      return "printer";
+    case 0x03:
+      return "processor";
+    case 0x04:
+      return "worm";
+    case 0x05:
+      return "rom";
+    case 0x06:
+      return "scanner";
+    case 0x07:
+      return "mo-disk";
+    case 0x08:
+      return "changer";
+    case 0x09:
+      return "comm";
+    case 0x0c:
+      return "raid";
+    case 0x0d:
+      return "enclosure";
+    case 0x0e:
+      return "rbc";
+    case 0x11:
+      return "osd";
+    case 0x7f:
+      return "no-lun";
+    default:
+      return nullptr;  // lsblk 2.38 then says "disk" (e.g. 0x14, ZBC)
   }
 }
 
@@ -87,6 +104,15 @@ struct Walker::Ctx {
   SysfsReader& r;
   std::string dir;  // device directory relative to the root
   BlockDevice& dev;
+  std::string buf = {};  // Path()'s buffer: no allocation per attribute
+
+  // dir/attr, valid until the next call.
+  const std::string& Path(std::string_view attr) {
+    buf.assign(dir);
+    buf.push_back('/');
+    buf.append(attr);
+    return buf;
+  }
 
   void Error(std::string field, std::string path, const Status& st) {
     dev.errors.push_back({std::move(field), std::move(path), st.message(), st.code()});
@@ -100,12 +126,12 @@ struct Walker::Ctx {
     return std::nullopt;
   }
   std::optional<std::string> Str(std::string_view attr, const char* field, bool required = false) {
-    auto v = Read(fmt::format("{}/{}", dir, attr), field, required);
+    auto v = Read(Path(attr), field, required);
     if (!v) return std::nullopt;
     return StripNewline(std::move(*v));
   }
   std::optional<uint64_t> U64(std::string_view attr, const char* field, bool required = false) {
-    std::string path = fmt::format("{}/{}", dir, attr);
+    const std::string& path = Path(attr);
     auto v = Read(path, field, required);
     if (!v) return std::nullopt;
     auto n = ParseU64(*v);
@@ -116,7 +142,7 @@ struct Walker::Ctx {
     return *n;
   }
   std::optional<int64_t> I64(std::string_view attr, const char* field) {
-    std::string path = fmt::format("{}/{}", dir, attr);
+    const std::string& path = Path(attr);
     auto v = Read(path, field, false);
     if (!v) return std::nullopt;
     auto n = ParseI64(*v);
@@ -127,7 +153,7 @@ struct Walker::Ctx {
     return *n;
   }
   std::optional<bool> Bool(std::string_view attr, const char* field, bool required = false) {
-    std::string path = fmt::format("{}/{}", dir, attr);
+    const std::string& path = Path(attr);
     auto v = Read(path, field, required);
     if (!v) return std::nullopt;
     auto b = ParseBool01(*v);
@@ -141,33 +167,50 @@ struct Walker::Ctx {
   }
 };
 
-Inventory Walker::WalkAll() {
+ScanStats Walker::Walk(const DeviceSink& sink) {
+  r_.DropCaches();
   ctrl_to_subsys_.clear();
   subsys_cache_built_ = false;
   hosts_.clear();
-  Inventory inv;
-  ScanStats& stats = inv.stats();
+  chains_.clear();
+  ScanStats stats;
   auto disks = r_.ListDir("sys/block");
   if (!disks.ok()) {
     stats.walk_errors++;
-    stats.messages.push_back(fmt::format("cannot list block devices: {}", disks.status().message()));
-    return inv;
+    stats.messages.push_back(
+        fmt::format("cannot list block devices: {}", disks.status().message()));
+    return stats;
   }
+  auto emit = [&](BlockDevice&& d) {
+    stats.field_errors += d.errors.size();
+    stats.devices++;
+    sink(std::move(d));
+  };
   for (const auto& e : *disks) {
     auto disk = ProbeDisk(e.name, stats);
     if (!disk) continue;
     if (!Listed(*disk)) continue;
     std::vector<std::string> parts = disk->partitions;
     std::string dir = disk->devpath.empty() ? "sys/block/" + disk->kname : "sys" + disk->devpath;
+    // Partitions need the disk's queue, removable flag and name, not the whole device.
     BlockDevice whole = std::move(*disk);
-    inv.Add(whole);
+    std::vector<BlockDevice> probed;
+    probed.reserve(parts.size());
     for (const auto& p : parts) {
       auto part = ProbePartition(whole, p, dir + "/" + p, stats);
-      if (part) inv.Add(std::move(*part));
+      if (part) probed.push_back(std::move(*part));
     }
+    emit(std::move(whole));
+    for (auto& p : probed) emit(std::move(p));
   }
-  for (const auto& d : inv.devices()) stats.field_errors += d.errors.size();
+  return stats;
+}
+
+Inventory Walker::WalkAll() {
+  Inventory inv;
+  ScanStats stats = Walk([&](BlockDevice&& d) { inv.Add(std::move(d)); });
   stats.devices = inv.size();
+  inv.stats() = std::move(stats);
   return inv;
 }
 
@@ -182,6 +225,8 @@ Result<BlockDevice> Walker::Probe(std::string_view kname) {
   // reused until reboot, so their cached class facts stay valid.
   subsys_cache_built_ = false;
   ctrl_to_subsys_.clear();
+  chains_.clear();
+  r_.DropCaches();
   ScanStats stats;
   std::string name(kname);
   if (r_.Exists("sys/block/" + name)) {
@@ -217,8 +262,8 @@ std::optional<BlockDevice> Walker::ProbeDisk(const std::string& name, ScanStats&
         stats.vanished++;
         return std::nullopt;
       }
-      d.errors.push_back({"devpath", link_path,
-                          fmt::format("{}: dangling link to {}", link_path, *link), ENOENT});
+      d.errors.push_back(
+          {"devpath", link_path, fmt::format("{}: dangling link to {}", link_path, *link), ENOENT});
       dir = link_path;
     }
   } else if (link.status().code() == EINVAL && r_.IsDir(link_path)) {
@@ -253,6 +298,7 @@ std::optional<BlockDevice> Walker::ProbeDisk(const std::string& name, ScanStats&
   d.holders = Names(r_.ListDir(dir + "/holders"));
   d.slaves = Names(r_.ListDir(dir + "/slaves"));
   d.partitions = PartitionNames(name, dir);
+  ReadSubsystems(d, dir);
 
   // Type and stacking-specific attributes, as lsblk's get_type().
   if (StartsWith(name, "dm-")) {
@@ -326,6 +372,7 @@ std::optional<BlockDevice> Walker::ProbePartition(const BlockDevice& disk, const
   d.start = c.U64("start", "start");
   d.queue = disk.queue;  // the queue is the whole disk's (lsblk redirects queue/ too)
   d.holders = Names(r_.ListDir(dir + "/holders"));
+  ReadSubsystems(d, dir);
   d.tran = StartsWith(name, "nvme") ? std::optional<std::string>("nvme") : std::nullopt;
   if (opt_.udev) ReadUdev(c, d);
   // A partition's WWN is its disk's (udev copies ID_WWN to partitions); lsblk reads it
@@ -374,6 +421,8 @@ void Walker::ReadQueue(Ctx& c, QueueLimits& q) {
   q.chunk_sectors = c.U64("queue/chunk_sectors", "chunk-sectors");
   q.max_open_zones = c.U64("queue/max_open_zones", "zone-omax");
   q.max_active_zones = c.U64("queue/max_active_zones", "zone-amax");
+  q.zone_write_granularity = c.U64("queue/zone_write_granularity", "zone-wgran");
+  q.zone_append_max_bytes = c.U64("queue/zone_append_max_bytes", "zone-app");
   if (auto s = c.Str("queue/scheduler", "sched")) {
     SchedulerList sl = ParseScheduler(*s);
     q.scheduler = std::move(sl.selected);
@@ -391,12 +440,14 @@ void Walker::ReadQueue(Ctx& c, QueueLimits& q) {
   if (!q.max_active_zones) q.max_active_zones = 0;
 }
 
-std::vector<std::string> Walker::PartitionNames(const std::string& disk_name, const std::string& dir) {
+std::vector<std::string> Walker::PartitionNames(const std::string& disk_name,
+                                                const std::string& dir) {
   std::vector<std::string> out;
   auto entries = r_.ListDir(dir);
   if (!entries.ok()) return out;
   for (const auto& e : *entries) {
-    if (e.type != EntryType::kDir && e.type != EntryType::kSymlink && e.type != EntryType::kOther) continue;
+    if (e.type != EntryType::kDir && e.type != EntryType::kSymlink && e.type != EntryType::kOther)
+      continue;
     const std::string& n = e.name;
     // "<disk><digit>" or "<disk>p<digit>", as lsblk's sysfs_blkdev_is_partition_dirent.
     if (n.size() <= disk_name.size() || n.compare(0, disk_name.size(), disk_name) != 0) continue;
@@ -418,7 +469,8 @@ void Walker::ReadIdentity(Ctx& c, BlockDevice& d) {
   }
   std::string device_dir = ResolveLinkTarget(link_path, *link);
   if (!r_.IsDir(device_dir)) {
-    c.Error("device", link_path, Status(ENOENT, fmt::format("{}: dangling link to {}", link_path, *link)));
+    c.Error("device", link_path,
+            Status(ENOENT, fmt::format("{}: dangling link to {}", link_path, *link)));
     return;
   }
   Ctx dc{r_, device_dir, d};
@@ -431,7 +483,7 @@ void Walker::ReadIdentity(Ctx& c, BlockDevice& d) {
   if (auto hctl = ParseHctl(Basename(*link))) {
     d.hctl = fmt::format("{}:{}:{}:{}", hctl->host, hctl->channel, hctl->target, hctl->lun);
     ReadScsi(c, d, device_dir);
-    if (std::string t = ScsiTransport(*link, hctl->host); !t.empty()) d.tran = t;
+    if (std::string t = ScsiTransport(device_dir, hctl->host); !t.empty()) d.tran = t;
   } else if (StartsWith(d.kname, "nvme")) {
     ReadNvme(c, d, device_dir);
   }
@@ -479,13 +531,15 @@ void Walker::ReadScsi(Ctx& c, BlockDevice& d, const std::string& device_dir) {
   d.scsi = std::move(s);
 }
 
-std::string Walker::ScsiTransport(const std::string& link, unsigned host) {
+std::string Walker::ScsiTransport(const std::string& device_dir, unsigned host) {
   // lsblk's get_transport (after lsscsi): the class of the SCSI host decides, then a few
   // per-device hints. Host facts are cached for the walk: thousands of disks share few hosts.
   auto [it, inserted] = hosts_.try_emplace(host);
   HostInfo& h = it->second;
   if (inserted) {
-    auto is = [&](const char* type) { return r_.IsDir(fmt::format("sys/class/{}_host/host{}", type, host)); };
+    auto is = [&](const char* type) {
+      return r_.IsDir(fmt::format("sys/class/{}_host/host{}", type, host));
+    };
     h.spi = is("spi");
     h.fc = is("fc");
     h.sas = is("sas");
@@ -500,7 +554,9 @@ std::string Walker::ScsiTransport(const std::string& link, unsigned host) {
       if (proc.ok()) h.proc_name = StripNewline(*proc);
     }
   }
-  std::string scsi_dev = "sys/bus/scsi/devices/" + Basename(link);
+  // lsblk looks at sys/bus/scsi/devices/H:C:T:L, a link to the very directory the disk's
+  // `device` link resolves to: use that directory (already open) and its path.
+  const std::string& scsi_dev = device_dir;
   if (h.spi) return "spi";
   if (h.fc) {
     if (!h.fc_symbolic_name) return {};
@@ -509,14 +565,41 @@ std::string Walker::ScsiTransport(const std::string& link, unsigned host) {
   if (h.sas || r_.Exists(scsi_dev + "/sas_device")) return "sas";
   if (r_.Exists(scsi_dev + "/ieee1394_id")) return "sbp";
   if (h.iscsi) return "iscsi";
-  auto target = r_.ReadLink(scsi_dev);
-  if (target.ok() && target->find("usb") != std::string::npos) return "usb";
+  if (device_dir.find("usb") != std::string::npos) return "usb";
   if (h.scsi && h.proc_name) {
     const std::string& p = *h.proc_name;
     if (StartsWith(p, "ahci") || StartsWith(p, "sata")) return "sata";
     if (p.find("ata") != std::string::npos) return "ata";
   }
   return {};
+}
+
+const Walker::Chain& Walker::SubsystemChain(const std::string& dir) {
+  if (auto it = chains_.find(dir); it != chains_.end()) return it->second;
+  Chain c;
+  size_t slash = dir.rfind('/');
+  // Stop at the root and at "sys": lsblk climbs further, but nothing above sys/devices has a
+  // subsystem link.
+  if (slash != std::string::npos && dir != "sys") {
+    c = SubsystemChain(dir.substr(0, slash));
+  }
+  auto link = r_.ReadLink(dir + "/subsystem");
+  if (link.ok()) {
+    std::string sub = Basename(*link);
+    // lsblk de-duplicates neighbours only: "block:scsi:pci", never "block:scsi:scsi:pci".
+    if (c.names != sub && !StartsWith(c.names, sub + ":")) {
+      c.names = c.names.empty() ? sub : sub + ":" + c.names;
+    }
+    for (const char* h : {"usb", "ieee1394", "pcmcia", "mmc", "ccw"}) c.hotplug |= sub == h;
+  }
+  return chains_.emplace(dir, std::move(c)).first->second;
+}
+
+void Walker::ReadSubsystems(BlockDevice& d, const std::string& dir) {
+  const Chain& c = SubsystemChain(dir);
+  if (!c.names.empty()) d.subsystems = c.names;
+  // lsblk: the device's own `removable` attribute (partitions have none), then the chain.
+  d.hotplug = c.hotplug || (!d.is_partition && d.removable.value_or(false));
 }
 
 std::string Walker::SubsystemOfController(const std::string& ctrl) {
@@ -607,13 +690,15 @@ void Walker::ReadUdev(Ctx& c, BlockDevice& d) {
   UdevDbParseStats st;
   d.udev = ParseUdevDbRecord(*rec, &st);
   if (st.malformed > 0) {
-    c.Error("udev", path, Status::Invalid(fmt::format("{} malformed line(s) in udev record", st.malformed)));
+    c.Error("udev", path,
+            Status::Invalid(fmt::format("{} malformed line(s) in udev record", st.malformed)));
   }
 }
 
 void Walker::ApplyUdevIdentity(BlockDevice& d) {
   const UdevRecord& u = d.udev;
-  auto note = [&](const char* field, const std::optional<std::string>& sysfs, const std::string& udev) {
+  auto note = [&](const char* field, const std::optional<std::string>& sysfs,
+                  const std::string& udev) {
     if (sysfs && !sysfs->empty() && NormalizeWhitespace(*sysfs) != NormalizeWhitespace(udev)) {
       d.disagreements[field] = {"udev", udev, *sysfs};
     }

@@ -12,6 +12,7 @@
 // is counted in ScanStats::vanished. Walker keeps caches for one walk only (WalkAll resets them).
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,7 +34,15 @@ class Walker {
  public:
   Walker(SysfsReader& reader, WalkOptions options) : r_(reader), opt_(options) {}
 
-  // One full walk.
+  // Receives each listed device of a walk, in walk order (whole disks sorted by name, each
+  // followed by its partitions), as soon as it has been read.
+  using DeviceSink = std::function<void(BlockDevice&&)>;
+
+  // One full walk, streamed: nothing is kept after `sink` returns, so memory does not grow with
+  // the number of devices. Returns the walk's statistics (devices = the number sunk).
+  ScanStats Walk(const DeviceSink& sink);
+
+  // One full walk into an Inventory (Walk() collecting every device).
   Inventory WalkAll();
 
   // Re-probes one device by kernel name (disk or partition), for event-driven updates.
@@ -59,8 +68,16 @@ class Walker {
   void ApplyUdevIdentity(BlockDevice& d);
   std::vector<std::string> PartitionNames(const std::string& disk_name, const std::string& dir);
   std::string SubsystemOfController(const std::string& ctrl);
-  // lsblk's get_transport for a SCSI device whose sysfs "device" link is `link`.
-  std::string ScsiTransport(const std::string& link, unsigned host);
+  // lsblk's SUBSYSTEMS and HOTPLUG for the device directory `dir`.
+  void ReadSubsystems(BlockDevice& d, const std::string& dir);
+  struct Chain {
+    std::string names;  // "block:scsi:pci": from `dir` up, neighbours de-duplicated
+    bool hotplug = false;
+  };
+  // Memoized per directory: thousands of disks share their HBA's and PCI bridges' ancestors.
+  const Chain& SubsystemChain(const std::string& dir);
+  // lsblk's get_transport for the SCSI device at `device_dir` (root-relative, resolved).
+  std::string ScsiTransport(const std::string& device_dir, unsigned host);
 
   SysfsReader& r_;
   WalkOptions opt_;
@@ -70,7 +87,8 @@ class Walker {
     bool spi = false, fc = false, sas = false, iscsi = false, scsi = false;
     std::optional<std::string> fc_symbolic_name, proc_name;
   };
-  std::unordered_map<unsigned, HostInfo> hosts_;  // SCSI host number -> class facts
+  std::unordered_map<unsigned, HostInfo> hosts_;   // SCSI host number -> class facts
+  std::unordered_map<std::string, Chain> chains_;  // directory -> subsystem chain
 };
 
 // The lsblk TYPE of a SCSI peripheral device type code; nullptr for codes lsblk does not name.

@@ -81,6 +81,25 @@ const std::vector<KnownDifference>& KnownDifferences() {
   return k;
 }
 
+// lsblk -O columns diskinv does not report, each with the reason. Every other lsblk key must
+// be present in diskinv's output and is compared.
+const std::map<std::string, const char*>& NotReported() {
+  static const std::map<std::string, const char*> k = {
+      {"mode", "device node permissions: a stat of /dev, not sysfs or the udev db"},
+      {"owner", "device node owner: a stat of /dev"},
+      {"group", "device node group: a stat of /dev"},
+      {"fsavail", "statfs of a mounted filesystem"},
+      {"fssize", "statfs of a mounted filesystem"},
+      {"fsused", "statfs of a mounted filesystem"},
+      {"fsuse%", "statfs of a mounted filesystem"},
+      {"mountpoint", "the mount table"},
+      {"mountpoints", "the mount table"},
+      {"fsroots", "the mount table"},
+      {"parttypename", "libfdisk's table of partition type names; diskinv reports parttype"},
+  };
+  return k;
+}
+
 void Flatten(const json& node, std::map<std::string, std::vector<json>>& out, const json& parent) {
   json copy = node;
   copy.erase("children");
@@ -179,7 +198,15 @@ CompareResult CompareLsblkJson(const json& lsblk, const json& ours_doc,
     const json& ld = entries.front();
     ++r.devices;
     for (const auto& [key, lval] : ld.items()) {
-      if (!od.contains(key) || od[key].is_object() || od[key].is_array()) continue;
+      if (NotReported().count(key)) continue;
+      if (!od.contains(key)) {
+        r.mismatches.push_back(kname + ": " + key + ": reported by lsblk, missing in diskinv");
+        continue;
+      }
+      if (od[key].is_object() || od[key].is_array()) {
+        r.mismatches.push_back(kname + ": " + key + ": diskinv's value is not a scalar");
+        continue;
+      }
       ++r.fields;
       if (key == "pkname") {
         bool found = false;

@@ -24,15 +24,19 @@ TEST(DiffDevice, ReportsExactlyTheChangedFields) {
   b.queue.scheduler = "mq-deadline";
   b.udev.properties = {{"ID_SERIAL", "A"}, {"ID_PART_TABLE_TYPE", "gpt"}};
   auto c = DiffDevice(a, b);
-  ASSERT_EQ(c.size(), 4u);
+  // The lsblk columns FSTYPE and PTTYPE come from those udev properties: both views change.
+  ASSERT_EQ(c.size(), 6u);
   EXPECT_EQ(c[0].field, "size");
   EXPECT_EQ(FieldValueToString(c[0].before), "1048576");
   EXPECT_EQ(FieldValueToString(c[0].after), "2097152");
   EXPECT_EQ(c[1].field, "sched");
-  EXPECT_EQ(c[2].field, "udev.properties.ID_FS_TYPE");
-  EXPECT_EQ(FieldValueToString(c[2].after), "null");
-  EXPECT_EQ(c[3].field, "udev.properties.ID_PART_TABLE_TYPE");
+  EXPECT_EQ(c[2].field, "fstype");
+  EXPECT_EQ(c[3].field, "pttype");
   EXPECT_EQ(FieldValueToString(c[3].after), "\"gpt\"");
+  EXPECT_EQ(c[4].field, "udev.properties.ID_FS_TYPE");
+  EXPECT_EQ(FieldValueToString(c[4].after), "null");
+  EXPECT_EQ(c[5].field, "udev.properties.ID_PART_TABLE_TYPE");
+  EXPECT_EQ(FieldValueToString(c[5].after), "\"gpt\"");
 }
 
 TEST(DiffInventories, AddedRemovedChanged) {
