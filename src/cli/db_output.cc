@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "cli/output.h"
 #include "common/parse.h"
 #include "model/fields.h"
 
@@ -13,26 +14,6 @@ namespace {
 // pg_type OIDs of the column types the inventory tables use.
 constexpr Oid kBool = 16, kInt8 = 20, kInt2 = 21, kInt4 = 23, kNumeric = 1700, kJson = 114,
               kJsonb = 3802;
-
-// Aligned columns separated by one space; rows[0] is the header.
-std::string FormatTable(const std::vector<std::vector<std::string>>& rows,
-                        const std::vector<bool>& right) {
-  std::vector<size_t> width(right.size(), 0);
-  for (const auto& r : rows) {
-    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  }
-  std::string out;
-  for (const auto& r : rows) {
-    std::string line;
-    for (size_t i = 0; i < r.size(); ++i) {
-      line += right[i] ? fmt::format("{:>{}} ", r[i], width[i])
-                       : fmt::format("{:<{}} ", r[i], width[i]);
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    out += line + '\n';
-  }
-  return out;
-}
 
 }  // namespace
 

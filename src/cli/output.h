@@ -27,6 +27,9 @@ struct OutputOptions {
 void WriteDeviceJson(JsonWriter& w, const BlockDevice& d, const OutputOptions& opt);
 std::string InventoryToJson(const Inventory& inv, const OutputOptions& opt);
 std::string InventoryToTable(const Inventory& inv, const OutputOptions& opt);
+// Aligned text columns separated by one space; rows[0] is the header; right[i]: right-align.
+std::string FormatTable(const std::vector<std::vector<std::string>>& rows,
+                        const std::vector<bool>& right);
 
 // The scan JSON document, streamed: Add() each device as the walk produces it, then Finish()
 // with the walk's statistics (they follow "blockdevices", so nothing has to be kept). Output

@@ -53,6 +53,7 @@ bool IsNeverRead(std::string_view name) {
 // SCSI/NVMe identity and transport data lsblk and the walker look up outside the block device.
 constexpr const char* kClassDirs[] = {
     "sys/class/scsi_host",     "sys/class/sas_host",       "sys/class/fc_host",
+    "sys/class/spi_host",
     "sys/class/iscsi_host",    "sys/class/nvme",           "sys/class/nvme-subsystem",
     "sys/class/sas_device",    "sys/class/sas_end_device", "sys/class/fc_remote_ports",
     "sys/class/iscsi_session", "sys/bus/scsi/devices",

@@ -9,7 +9,7 @@
 // - Every ancestor of such a directory, and of its `device` link target, up to sys/: only that
 //   directory's own attribute files and links (SCSI device/target/host, NVMe controller, virtio,
 //   PCI), never its other subdirectories.
-// - sys/class/{scsi_host,sas_host,fc_host,iscsi_host,nvme,nvme-subsystem,sas_device,
+// - sys/class/{scsi_host,sas_host,fc_host,spi_host,iscsi_host,nvme,nvme-subsystem,sas_device,
 //   sas_end_device,fc_remote_ports,iscsi_session} and sys/bus/scsi/devices: the links, plus
 //   their targets' own attributes and those targets' ancestors'.
 // - run/udev/data/b<maj>:<min> of each captured block device, verbatim.

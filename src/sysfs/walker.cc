@@ -55,7 +55,9 @@ std::string WwnFromWwid(std::string_view wwid) {
       out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
     return out;
   }
-  return std::string(wwid);
+  // A T10 vendor-id ("t10.ATA  MODEL  SERIAL") or SCSI-name wwid is no WWN; udev sets no ID_WWN
+  // for such devices either (seen on QEMU ide-hd/scsi_debug under a real kernel).
+  return {};
 }
 
 }  // namespace
@@ -508,7 +510,13 @@ void Walker::ReadScsi(Ctx& c, BlockDevice& d, const std::string& device_dir) {
   s.rev = d.rev;
   s.state = d.state;
   s.device_type = dc.I64("type", "scsi.type");
-  if (auto w = dc.Str("wwid", "wwid")) s.wwid = std::string(Trim(*w));
+  // The kernel's wwid fails with ENXIO (no VPD page 0x83) or EINVAL (no usable designator) on
+  // devices without an identifier, e.g. ATAPI and scsi-cd drives: no wwid, not an error.
+  if (auto w = r_.ReadFile(device_dir + "/wwid"); w.ok()) {
+    s.wwid = std::string(Trim(StripNewline(std::move(*w))));
+  } else if (int e = w.status().code(); e != ENOENT && e != ENXIO && e != EINVAL) {
+    c.Error("wwid", device_dir + "/wwid", w.status());
+  }
   s.sas_address = dc.Str("sas_address", "sas_address");
   auto page = r_.ReadFile(device_dir + "/vpd_pg83");
   if (page.ok()) {
@@ -628,9 +636,20 @@ void Walker::ReadNvme(Ctx& c, BlockDevice& d, const std::string& device_dir) {
   if (StartsWith(base, "nvme-subsys")) {
     // Native multipath head: device/ is the subsystem; paths are in multipath/.
     n.subsystem = base;
-    n.paths = Names(r_.ListDir(c.dir + "/multipath"));
     for (const auto& e : Names(r_.ListDir(device_dir))) {
       if (StartsWith(e, "nvme") && e.find('n', 4) == std::string::npos) n.controllers.push_back(e);
+    }
+    if (r_.IsDir(c.dir + "/multipath")) {
+      n.paths = Names(r_.ListDir(c.dir + "/multipath"));
+    } else {
+      // Kernels before the multipath/ links (Debian 12's 6.1): head nvme<S>n<N> has the path
+      // nvme<S>c<C>n<N> under each controller nvme<C> that reaches it.
+      size_t npos = d.kname.rfind('n');
+      for (const auto& ctrl : n.controllers) {
+        std::string path = fmt::format("nvme{}c{}{}", d.kname.substr(4, npos - 4), ctrl.substr(4),
+                                       d.kname.substr(npos));
+        if (r_.Exists(device_dir + "/" + ctrl + "/" + path)) n.paths.push_back(path);
+      }
     }
     n.subsysnqn = dc.Str("subsysnqn", "nvme.subsysnqn");
     n.serial = dc.Str("serial", "serial");
@@ -709,7 +728,9 @@ void Walker::ApplyUdevIdentity(BlockDevice& d) {
   }
   // udev sets ID_WWN of NVMe namespaces to the wwid attribute verbatim (60-persistent-storage
   // rules); for SCSI/ATA it prints NAA/EUI-64 designators as 0x-prefixed hex.
-  if (!sysfs_wwn && d.wwid) sysfs_wwn = d.nvme ? *d.wwid : WwnFromWwid(*d.wwid);
+  if (!sysfs_wwn && d.wwid) {
+    if (std::string w = d.nvme ? *d.wwid : WwnFromWwid(*d.wwid); !w.empty()) sysfs_wwn = w;
+  }
   const std::string* w = u.Get("ID_WWN_WITH_EXTENSION");
   if (!w) w = u.Get("ID_WWN");
   if (w) {

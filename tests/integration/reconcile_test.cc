@@ -103,7 +103,7 @@ TEST(Reconcile, LoopDeviceIsClaimedTunedAndObserved) {
   auto reader = RealSysfsReader::Open("/");
   ASSERT_TRUE(reader.ok());
   Walker walker(**reader, {});
-  ASSERT_TRUE((*store)->ApplyInventory(*node, walker.WalkAll()).ok());
+  ASSERT_TRUE((*store)->Sync(*node, walker.WalkAll()).ok());
 
   Cli(db, "cdc slots sync");
   Cli(db, "pool create e2e --grace '2 seconds'");
@@ -122,7 +122,7 @@ TEST(Reconcile, LoopDeviceIsClaimedTunedAndObserved) {
   Cli(db,
       "tune profile add e2e-q --pool e2e --set scheduler=mq-deadline --set nr_requests=64 "
       "--set read_ahead_kb=256 --set discard_max_bytes=1000");
-  ASSERT_TRUE((*store)->ApplyInventory(*node, walker.WalkAll()).ok());
+  ASSERT_TRUE((*store)->Sync(*node, walker.WalkAll()).ok());
   int64_t disk =
       db.Int("SELECT id FROM diskinv.disk WHERE kname = '" + kname + "' AND state = 'present'");
   ASSERT_GT(disk, 0);
@@ -192,7 +192,7 @@ TEST(Reconcile, LoopDeviceIsClaimedTunedAndObserved) {
   WriteSys(q + "nr_requests", orig_nr);
   WriteSys(q + "read_ahead_kb", orig_ra);
   ASSERT_TRUE(loop->Detach().ok());
-  ASSERT_TRUE((*store)->ApplyInventory(*node, walker.WalkAll()).ok());
+  ASSERT_TRUE((*store)->Sync(*node, walker.WalkAll()).ok());
   EXPECT_EQ(db.Scalar("SELECT state FROM diskinv.disk WHERE id = " + d), "removed");
   EXPECT_EQ(Claims(db, disk), 1);  // within the grace period it stays claimed
   ASSERT_TRUE(WaitFor([&] { return Claims(db, disk) == 0; }, 20s)) << reconcile->Output();

@@ -14,8 +14,8 @@
 # udev; lsblk and diskinv fall back to sysfs).
 
 LAB_MODULES=(
-  virtio_pci virtio_blk virtio_scsi 9p 9pnet_virtio
-  nvme nvme-core
+  virtio_pci virtio_blk virtio_scsi virtio_net 9p 9pnet_virtio
+  nvme nvme-core nvme-tcp nvmet nvmet-tcp
   scsi_mod sd_mod sr_mod sg scsi_debug
   libata ahci libahci
   megaraid_sas sym53c8xx

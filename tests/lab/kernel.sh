@@ -8,6 +8,11 @@
 
 : "${LAB_CACHE:=${DISKINV_LAB_CACHE:-${XDG_CACHE_HOME:-/var/cache}/diskinv-lab}}"
 
+_lab_kernel_pkg() {  # the versioned image package linux-image-amd64 depends on
+  apt-cache depends linux-image-amd64 2>/dev/null |
+    sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -n1
+}
+
 lab_kernel_ensure() {
   mkdir -p "$LAB_CACHE" || die "cannot create the lab cache $LAB_CACHE"
   local pkg
@@ -16,8 +21,12 @@ lab_kernel_ensure() {
   else
     # The versioned image package the metapackage points at; fall back to whatever is cached
     # (offline runs with a cache must keep working).
-    pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
-          sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -n1)
+    pkg=$(_lab_kernel_pkg)
+    if [ -z "$pkg" ] && [ ! -s "$LAB_CACHE/current" ]; then
+      # A fresh machine may have no package lists yet.
+      apt-get update -qq >/dev/null 2>&1
+      pkg=$(_lab_kernel_pkg)
+    fi
     if [ -z "$pkg" ]; then
       pkg=$(cat "$LAB_CACHE/current" 2>/dev/null || true)
       [ -n "$pkg" ] || die "cannot resolve linux-image-amd64 (apt-get update?) and no cached kernel in $LAB_CACHE"

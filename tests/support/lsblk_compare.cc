@@ -34,22 +34,23 @@ std::string ReadSysFile(const std::string& root, const std::string& rel) {
 struct KnownDifference {
   const char* field;
   const char* reason;
-  // True when the difference is the known one AND our value is the right one.
-  std::function<bool(const std::string& root, const json& l, const json& o)> applies;
+  // True when the difference is the known one AND our value is the right one. `root` holds the
+  // kernel's files ("" = /); `sysroot` says lsblk ran with --sysroot.
+  std::function<bool(const std::string& root, bool sysroot, const json& l, const json& o)> applies;
 };
 
 const std::vector<KnownDifference>& KnownDifferences() {
   static const std::vector<KnownDifference> k = {
       {"tran",
        "lsblk 2.38 get_transport() has no virtio case; diskinv reports virtio for virtio-blk",
-       [](const std::string&, const json& l, const json& o) {
+       [](const std::string&, bool, const json& l, const json& o) {
          return l["tran"].is_null() && o["tran"] == "virtio" &&
                 o["kname"].get<std::string>().rfind("vd", 0) == 0;
        }},
       {"serial",
        "lsblk reads only device/serial; virtio-blk exposes its serial as the disk's own "
        "'serial' attribute, which diskinv uses when the udev db has none",
-       [](const std::string& root, const json& l, const json& o) {
+       [](const std::string& root, bool, const json& l, const json& o) {
          return l["serial"].is_null() && o["serial"].is_string() &&
                 o["serial"] ==
                     ReadSysFile(root, "sys/block/" + o["kname"].get<std::string>() + "/serial");
@@ -57,23 +58,23 @@ const std::vector<KnownDifference>& KnownDifferences() {
       {"wwn",
        "lsblk has no sysfs fallback for WWN; without a udev record diskinv derives it from "
        "sysfs (SCSI VPD 0x83 NAA or wwid, NVMe wwid) as udev would",
-       [](const std::string&, const json& l, const json& o) {
+       [](const std::string&, bool, const json& l, const json& o) {
          return l["wwn"].is_null() && o["wwn"].is_string() && !UdevProp(o, "ID_WWN") &&
                 (o["wwid"].is_string() || (o["scsi"].is_object() && !o["scsi"]["vpd83"].empty()));
        }},
       {"model",
        "lsblk --sysroot reads ID_MODEL (spaces replaced by '_'); live lsblk and diskinv use "
        "ID_MODEL_ENC decoded, whitespace normalized",
-       [](const std::string& root, const json& l, const json& o) {
+       [](const std::string&, bool sysroot, const json& l, const json& o) {
          const json* raw = UdevProp(o, "ID_MODEL");
          const json* enc = UdevProp(o, "ID_MODEL_ENC");
-         return !root.empty() && raw && enc && l["model"] == *raw &&
+         return sysroot && raw && enc && l["model"] == *raw &&
                 o["model"] == NormalizeWhitespace(UnhexMangle(enc->get<std::string>()));
        }},
       {"serial",
        "lsblk --sysroot copies udev serials verbatim; live lsblk and diskinv normalize whitespace",
-       [](const std::string& root, const json& l, const json& o) {
-         return !root.empty() && l["serial"].is_string() && o["serial"].is_string() &&
+       [](const std::string&, bool sysroot, const json& l, const json& o) {
+         return sysroot && l["serial"].is_string() && o["serial"].is_string() &&
                 NormalizeWhitespace(l["serial"].get<std::string>()) == o["serial"];
        }},
   };
@@ -169,8 +170,22 @@ CompareResult CompareWithLsblk(const std::string& sysroot, const std::string& di
     r.mismatches.push_back("diskinv scan failed with exit code " + std::to_string(rc));
     return r;
   }
-  r.lsblk = json::parse(l);
-  r.ours = json::parse(o);
+  json lj, oj;
+  try {
+    lj = json::parse(l);
+    oj = json::parse(o);
+  } catch (const json::exception& e) {
+    r.mismatches.push_back(std::string("unparsable JSON: ") + e.what());
+    return r;
+  }
+  return CompareLsblkJson(lj, oj, sysroot, !sysroot.empty());
+}
+
+CompareResult CompareLsblkJson(const json& lsblk, const json& ours_doc,
+                               const std::string& files_root, bool sysroot_mode) {
+  CompareResult r;
+  r.lsblk = lsblk;
+  r.ours = ours_doc;
   std::map<std::string, std::vector<json>> theirs;
   for (const auto& n : r.lsblk["blockdevices"]) Flatten(n, theirs, json());
   std::map<std::string, json> ours;
@@ -209,7 +224,7 @@ CompareResult CompareWithLsblk(const std::string& sysroot, const std::string& di
       if (lval == od[key]) continue;
       bool known = false;
       for (const auto& kd : KnownDifferences()) {
-        if (key == kd.field && kd.applies(sysroot, ld, od)) {
+        if (key == kd.field && kd.applies(files_root, sysroot_mode, ld, od)) {
           r.known.push_back(kname + ": " + key + ": lsblk " + Dump(lval) + ", diskinv " +
                             Dump(od[key]) + " (" + kd.reason + ")");
           known = true;

@@ -8,10 +8,9 @@
 // and a check that our value is the one sysfs/udev really hold.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace diskinv::testing {
 
@@ -25,6 +24,13 @@ struct CompareResult {
 
 // `diskinv` is the path of the binary (tests get it from $DISKINV_BINARY).
 CompareResult CompareWithLsblk(const std::string& sysroot, const std::string& diskinv);
+
+// The comparison itself, over already-parsed documents (the QEMU lab runs both tools in a guest
+// and compares on the host). `files_root` is where the tolerated-difference checks read the
+// kernel's real values (the guest's captured tree; "" = this machine's /); `sysroot_mode` says
+// lsblk ran with --sysroot (it then reads dev/<name> files instead of the udev db).
+CompareResult CompareLsblkJson(const nlohmann::json& lsblk, const nlohmann::json& ours,
+                               const std::string& files_root, bool sysroot_mode);
 
 // Runs a shell command, returns its stdout; *exit_code gets the exit status.
 std::string RunCommand(const std::string& cmd, int* exit_code);

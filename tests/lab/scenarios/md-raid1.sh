@@ -8,7 +8,9 @@ lab_qemu() {
 }
 lab_guest() {
   wait_for /dev/vda /dev/vdb
-  modprobe loop
+  # One loop device only: lsblk 2.38 --sysroot decides whether an empty loopN of a capture is
+  # listed by the host's /sys (docs/lab.md), so captures keep no empty loop devices.
+  modprobe loop max_loop=1
   truncate -s 16M /tmp/loop0.img && losetup /dev/loop0 /tmp/loop0.img
   if [ -x /sbin/mdadm ]; then
     modprobe md-mod && modprobe raid1

@@ -1,5 +1,9 @@
 # An NVMe subsystem with two controllers sharing two namespaces: native NVMe multipath, so the
-# kernel shows nvme0n1/nvme0n2 heads over hidden nvme0c0n1/nvme0c1n1... paths.
+# kernel shows two heads nvme<S>n1, nvme<S>n2 over hidden paths nvme<S>c<C>n<N>, one per
+# controller. Debian 12's 6.1 kernel has no multipath/ links under the head (the walker finds the
+# paths under the subsystem's controllers). QEMU 7.2 prefixes the subsystem NQN with
+# "nqn.2019-08.org.qemu:", and Linux ignores QEMU's namespace identifiers (NVME_QUIRK_BOGUS_NID,
+# see nvme-multi-ns), so the wwid is the vendor-serial-model-nsid form.
 LAB_DESCRIPTION="NVMe subsystem, two controllers, two shared namespaces (native multipath)"
 NQN=nqn.2026-01.io.diskinv:lab-subsys0
 lab_qemu() {
@@ -8,26 +12,34 @@ lab_qemu() {
   echo -device; echo "nvme-subsys,id=subsys0,nqn=$NQN"
   echo -device; echo "nvme,id=nvme0,serial=LABNVMEMP,subsys=subsys0"
   echo -device; echo "nvme,id=nvme1,serial=LABNVMEMP,subsys=subsys0"
-  echo -device; echo "nvme-ns,bus=nvme0,drive=d1,nsid=1,shared=on,eui64=0x00112233445566a1,uuid=6e3c6a2a-4e1f-4a5b-9a1e-0d1a2b3c4da1"
-  echo -device; echo "nvme-ns,bus=nvme0,drive=d2,nsid=2,shared=on,eui64=0x00112233445566a2"
+  echo -device; echo "nvme-ns,bus=nvme0,drive=d1,nsid=1,shared=on"
+  echo -device; echo "nvme-ns,bus=nvme0,drive=d2,nsid=2,shared=on"
 }
 lab_guest() {
-  wait_for /dev/nvme0n1 /dev/nvme0n2
+  local i=0
+  # The heads' names follow the subsystem's instance, which depends on probe order.
+  while [ "$(ls -d /sys/block/nvme*c*n* 2>/dev/null | wc -l)" -lt 4 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
+  settle
   cat /sys/module/nvme_core/parameters/multipath
   ls /sys/block /sys/class/nvme-subsystem/*/
 }
 lab_expect() {
   cat <<X
 count type=disk 2
-count nvme.subsysnqn=$NQN 2
-nvme.nsid=1 nvme.controller
-nvme.nsid=1 nvme.paths.1 ~nvme0c1n1
-nvme.nsid=1 nvme.subsysnqn $NQN
-nvme.nsid=1 nvme.uuid 6e3c6a2a-4e1f-4a5b-9a1e-0d1a2b3c4da1
-nvme.nsid=1 wwid uuid.6e3c6a2a-4e1f-4a5b-9a1e-0d1a2b3c4da1
-nvme.nsid=2 nvme.eui64 ~00112233445566a2
-nvme.nsid=2 wwid eui.00112233445566a2
+count nvme.subsysnqn=nqn.2019-08.org.qemu:$NQN 2
+nvme.nsid=1 nvme.controllers.0 nvme0
+nvme.nsid=1 nvme.controllers.1 nvme1
+nvme.nsid=1 nvme.paths.0 ~c0n1
+nvme.nsid=1 nvme.paths.1 ~c1n1
+nvme.nsid=1 nvme.paths.2 <missing>
+nvme.nsid=2 nvme.paths.0 ~c0n2
+nvme.nsid=2 nvme.paths.1 ~c1n2
+nvme.nsid=1 nvme.subsystem ~nvme-subsys
+nvme.nsid=1 nvme.transport pcie
+nvme.nsid=1 wwid ~nvme.1b36-4c41424e564d454d50-
+nvme.nsid=2 wwid ~-00000002
 nvme.nsid=1 tran nvme
 nvme.nsid=1 serial LABNVMEMP
+nvme.nsid=1 model QEMU NVMe Ctrl
 X
 }

@@ -2,9 +2,7 @@
 LAB_DESCRIPTION="NVMe, one namespace, GPT with two partitions"
 lab_qemu() {
   local img
-  img=$(lab_image n0 64)
-  printf 'label: gpt\nstart=2048, size=32768, name=one\nstart=34816, size=16384, name=two\n' |
-    sfdisk -q "$img" >/dev/null
+  img=$(lab_gpt_image n0 64)
   echo -drive; echo "file=$img,if=none,id=d0,format=raw"
   echo -device; echo "nvme,serial=LABNVME0001,drive=d0"
 }

@@ -11,14 +11,18 @@ lab_guest() { wait_for /dev/sr0 /dev/sr1; }
 lab_expect() {
   cat <<'X'
 count type=rom 2
-hctl=0:0:0:0 type rom
-hctl=0:0:0:0 rm true
-hctl=0:0:0:0 ro true
-hctl=0:0:0:0 tran sata
-hctl=0:0:0:0 size 4194304
-hctl=0:0:0:0 model LAB DVD-ROM
-vendor=LABVEND model LABCDROM
-vendor=LABVEND size 0
-vendor=LABVEND rm true
+serial=LABCD0001 type rom
+serial=LABCD0001 rm true
+serial=LABCD0001 ro true
+serial=LABCD0001 tran sata
+serial=LABCD0001 size 4194304
+serial=LABCD0001 model LAB DVD-ROM
+serial=LABCD0001 hctl ~:0:0:0
+serial=LABCD0001 wwid null
+serial=LABCD0002 model LABCDROM
+serial=LABCD0002 vendor ~LABVEND
+serial=LABCD0002 hctl ~:0:2:0
+serial=LABCD0002 rm true
+serial=LABCD0002 wwid null
 X
 }

@@ -11,7 +11,7 @@ count type=disk 1
 sda log-sec 4096
 sda phy-sec 4096
 sda size 33554432
-sda vendor LABDBG
+sda vendor ~LABDBG
 sda model LAB4K
 sda rev 0404
 X

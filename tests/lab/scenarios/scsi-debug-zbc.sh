@@ -7,7 +7,9 @@ lab_guest() {
 }
 lab_expect() {
   cat <<'X'
-count type=zbc 1
+# lsblk 2.38 names SCSI type 0x14 (ZBC) "disk"; device/type is 20.
+count type=disk 1
+sda scsi.device_type 20
 sda zoned host-managed
 sda zone-nr 8
 sda zone-omax 4

@@ -14,13 +14,14 @@ lab_expect() {
 count type=disk 2
 hctl=0:0:0:0 wwn 0x5000c50015ea71ac
 hctl=0:0:0:0 serial LABSCSI0001
-hctl=0:0:0:0 vendor LABVEND
 hctl=0:0:0:0 model LABDISK-HDD
 hctl=0:0:0:0 rev 1.23
 hctl=0:0:0:0 firmware 1.23
 hctl=0:0:0:0 rota true
 hctl=0:0:0:0 size 67108864
-hctl=0:0:0:0 scsi.vpd83.0.value ~5000c50015ea71ac
+hctl=0:0:0:0 scsi.vpd83.0.value LABSCSI0001
+hctl=0:0:0:0 scsi.vpd83.1.value 5000c50015ea71ac
+hctl=0:0:0:0 vendor ~LABVEND
 hctl=0:0:1:0 wwn 0x5002538e40a1b2c3
 hctl=0:0:1:0 serial LABSCSI0002
 hctl=0:0:1:0 model LABDISK-SSD
