@@ -23,6 +23,10 @@ const Command kCommands[] = {
     {"scan", ScanCommand, "walk sysfs and the udev database once and print every block device"},
     {"capture", CaptureCommand, "copy the block-device part of sysfs and the udev db into a fixture tree"},
     {"db", DbCommand, "apply or show the schema migrations of the inventory database"},
+    {"agent", AgentCommand, "the node daemon: keep this node's devices in the inventory database"},
+    {"ls", LsCommand, "list the disks in the inventory database"},
+    {"show", ShowCommand, "show one disk from the inventory database, with its history"},
+    {"up", UpCommand, "start a private PostgreSQL (unless DISKINV_DATABASE_URL), migrate, run the agent"},
 };
 
 constexpr const char* kUsageHead = R"(Usage: diskinv [GLOBAL OPTIONS] COMMAND [ARGS]
@@ -43,9 +47,11 @@ Global options:
 
 Environment:
   DISKINV_LOG_LEVEL      default for --log-level
+  DISKINV_DATABASE_URL   the inventory database (agent, db, ls, show, up)
 
 Exit status:
-  0 success, 1 failure, 2 usage error, 3 partial result (scan finished with unreadable parts)
+  0 success, 1 failure, 2 usage error, 3 partial result (scan finished with unreadable parts),
+  4 not found (show); each command's --help has the details
 )";
 
 void PrintUsage(FILE* out) {
@@ -106,6 +112,7 @@ int RunCli(int argc, char** argv) {
   std::string level = std::getenv("DISKINV_LOG_LEVEL") ? std::getenv("DISKINV_LOG_LEVEL") : "warn";
   std::string format = "text";
   int verbose = 0;
+  bool level_given = false;
   std::string err;
   while (!p.Done() && !p.Current().empty() && p.Current()[0] == '-') {
     if (p.Flag("help", 'h')) {
@@ -126,7 +133,12 @@ int RunCli(int argc, char** argv) {
       ++p.pos;
       continue;
     }
-    if (p.Option("log-level", 0, &level, &err) || p.Option("log-format", 0, &format, &err)) {
+    if (p.Option("log-level", 0, &level, &err)) {
+      if (!err.empty()) return UsageError("", err);
+      level_given = true;
+      continue;
+    }
+    if (p.Option("log-format", 0, &format, &err)) {
       if (!err.empty()) return UsageError("", err);
       continue;
     }
@@ -141,6 +153,7 @@ int RunCli(int argc, char** argv) {
       !st.ok()) {
     return UsageError("", st.message());
   }
+  if (level_given || verbose > 0) MarkLogLevelFromCommandLine();
   if (p.Done()) {
     PrintUsage(stderr);
     return kExitUsage;

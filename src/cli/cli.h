@@ -21,6 +21,14 @@ int RunCli(int argc, char** argv);
 int ScanCommand(std::vector<std::string> args);
 int CaptureCommand(std::vector<std::string> args);
 int DbCommand(std::vector<std::string> args);
+int AgentCommand(std::vector<std::string> args);
+int LsCommand(std::vector<std::string> args);
+int ShowCommand(std::vector<std::string> args);
+int UpCommand(std::vector<std::string> args);
+
+// The inventory database: `flag` if given, else $DISKINV_DATABASE_URL, else database_url of
+// /etc/diskinv/diskinv.conf (when readable), else "" (the libpq defaults).
+std::string ResolveDatabaseUrl(const std::string& flag);
 
 // getopt_long-style parsing shared by subcommands.
 struct ArgParser {

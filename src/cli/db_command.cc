@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "agent/agent_config.h"
 #include "cli/cli.h"
 #include "store/migrations.h"
 #include "store/pg_connection.h"
@@ -19,8 +20,9 @@ constexpr const char* kDbHelp = R"(Usage: diskinv db migrate|status [--database-
 
 Options:
       --database-url URL  postgresql://USER[:PASSWORD]@HOST[:PORT]/DB or a libpq conninfo
-                          string; default $DISKINV_DATABASE_URL, else the libpq defaults
-                          (PGHOST, PGPORT, PGDATABASE, PGUSER, ~/.pgpass)
+                          string; default $DISKINV_DATABASE_URL, else database_url of
+                          /etc/diskinv/diskinv.conf, else the libpq defaults (PGHOST, PGPORT,
+                          PGDATABASE, PGUSER, ~/.pgpass)
   -h, --help              show this help
 
 Exit status: 0 success; 1 the database is unreachable or a migration failed; 2 usage error.
@@ -28,11 +30,16 @@ Exit status: 0 success; 1 the database is unreachable or a migration failed; 2 u
 
 }  // namespace
 
+std::string ResolveDatabaseUrl(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv("DISKINV_DATABASE_URL"); env && *env) return env;
+  auto c = LoadAgentConfig(kDefaultAgentConfigPath, false);
+  return c.ok() ? c->database_url : "";
+}
+
 int DbCommand(std::vector<std::string> args) {
   ArgParser p{std::move(args)};
-  std::string action, err;
-  const char* env = std::getenv("DISKINV_DATABASE_URL");
-  std::string url = env ? env : "";
+  std::string action, err, url;
   while (!p.Done()) {
     if (p.Flag("help", 'h')) {
       std::fputs(kDbHelp, stdout);
@@ -47,7 +54,7 @@ int DbCommand(std::vector<std::string> args) {
     }
   }
   if (action.empty()) return UsageError("db", "missing action: migrate or status");
-  auto conn = PgConnection::Connect(url);
+  auto conn = PgConnection::Connect(ResolveDatabaseUrl(url));
   if (!conn.ok()) {
     std::fprintf(stderr, "diskinv db %s: %s\n", action.c_str(), conn.status().message().c_str());
     return kExitFailure;

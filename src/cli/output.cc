@@ -214,16 +214,25 @@ std::string InventoryToTable(const Inventory& inv, const OutputOptions& opt) {
     }
     rows.push_back(std::move(row));
   }
-  std::vector<size_t> width(cols.size(), 0);
+  std::vector<bool> right;
+  for (const auto* c : cols) right.push_back(c->align == FieldAlign::kRight);
+  return FormatTable(rows, right);
+}
+
+std::string FormatTable(const std::vector<std::vector<std::string>>& rows,
+                        const std::vector<bool>& right) {
+  std::vector<size_t> width(right.size(), 0);
   for (const auto& r : rows) {
-    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+    for (size_t i = 0; i < r.size() && i < width.size(); ++i) {
+      width[i] = std::max(width[i], r[i].size());
+    }
   }
   std::string out;
   for (const auto& r : rows) {
     std::string line;
-    for (size_t i = 0; i < r.size(); ++i) {
+    for (size_t i = 0; i < r.size() && i < width.size(); ++i) {
       bool last = i + 1 == r.size();
-      if (cols[i]->align == FieldAlign::kRight) {
+      if (right[i]) {
         line += fmt::format("{:>{}}", r[i], width[i]);
       } else {
         line += last ? r[i] : fmt::format("{:<{}}", r[i], width[i]);

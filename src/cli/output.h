@@ -25,6 +25,9 @@ struct OutputOptions {
 void WriteDeviceJson(JsonWriter& w, const BlockDevice& d, const OutputOptions& opt);
 std::string InventoryToJson(const Inventory& inv, const OutputOptions& opt);
 std::string InventoryToTable(const Inventory& inv, const OutputOptions& opt);
+// Aligned text columns separated by one space; rows[0] is the header; right[i]: right-align.
+std::string FormatTable(const std::vector<std::vector<std::string>>& rows,
+                        const std::vector<bool>& right);
 
 // Parses "NAME,SIZE,WWN" (lsblk column names, case-insensitive; "+COL" adds to the defaults).
 Result<std::vector<const FieldDef*>> ParseColumns(std::string_view list);

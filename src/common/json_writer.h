@@ -28,6 +28,8 @@ class JsonWriter {
   JsonWriter& Int(int64_t v);
   JsonWriter& Bool(bool b);
   JsonWriter& Null();
+  // A value that is already JSON (a jsonb column); the caller vouches for its validity.
+  JsonWriter& Raw(std::string_view json);
 
   const std::string& str() const { return out_; }
   std::string Take() { return std::move(out_); }

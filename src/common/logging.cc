@@ -15,6 +15,16 @@ namespace {
 std::mutex g_mu;
 spdlog::sink_ptr g_sink;
 spdlog::level::level_enum g_level = spdlog::level::warn;
+bool g_level_from_command_line = false;
+
+Result<spdlog::level::level_enum> ParseLevel(std::string_view level) {
+  auto lvl = spdlog::level::from_str(std::string(level));
+  if (lvl == spdlog::level::off && level != "off") {
+    return Status::Invalid(fmt::format(
+        "unknown log level '{}' (use trace, debug, info, warn, error, critical or off)", level));
+  }
+  return lvl;
+}
 
 spdlog::sink_ptr Sink() {
   if (!g_sink) g_sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
@@ -39,11 +49,9 @@ class JsonMessageFlag : public spdlog::custom_flag_formatter {
 }  // namespace
 
 Status SetupLogging(std::string_view level, LogFormat format) {
-  auto lvl = spdlog::level::from_str(std::string(level));
-  if (lvl == spdlog::level::off && level != "off") {
-    return Status::Invalid(fmt::format(
-        "unknown log level '{}' (use trace, debug, info, warn, error, critical or off)", level));
-  }
+  auto parsed = ParseLevel(level);
+  if (!parsed.ok()) return parsed.status();
+  spdlog::level::level_enum lvl = *parsed;
   std::lock_guard lock(g_mu);
   g_level = lvl;
   auto sink = Sink();
@@ -57,6 +65,25 @@ Status SetupLogging(std::string_view level, LogFormat format) {
   }
   spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& l) { l->set_level(lvl); });
   return Status::Ok();
+}
+
+Status SetLogLevel(std::string_view level) {
+  auto lvl = ParseLevel(level);
+  if (!lvl.ok()) return lvl.status();
+  std::lock_guard lock(g_mu);
+  g_level = *lvl;
+  spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& l) { l->set_level(*lvl); });
+  return Status::Ok();
+}
+
+void MarkLogLevelFromCommandLine() {
+  std::lock_guard lock(g_mu);
+  g_level_from_command_line = true;
+}
+
+bool LogLevelFromCommandLine() {
+  std::lock_guard lock(g_mu);
+  return g_level_from_command_line;
 }
 
 std::shared_ptr<spdlog::logger> Logger(std::string_view name) {

@@ -16,6 +16,11 @@ enum class LogFormat { kText, kJson };
 
 // `level`: trace, debug, info, warn, error, critical, off.
 Status SetupLogging(std::string_view level, LogFormat format);
+// Changes the level of every logger (a daemon's config reload), keeping sink and format.
+Status SetLogLevel(std::string_view level);
+// Set by the CLI when -v/--log-level chose the level: a config file must not override it.
+void MarkLogLevelFromCommandLine();
+bool LogLevelFromCommandLine();
 // Returns (creating on first use) the named logger; all share the sink chosen by SetupLogging.
 std::shared_ptr<spdlog::logger> Logger(std::string_view name);
 

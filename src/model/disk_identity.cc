@@ -217,6 +217,8 @@ std::vector<DiskIdentity> IdentifyInventory(const Inventory& inv, std::string_vi
     if (members.size() < 2) continue;
     std::vector<std::string> names;
     for (size_t i : members) names.push_back(devs[i].kname);
+    // Sorted: the inventory's order changes with removals, the reason must not.
+    std::sort(names.begin(), names.end());
     // Paths of one multipath map share its holder; say so, it is the expected duplicate.
     std::string via;
     for (const std::string& h : devs[members[0]].holders) {

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <limits>
 
+#include <fmt/format.h>
+
 #include "common/json_writer.h"
 #include "store/migrations.h"
 
@@ -206,6 +208,10 @@ DeviceRow MakeDeviceRow(const BlockDevice& d, const DiskIdentity& id) {
   }
   row.etag = Fnv1aHex(content);
   return row;
+}
+
+std::string StoredEtag(const DeviceRow& row, int64_t node_id) {
+  return Fnv1aHex(fmt::format("{}@{}", row.etag, node_id));
 }
 
 }  // namespace diskinv

@@ -1,7 +1,8 @@
 // DeviceRow: the database row of one device as the agent writes it, built without I/O.
 //
 // `values` are the agent-written columns of the device's table in TableColumns() order, in
-// PostgreSQL text format (NULL for what the kernel did not say); `etag` is a hash of them, so
+// PostgreSQL text format (NULL for what the kernel did not say); `etag` is a hash of them (the
+// stored etag adds the node: StoredEtag), so
 // an unchanged device has an unchanged etag and the diff against the stored row needs no
 // column-by-column comparison. Values above INT64_MAX do not fit bigint and are NULL (the
 // original stays in attrs). Volatile data (udev timestamps, field error messages) is left out:
@@ -37,5 +38,10 @@ struct DeviceRow {
 
 // `id` must be ok(); for a partition, id.identifier is its parent's uid (IdentifyInventory).
 DeviceRow MakeDeviceRow(const BlockDevice& dev, const DiskIdentity& id);
+
+// The etag the row carries in the database when node `node_id` wrote it: the content hash and
+// the node, so that a disk that moved in with unchanged content is still a change of etag (the
+// trigger would otherwise give it a random etag, and every later diff would see it as stale).
+std::string StoredEtag(const DeviceRow& row, int64_t node_id);
 
 }  // namespace diskinv

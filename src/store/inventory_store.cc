@@ -4,13 +4,14 @@
 #include <map>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
 #include "common/logging.h"
-#include "model/disk_identity.h"
 #include "store/device_row.h"
 #include "store/migrations.h"
+#include "store/node_rows.h"
 
 namespace diskinv {
 
@@ -18,6 +19,7 @@ WriteStats& WriteStats::operator+=(const WriteStats& o) {
   inserted += o.inserted;
   updated += o.updated;
   revived += o.revived;
+  moved += o.moved;
   tombstoned += o.tombstoned;
   skipped += o.skipped;
   retries += o.retries;
@@ -26,10 +28,35 @@ WriteStats& WriteStats::operator+=(const WriteStats& o) {
   conflicts_opened += o.conflicts_opened;
   conflicts_resolved += o.conflicts_resolved;
   transactions += o.transactions;
+  unidentified += o.unidentified;
+  full = full || o.full;
   return *this;
 }
 
+std::string WriteStats::Summary() const {
+  std::vector<std::string> parts;
+  auto add = [&](uint64_t n, std::string_view what) {
+    if (n > 0) parts.push_back(fmt::format("{} {}", n, what));
+  };
+  add(inserted, "inserted");
+  add(updated, "updated");
+  add(revived, "revived");
+  add(moved, "moved in");
+  add(tombstoned, "tombstoned");
+  add(edges_added, "edges added");
+  add(edges_removed, "edges removed");
+  add(conflicts_opened, "conflicts opened");
+  add(conflicts_resolved, "conflicts resolved");
+  if (parts.empty()) parts.push_back("no writes");
+  add(skipped, "unchanged");
+  add(unidentified, "without identifier");
+  add(retries, "etag retries");
+  return fmt::format("{}; {} transactions", fmt::join(parts, ", "), transactions);
+}
+
 namespace {
+
+using Clock = std::chrono::steady_clock;
 
 struct StoredRow {
   int64_t id = 0;
@@ -38,13 +65,16 @@ struct StoredRow {
   int64_t node_id = 0;
 };
 
+constexpr RowTable kTables[] = {RowTable::kDisk, RowTable::kPartition};
 const char* Prefix(RowTable t) { return t == RowTable::kDisk ? "disk" : "partition"; }
-
 std::string Quoted(const char* col) { return fmt::format("\"{}\"", col); }
 
-// Multi-row insert of N rows as one statement: every column is a text[] parameter, unnested in
-// parallel and cast to its type. Rows whose uid exists already (a concurrent writer) are not
-// returned and go through the guarded update path.
+bool Equal(const std::string& etag, const StoredRow& s, int64_t node_id) {
+  return s.present && s.node_id == node_id && s.etag == etag;
+}
+
+// Multi-row INSERT: every column is a text[] parameter, unnested in parallel and cast. Rows
+// whose uid exists already (a concurrent writer) are not returned and go through the update.
 std::string InsertSql(RowTable t) {
   const auto& cols = TableColumns(t);
   std::vector<std::string> names = {"uid", "etag"}, casts = {"u.uid", "u.etag"},
@@ -56,36 +86,41 @@ std::string InsertSql(RowTable t) {
   }
   return fmt::format(
       "INSERT INTO {} (node_id, last_seen, {}) SELECT $1::bigint, now(), {} FROM unnest({}) AS "
-      "u({}) ON CONFLICT (uid) DO NOTHING RETURNING uid",
+      "u({}) ON CONFLICT (uid) DO NOTHING RETURNING uid, id, etag",
       TableName(t), fmt::join(names, ", "), fmt::join(casts, ", "), fmt::join(arrays, ", "),
       fmt::join(names, ", "));
 }
 
-// $1 id, $2 node, $3 new etag, $4 etag read, $5.. values.
+// Multi-row guarded UPDATE: $1 node, $2 ids, $3 etags read, $4 new etags, $5.. values.
 std::string UpdateSql(RowTable t) {
   const auto& cols = TableColumns(t);
-  std::vector<std::string> sets;
+  std::vector<std::string> sets, names = {"id", "old_etag", "etag"},
+                                 arrays = {"$2::bigint[]", "$3::text[]", "$4::text[]"};
   for (size_t i = 0; i < cols.size(); ++i) {
-    sets.push_back(fmt::format("{} = ${}::{}", Quoted(cols[i].name), i + 5, cols[i].type));
+    sets.push_back(fmt::format("{0} = u.{0}::{1}", Quoted(cols[i].name), cols[i].type));
+    names.push_back(Quoted(cols[i].name));
+    arrays.push_back(fmt::format("${}::text[]", i + 5));
   }
   return fmt::format(
-      "UPDATE {} SET node_id = $2, etag = $3, state = 'present', removed_at = NULL, last_seen = "
-      "now(), {} WHERE id = $1 AND etag = $4",
-      TableName(t), fmt::join(sets, ", "));
-}
-
-std::string SelectSql(RowTable t, bool one) {
-  return fmt::format("SELECT uid, id, etag, state, node_id FROM {} WHERE {}", TableName(t),
-                     one ? "uid = $1" : "node_id = $1 OR uid = ANY($2::text[])");
+      "UPDATE {} AS t SET node_id = $1::bigint, etag = u.etag, state = 'present', removed_at = "
+      "NULL, last_seen = now(), {} FROM unnest({}) AS u({}) WHERE t.id = u.id AND t.etag = "
+      "u.old_etag RETURNING t.uid, t.id, t.etag",
+      TableName(t), fmt::join(sets, ", "), fmt::join(arrays, ", "), fmt::join(names, ", "));
 }
 
 // The tombstone gets its own etag ('r' + the one it replaces) so that a revival with the
 // device's unchanged content is still a change of etag.
 std::string TombstoneSql(RowTable t) {
   return fmt::format(
-      "UPDATE {} SET state = 'removed', removed_at = now(), etag = 'r' || etag WHERE id = $1 AND "
-      "etag = $2 AND state = 'present'",
+      "UPDATE {} AS t SET state = 'removed', removed_at = now(), etag = 'r' || t.etag FROM "
+      "unnest($1::bigint[], $2::text[]) AS u(id, etag) WHERE t.id = u.id AND t.etag = u.etag AND "
+      "t.state = 'present' RETURNING t.uid, t.id, t.etag",
       TableName(t));
+}
+
+std::string SelectSql(RowTable t, bool with_node) {
+  return fmt::format("SELECT uid, id, etag, state, node_id FROM {} WHERE {}", TableName(t),
+                     with_node ? "node_id = $1 OR uid = ANY($2::text[])" : "uid = ANY($1::text[])");
 }
 
 void ReadRows(const PgResult& r, std::unordered_map<std::string, StoredRow>& out) {
@@ -96,236 +131,376 @@ void ReadRows(const PgResult& r, std::unordered_map<std::string, StoredRow>& out
 
 }  // namespace
 
-// The diff-and-write machinery, per table; holds references only for one call.
-struct InventoryStore::Impl {
+// What this store last wrote (or read) for one node. Valid only between successful Syncs.
+struct InventoryStore::Mirror {
+  bool valid = false;
+  int64_t node_id = 0;
+  std::unordered_map<std::string, StoredRow> rows[2];  // by uid; disk, partition
+  std::unordered_map<std::string, std::string> uid_by_kname;
+  std::set<HolderEdge> edges;                    // present edges of the node
+  std::map<ConflictKey, ConflictRow> conflicts;  // open conflicts of the node
+
+  std::unordered_map<std::string, StoredRow>& Rows(RowTable t) { return rows[t == RowTable::kDisk ? 0 : 1]; }
+  const StoredRow* Find(RowTable t, const std::string& uid) {
+    auto& m = Rows(t);
+    auto it = m.find(uid);
+    return it == m.end() ? nullptr : &it->second;
+  }
+};
+
+// The writes of one Sync call.
+struct InventoryStore::Writer {
+  enum class Kind { kTombstone, kUpdate, kInsert };
+  struct Op {
+    Kind kind;
+    RowTable table;
+    const DeviceRow* row;  // nullptr for tombstones
+    std::string uid;
+    StoredRow stored;  // update/tombstone: the state the write is guarded by
+  };
+  // Mirror changes of one transaction, applied after its COMMIT.
+  struct Pending {
+    std::vector<std::tuple<RowTable, std::string, StoredRow>> rows;
+  };
+
   PgConnection& c;
   const StoreOptions& opt;
+  Mirror& m;
   const NodeRef& node;
   WriteStats& st;
+  uint64_t txn_writes = 0;
 
   std::string NodeId() const { return std::to_string(node.id); }
 
-  bool Equal(const DeviceRow& row, const StoredRow& s) const {
-    return s.present && s.etag == row.etag && s.node_id == node.id;
-  }
-
-  Result<std::optional<StoredRow>> ReadOne(RowTable t, const std::string& uid) {
-    auto r = c.ExecPrepared(fmt::format("{}_select_one", Prefix(t)), SelectSql(t, true), {uid});
+  Result<std::unordered_map<std::string, StoredRow>> Read(RowTable t, const PgParams& uids) {
+    std::unordered_map<std::string, StoredRow> out;
+    if (uids.empty()) return out;
+    auto r = c.ExecPrepared(fmt::format("{}_select_uids", Prefix(t)), SelectSql(t, false),
+                            {PgArray(uids)});
     if (!r.ok()) return r.status();
-    std::unordered_map<std::string, StoredRow> m;
-    ReadRows(*r, m);
-    if (m.empty()) return std::optional<StoredRow>();
-    return std::optional<StoredRow>(m.begin()->second);
+    ReadRows(*r, out);
+    return out;
   }
 
-  // Inserts `rows` (all new) in chunks; one statement, one transaction per chunk.
-  Status Insert(RowTable t, const std::vector<const DeviceRow*>& rows) {
-    size_t chunk = rows.size() < opt.batch_threshold ? 1 : std::max<size_t>(opt.batch_rows, 1);
+  void Count(const StoredRow& before) {
+    ++txn_writes;
+    if (before.node_id != node.id) {
+      ++st.moved;
+    } else if (!before.present) {
+      ++st.revived;
+    } else {
+      ++st.updated;
+    }
+  }
+
+  Status Insert(RowTable t, const std::vector<const DeviceRow*>& rows, Pending& p, int depth) {
+    if (rows.empty()) return Status::Ok();
     const size_t ncols = TableColumns(t).size();
-    for (size_t begin = 0; begin < rows.size(); begin += chunk) {
-      size_t end = std::min(rows.size(), begin + chunk);
-      std::vector<PgParams> columns(ncols + 2);
-      for (size_t i = begin; i < end; ++i) {
-        columns[0].push_back(rows[i]->uid);
-        columns[1].push_back(rows[i]->etag);
-        for (size_t k = 0; k < ncols; ++k) columns[k + 2].push_back(rows[i]->values[k]);
+    std::vector<PgParams> columns(ncols + 2);
+    for (const DeviceRow* row : rows) {
+      columns[0].push_back(row->uid);
+      columns[1].push_back(StoredEtag(*row, node.id));
+      for (size_t k = 0; k < ncols; ++k) columns[k + 2].push_back(row->values[k]);
+    }
+    PgParams params = {NodeId()};
+    for (const auto& col : columns) params.push_back(PgArray(col));
+    auto r = c.ExecPrepared(fmt::format("{}_insert", Prefix(t)), InsertSql(t), params);
+    if (!r.ok()) return r.status();
+    std::set<std::string> done;
+    for (int i = 0; i < r->rows(); ++i) {
+      done.insert(r->Str(i, 0));
+      p.rows.emplace_back(t, r->Str(i, 0), StoredRow{r->Int(i, 1), r->Str(i, 2), true, node.id});
+    }
+    st.inserted += done.size();
+    txn_writes += done.size();
+    PgParams raced;
+    for (const DeviceRow* row : rows) {
+      if (!done.contains(row->uid)) raced.push_back(row->uid);
+    }
+    if (raced.empty()) return Status::Ok();
+    // Inserted by another writer meanwhile (a disk moving in while its old node still writes).
+    st.retries += raced.size();
+    auto now = Read(t, raced);
+    if (!now.ok()) return now.status();
+    std::vector<std::pair<const DeviceRow*, StoredRow>> again;
+    for (const DeviceRow* row : rows) {
+      if (done.contains(row->uid)) continue;
+      auto it = now->find(row->uid);
+      if (it == now->end()) {
+        return Status(EAGAIN, fmt::format("{} {}: conflicting insert but no row", Prefix(t),
+                                          row->uid));
+      }
+      again.emplace_back(row, it->second);
+    }
+    return Update(t, std::move(again), p, depth + 1);
+  }
+
+  // Guarded multi-row UPDATE; rows whose etag moved are re-read and retried.
+  Status Update(RowTable t, std::vector<std::pair<const DeviceRow*, StoredRow>> items, Pending& p,
+                int depth = 0) {
+    const size_t ncols = TableColumns(t).size();
+    for (int attempt = 0; !items.empty(); ++attempt) {
+      if (attempt > opt.max_retries || depth > opt.max_retries) {
+        return Status(EAGAIN, fmt::format("{} {}: gave up after {} lost etag races", Prefix(t),
+                                          items[0].first->uid, attempt));
+      }
+      std::vector<PgParams> columns(ncols + 3);
+      for (const auto& [row, s] : items) {
+        if (opt.before_update) opt.before_update(row->uid);
+        columns[0].push_back(std::to_string(s.id));
+        columns[1].push_back(s.etag);
+        columns[2].push_back(StoredEtag(*row, node.id));
+        for (size_t k = 0; k < ncols; ++k) columns[k + 3].push_back(row->values[k]);
       }
       PgParams params = {NodeId()};
       for (const auto& col : columns) params.push_back(PgArray(col));
-      auto r = c.ExecPrepared(fmt::format("{}_insert", Prefix(t)), InsertSql(t), params);
+      auto r = c.ExecPrepared(fmt::format("{}_update", Prefix(t)), UpdateSql(t), params);
       if (!r.ok()) return r.status();
-      ++st.transactions;
       std::set<std::string> done;
-      for (int i = 0; i < r->rows(); ++i) done.insert(r->Str(i, 0));
-      st.inserted += done.size();
-      for (size_t i = begin; i < end; ++i) {
-        if (done.contains(rows[i]->uid)) continue;
-        ++st.retries;  // inserted by someone else meanwhile: update theirs
-        auto s = ReadOne(t, rows[i]->uid);
-        if (!s.ok()) return s.status();
-        if (!*s) return Status(EAGAIN, fmt::format("row {} vanished during insert", rows[i]->uid));
-        if (Status w = Write(t, *rows[i], **s); !w.ok()) return w;
+      for (int i = 0; i < r->rows(); ++i) {
+        done.insert(r->Str(i, 0));
+        p.rows.emplace_back(t, r->Str(i, 0),
+                            StoredRow{r->Int(i, 1), r->Str(i, 2), true, node.id});
       }
+      PgParams raced;
+      std::vector<std::pair<const DeviceRow*, StoredRow>> lost;
+      for (auto& item : items) {
+        if (done.contains(item.first->uid)) {
+          Count(item.second);
+        } else {
+          raced.push_back(item.first->uid);
+          lost.push_back(std::move(item));
+        }
+      }
+      if (lost.empty()) return Status::Ok();
+      st.retries += lost.size();
+      Logger("store")->debug("{}: {} rows changed under us (etag), re-reading", Prefix(t),
+                             lost.size());
+      auto now = Read(t, raced);
+      if (!now.ok()) return now.status();
+      items.clear();
+      std::vector<const DeviceRow*> vanished;
+      for (auto& [row, old] : lost) {
+        auto it = now->find(row->uid);
+        if (it == now->end()) {
+          vanished.push_back(row);  // deleted by hand meanwhile: insert it again
+        } else if (Equal(StoredEtag(*row, node.id), it->second, node.id)) {
+          ++st.skipped;  // someone wrote exactly what we wanted
+          p.rows.emplace_back(t, row->uid, it->second);
+        } else {
+          items.emplace_back(row, it->second);
+        }
+      }
+      if (Status s = Insert(t, vanished, p, depth + 1); !s.ok()) return s;
     }
     return Status::Ok();
   }
 
-  // Guarded UPDATE of an existing row; re-reads and retries when the etag moved.
-  Status Write(RowTable t, const DeviceRow& row, StoredRow s) {
-    std::string sql = UpdateSql(t);
-    for (int attempt = 0;; ++attempt) {
-      if (Equal(row, s)) {
-        ++st.skipped;
-        return Status::Ok();
-      }
-      if (opt.before_update) opt.before_update(row.uid);
-      PgParams p = {std::to_string(s.id), NodeId(), row.etag, s.etag};
-      p.insert(p.end(), row.values.begin(), row.values.end());
-      auto r = c.ExecPrepared(fmt::format("{}_update", Prefix(t)), sql, p);
-      if (!r.ok()) return r.status();
-      if (r->affected() == 1) {
-        ++st.transactions;
-        ++(s.present ? st.updated : st.revived);
-        return Status::Ok();
-      }
-      if (attempt >= opt.max_retries) {
-        return Status(EAGAIN, fmt::format("{} {}: gave up after {} lost etag races", Prefix(t),
-                                          row.uid, attempt + 1));
-      }
-      ++st.retries;
-      Logger("store")->debug("{} {}: etag {} changed under us, re-reading", Prefix(t), row.uid,
-                             s.etag);
-      auto again = ReadOne(t, row.uid);
-      if (!again.ok()) return again.status();
-      if (!*again) return Insert(t, {&row});
-      s = **again;
-    }
-  }
-
-  Status TombstoneRow(RowTable t, const std::string& uid, StoredRow s) {
-    for (int attempt = 0;; ++attempt) {
-      if (!s.present || s.node_id != node.id) return Status::Ok();  // gone or moved away
-      auto r = c.ExecPrepared(fmt::format("{}_tombstone", Prefix(t)), TombstoneSql(t),
-                              {std::to_string(s.id), s.etag});
-      if (!r.ok()) return r.status();
-      if (r->affected() == 1) {
-        ++st.transactions;
-        ++st.tombstoned;
-        return Status::Ok();
-      }
-      if (attempt >= opt.max_retries) {
+  Status Tombstone(RowTable t, std::vector<std::pair<std::string, StoredRow>> items, Pending& p) {
+    for (int attempt = 0; !items.empty(); ++attempt) {
+      if (attempt > opt.max_retries) {
         return Status(EAGAIN, fmt::format("{} {}: gave up tombstoning after {} lost etag races",
-                                          Prefix(t), uid, attempt + 1));
+                                          Prefix(t), items[0].first, attempt));
       }
-      ++st.retries;
-      auto again = ReadOne(t, uid);
-      if (!again.ok()) return again.status();
-      if (!*again) return Status::Ok();
-      s = **again;
-    }
-  }
-
-  // Writes `rows` (all of table t) where they differ; with `tombstone_missing`, present rows
-  // of the node that are not in `rows` become tombstones.
-  Status Sync(RowTable t, const std::vector<DeviceRow>& rows, bool tombstone_missing) {
-    PgParams uids;
-    for (const auto& r : rows) uids.push_back(r.uid);
-    std::unordered_map<std::string, StoredRow> stored;
-    if (tombstone_missing) {
-      auto r = c.ExecPrepared(fmt::format("{}_select", Prefix(t)), SelectSql(t, false),
-                              {NodeId(), PgArray(uids)});
+      PgParams ids, etags;
+      for (const auto& [uid, s] : items) {
+        ids.push_back(std::to_string(s.id));
+        etags.push_back(s.etag);
+      }
+      auto r = c.ExecPrepared(fmt::format("{}_tombstone", Prefix(t)), TombstoneSql(t),
+                              {PgArray(ids), PgArray(etags)});
       if (!r.ok()) return r.status();
-      ReadRows(*r, stored);
-    } else {
-      for (const auto& row : rows) {
-        auto s = ReadOne(t, row.uid);
-        if (!s.ok()) return s.status();
-        if (*s) stored[row.uid] = **s;
+      std::set<std::string> done;
+      for (int i = 0; i < r->rows(); ++i) {
+        done.insert(r->Str(i, 0));
+        p.rows.emplace_back(t, r->Str(i, 0), StoredRow{r->Int(i, 1), r->Str(i, 2), false, node.id});
       }
-    }
-    std::vector<const DeviceRow*> fresh;
-    std::set<std::string> wanted;
-    for (const DeviceRow& row : rows) {
-      wanted.insert(row.uid);
-      auto it = stored.find(row.uid);
-      if (it == stored.end()) {
-        fresh.push_back(&row);
-      } else if (Status w = Write(t, row, it->second); !w.ok()) {
-        return w;
+      st.tombstoned += done.size();
+      txn_writes += done.size();
+      PgParams raced;
+      for (const auto& item : items) {
+        if (!done.contains(item.first)) raced.push_back(item.first);
       }
-    }
-    if (Status s = Insert(t, fresh); !s.ok()) return s;
-    if (!tombstone_missing) return Status::Ok();
-    for (const auto& [uid, s] : stored) {
-      if (wanted.contains(uid) || !s.present || s.node_id != node.id) continue;
-      if (Status w = TombstoneRow(t, uid, s); !w.ok()) return w;
+      if (raced.empty()) return Status::Ok();
+      st.retries += raced.size();
+      auto now = Read(t, raced);
+      if (!now.ok()) return now.status();
+      items.clear();
+      for (const auto& v : raced) {
+        auto it = now->find(*v);
+        if (it == now->end()) continue;
+        p.rows.emplace_back(t, *v, it->second);
+        // Gone, or moved to another node meanwhile: nothing to tombstone here.
+        if (it->second.present && it->second.node_id == node.id) items.emplace_back(*v, it->second);
+      }
     }
     return Status::Ok();
   }
 
-  Status SyncHolders(const std::set<std::pair<std::string, std::string>>& want) {
-    auto r = c.ExecPrepared("holder_select", "SELECT parent_uid, child_uid FROM diskinv.holder "
-                            "WHERE node_id = $1", {NodeId()});
-    if (!r.ok()) return r.status();
-    std::set<std::pair<std::string, std::string>> have;
-    for (int i = 0; i < r->rows(); ++i) have.emplace(r->Str(i, 0), r->Str(i, 1));
-    PgParams add_p, add_c, del_p, del_c;
-    for (const auto& e : want) {
-      if (!have.contains(e)) add_p.push_back(e.first), add_c.push_back(e.second);
-    }
-    for (const auto& e : have) {
-      if (!want.contains(e)) del_p.push_back(e.first), del_c.push_back(e.second);
-    }
-    if (!add_p.empty()) {
-      auto a = c.ExecPrepared(
-          "holder_insert",
+  Status Edges(const std::vector<HolderEdge>& add, const std::vector<HolderEdge>& remove) {
+    auto arrays = [](const std::vector<HolderEdge>& edges) {
+      PgParams parents, children;
+      for (const auto& e : edges) {
+        parents.push_back(e.parent_uid);
+        children.push_back(e.child_uid);
+      }
+      return std::pair(PgArray(parents), PgArray(children));
+    };
+    if (!add.empty()) {
+      auto [p, ch] = arrays(add);
+      auto r = c.ExecPrepared(
+          "holder_upsert",
           "INSERT INTO diskinv.holder (node_id, parent_uid, child_uid) SELECT $1::bigint, p, c "
-          "FROM unnest($2::text[], $3::text[]) AS u(p, c) ON CONFLICT (parent_uid, child_uid) "
-          "DO UPDATE SET node_id = EXCLUDED.node_id",
-          {NodeId(), PgArray(add_p), PgArray(add_c)});
-      if (!a.ok()) return a.status();
-      st.edges_added += add_p.size();
-      ++st.transactions;
+          "FROM unnest($2::text[], $3::text[]) AS u(p, c) ON CONFLICT (parent_uid, child_uid) DO "
+          "UPDATE SET node_id = EXCLUDED.node_id, state = 'present', removed_at = NULL, "
+          "last_seen = now() WHERE holder.state <> 'present' OR holder.node_id <> "
+          "EXCLUDED.node_id",
+          {NodeId(), p, ch});
+      if (!r.ok()) return r.status();
+      st.edges_added += r->affected();
+      txn_writes += r->affected();
     }
-    if (!del_p.empty()) {
-      auto d = c.ExecPrepared(
-          "holder_delete",
-          "DELETE FROM diskinv.holder WHERE node_id = $1 AND (parent_uid, child_uid) IN (SELECT "
-          "p, c FROM unnest($2::text[], $3::text[]) AS u(p, c))",
-          {NodeId(), PgArray(del_p), PgArray(del_c)});
-      if (!d.ok()) return d.status();
-      st.edges_removed += d->affected();
-      ++st.transactions;
+    if (!remove.empty()) {
+      auto [p, ch] = arrays(remove);
+      auto r = c.ExecPrepared(
+          "holder_tombstone",
+          "UPDATE diskinv.holder SET state = 'removed', removed_at = now() WHERE node_id = $1 AND "
+          "state = 'present' AND (parent_uid, child_uid) IN (SELECT p, c FROM unnest($2::text[], "
+          "$3::text[]) AS u(p, c))",
+          {NodeId(), p, ch});
+      if (!r.ok()) return r.status();
+      st.edges_removed += r->affected();
+      txn_writes += r->affected();
     }
     return Status::Ok();
   }
 
-  struct Conflict {
-    std::string reason;
-    std::set<std::string> devices;
-  };
-  using ConflictKey = std::pair<std::string, std::string>;  // kind, identifier
-
-  Status SyncConflicts(const std::map<ConflictKey, Conflict>& want) {
-    auto r = c.ExecPrepared("conflict_select",
-                            "SELECT kind, identifier, reason, devices FROM "
-                            "diskinv.identity_conflict WHERE node_id = $1 AND resolved_at IS NULL",
-                            {NodeId()});
-    if (!r.ok()) return r.status();
-    std::map<ConflictKey, std::pair<std::string, std::string>> have;
-    for (int i = 0; i < r->rows(); ++i) {
-      have[{r->Str(i, 0), r->Str(i, 1)}] = {r->Str(i, 2), r->Str(i, 3)};
-    }
-    for (const auto& [key, cf] : want) {
-      std::string devices = fmt::format("{}", fmt::join(cf.devices, ","));
-      auto it = have.find(key);
-      if (it != have.end() && it->second == std::pair(cf.reason, devices)) continue;
-      auto u = c.ExecPrepared(
+  Status Conflicts(const std::vector<std::pair<ConflictKey, ConflictRow>>& open,
+                   const std::vector<ConflictKey>& resolve) {
+    for (const auto& [key, row] : open) {
+      auto r = c.ExecPrepared(
           "conflict_upsert",
           "INSERT INTO diskinv.identity_conflict (node_id, kind, identifier, reason, devices) "
           "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (node_id, kind, identifier) DO UPDATE SET "
           "reason = EXCLUDED.reason, devices = EXCLUDED.devices, resolved_at = NULL, "
           "first_seen = CASE WHEN identity_conflict.resolved_at IS NULL THEN "
           "identity_conflict.first_seen ELSE now() END",
-          {NodeId(), key.first, key.second, cf.reason, devices});
-      if (!u.ok()) return u.status();
+          {NodeId(), key.kind, key.identifier, row.reason, row.devices});
+      if (!r.ok()) return r.status();
       ++st.conflicts_opened;
-      ++st.transactions;
+      ++txn_writes;
     }
-    for (const auto& [key, v] : have) {
-      if (want.contains(key)) continue;
-      auto u = c.ExecPrepared("conflict_resolve",
+    for (const ConflictKey& key : resolve) {
+      auto r = c.ExecPrepared("conflict_resolve",
                               "UPDATE diskinv.identity_conflict SET resolved_at = now() WHERE "
                               "node_id = $1 AND kind = $2 AND identifier = $3 AND resolved_at "
                               "IS NULL",
-                              {NodeId(), key.first, key.second});
-      if (!u.ok()) return u.status();
+                              {NodeId(), key.kind, key.identifier});
+      if (!r.ok()) return r.status();
       ++st.conflicts_resolved;
-      ++st.transactions;
+      ++txn_writes;
     }
     return Status::Ok();
   }
+
+  // Runs `ops` (and, when given, the edge and conflict changes) as one transaction.
+  Status Transaction(const std::vector<Op>& ops, size_t begin, size_t end,
+                     const std::function<Status()>& extra, Pending& p) {
+    auto t0 = Clock::now();
+    txn_writes = 0;
+    if (auto r = c.Exec("BEGIN"); !r.ok()) return r.status();
+    Status s = [&]() -> Status {
+      for (Kind kind : {Kind::kTombstone, Kind::kUpdate, Kind::kInsert}) {
+        for (RowTable t : kTables) {
+          std::vector<std::pair<std::string, StoredRow>> tomb;
+          std::vector<std::pair<const DeviceRow*, StoredRow>> upd;
+          std::vector<const DeviceRow*> ins;
+          for (size_t i = begin; i < end; ++i) {
+            const Op& op = ops[i];
+            if (op.kind != kind || op.table != t) continue;
+            if (kind == Kind::kTombstone) tomb.emplace_back(op.uid, op.stored);
+            if (kind == Kind::kUpdate) upd.emplace_back(op.row, op.stored);
+            if (kind == Kind::kInsert) ins.push_back(op.row);
+          }
+          Status w = kind == Kind::kTombstone ? Tombstone(t, std::move(tomb), p)
+                     : kind == Kind::kUpdate  ? Update(t, std::move(upd), p)
+                                              : Insert(t, ins, p, 0);
+          if (!w.ok()) return w;
+        }
+      }
+      return extra ? extra() : Status::Ok();
+    }();
+    if (s.ok()) {
+      if (auto r = c.Exec("COMMIT"); !r.ok()) s = r.status();
+    }
+    if (!s.ok()) {
+      if (c.connected()) (void)c.Exec("ROLLBACK");
+      return s;
+    }
+    ++st.transactions;
+    if (opt.on_commit) opt.on_commit(Clock::now() - t0, txn_writes);
+    return Status::Ok();
+  }
+
+  // Full mode: the node's rows, and the rows of `wanted` uids wherever they are.
+  Status Load(const NodeRows& want) {
+    m = Mirror{};
+    m.node_id = node.id;
+    for (RowTable t : kTables) {
+      PgParams uids;
+      for (const DeviceRow& row : want.rows) {
+        if (row.table == t) uids.push_back(row.uid);
+      }
+      auto r = c.ExecPrepared(fmt::format("{}_select_node", Prefix(t)), SelectSql(t, true),
+                              {NodeId(), PgArray(uids)});
+      if (!r.ok()) return r.status();
+      ReadRows(*r, m.Rows(t));
+    }
+    auto e = c.ExecPrepared("holder_select",
+                            "SELECT parent_uid, child_uid FROM diskinv.holder WHERE node_id = $1 "
+                            "AND state = 'present'",
+                            {NodeId()});
+    if (!e.ok()) return e.status();
+    for (int i = 0; i < e->rows(); ++i) m.edges.insert({e->Str(i, 0), e->Str(i, 1)});
+    auto k = c.ExecPrepared("conflict_select",
+                            "SELECT kind, identifier, reason, devices FROM "
+                            "diskinv.identity_conflict WHERE node_id = $1 AND resolved_at IS NULL",
+                            {NodeId()});
+    if (!k.ok()) return k.status();
+    for (int i = 0; i < k->rows(); ++i) {
+      m.conflicts[{k->Str(i, 0), k->Str(i, 1)}] = {k->Str(i, 2), k->Str(i, 3)};
+    }
+    return Status::Ok();
+  }
+
+  // Partial mode: rows of selected devices the mirror has never seen (new, or moved in).
+  Status LoadUnknown(const NodeRows& want) {
+    for (RowTable t : kTables) {
+      PgParams uids;
+      for (const DeviceRow& row : want.rows) {
+        if (row.table == t && m.Find(t, row.uid) == nullptr) uids.push_back(row.uid);
+      }
+      auto r = Read(t, uids);
+      if (!r.ok()) return r.status();
+      for (auto& [uid, s] : *r) m.Rows(t)[uid] = std::move(s);
+    }
+    return Status::Ok();
+  }
+
+  void TombstoneIfMine(std::vector<Op>& ops, const std::string& uid) {
+    for (RowTable t : kTables) {
+      const StoredRow* s = m.Find(t, uid);
+      if (s && s->present && s->node_id == node.id) ops.push_back({Kind::kTombstone, t, nullptr, uid, *s});
+    }
+  }
 };
+
+InventoryStore::InventoryStore(std::unique_ptr<PgConnection> c, StoreOptions o)
+    : conn_(std::move(c)), opt_(std::move(o)), mirror_(std::make_unique<Mirror>()) {}
+
+InventoryStore::~InventoryStore() = default;
+
+bool InventoryStore::has_mirror() const { return mirror_->valid; }
 
 Result<std::unique_ptr<InventoryStore>> InventoryStore::Connect(const std::string& url,
                                                                 StoreOptions options) {
@@ -342,9 +517,25 @@ Result<std::unique_ptr<InventoryStore>> InventoryStore::Connect(const std::strin
   return std::unique_ptr<InventoryStore>(new InventoryStore(std::move(*c), std::move(options)));
 }
 
+Status InventoryStore::Prepare() {
+  if (!conn_->connected()) {
+    mirror_->valid = false;  // the server may have restarted from anything: read again
+    session_ready_ = false;
+  }
+  if (Status s = conn_->EnsureConnected(); !s.ok()) return s;
+  if (!session_ready_) {
+    if (opt_.statement_timeout.count() > 0) {
+      auto r = conn_->Exec(fmt::format("SET statement_timeout = {}", opt_.statement_timeout.count()));
+      if (!r.ok()) return r.status();
+    }
+    session_ready_ = true;
+  }
+  return Status::Ok();
+}
+
 Result<NodeRef> InventoryStore::RegisterNode(const NodeInfo& info) {
   if (info.machine_id.empty()) return Status::Invalid("RegisterNode: empty machine_id");
-  if (Status s = conn_->EnsureConnected(); !s.ok()) return s;
+  if (Status s = Prepare(); !s.ok()) return s;
   // The WHERE makes a registration with unchanged values no write at all.
   auto r = conn_->ExecPrepared(
       "node_register",
@@ -368,95 +559,123 @@ Result<NodeRef> InventoryStore::RegisterNode(const NodeInfo& info) {
   return ref;
 }
 
-Status InventoryStore::RecordFullScan(const NodeRef& node, uint64_t missed_events, bool resync) {
-  if (Status s = conn_->EnsureConnected(); !s.ok()) return s;
+Status InventoryStore::RecordFullScan(const NodeRef& node, const FullScanRecord& scan) {
+  if (Status s = Prepare(); !s.ok()) return s;
+  double at = std::chrono::duration<double>(scan.at.time_since_epoch()).count();
   auto r = conn_->ExecPrepared(
       "node_scan",
-      "UPDATE diskinv.node SET last_full_scan = now(), last_seen = now(), missed_events = "
-      "missed_events + $2, resyncs = resyncs + $3 WHERE id = $1",
-      {std::to_string(node.id), std::to_string(missed_events), resync ? "1" : "0"});
+      "UPDATE diskinv.node SET last_full_scan = to_timestamp($2::double precision), last_seen = "
+      "now(), missed_events = missed_events + $3, resyncs = resyncs + $4 WHERE id = $1",
+      {std::to_string(node.id), fmt::format("{:.6f}", at), std::to_string(scan.missed_events),
+       std::to_string(scan.resyncs)});
   return r.status();
 }
 
-Result<WriteStats> InventoryStore::ApplyInventory(const NodeRef& node, const Inventory& inv) {
-  if (Status s = conn_->EnsureConnected(); !s.ok()) return s;
+Result<WriteStats> InventoryStore::Sync(const NodeRef& node, const Inventory& inv,
+                                        const std::vector<std::string>* touched) {
+  if (Status s = Prepare(); !s.ok()) return s;
   WriteStats st;
-  Impl impl{*conn_, opt_, node, st};
-  std::vector<DiskIdentity> ids = IdentifyInventory(inv, node.machine_id);
-  const auto& devs = inv.devices();
-  std::vector<DeviceRow> disks, parts;
-  std::map<Impl::ConflictKey, Impl::Conflict> conflicts;
-  std::set<std::pair<std::string, std::string>> edges;
-  for (size_t i = 0; i < devs.size(); ++i) {
-    const DiskIdentity& id = ids[i];
-    for (const auto& rej : id.rejected) {
-      auto& cf = conflicts[{"bogus", fmt::format("{}:{}", rej.kind, rej.value)}];
-      cf.reason = rej.reason;
-      cf.devices.insert(devs[i].kname);
+  Mirror& m = *mirror_;
+  Writer w{*conn_, opt_, m, node, st};
+  st.full = touched == nullptr || !m.valid || m.node_id != node.id;
+  m.valid = false;  // until this call succeeds
+  using Op = Writer::Op;
+  using Kind = Writer::Kind;
+  std::vector<Op> ops;
+  NodeRows want;
+  if (st.full) {
+    want = BuildNodeRows(inv, node.machine_id);
+    if (Status s = w.Load(want); !s.ok()) return s;
+    std::unordered_set<std::string> current;
+    for (const auto& [kname, uid] : want.uid_by_kname) current.insert(uid);
+    for (RowTable t : kTables) {
+      for (const auto& [uid, s] : m.Rows(t)) {
+        if (s.present && s.node_id == node.id && !current.contains(uid)) {
+          ops.push_back({Kind::kTombstone, t, nullptr, uid, s});
+        }
+      }
     }
-    if (!id.ok()) {
-      Logger("store")->warn("{}: no usable identifier, not stored", devs[i].kname);
-      continue;
+  } else {
+    // Devices the event touched; devices whose uid is not the one last written (a duplicate
+    // appeared or went away); devices in a duplicate group (the reason in their row names
+    // every member, so one member's change is a change of all: rare, and cheap).
+    std::set<std::string> knames(touched->begin(), touched->end());
+    want = BuildNodeRows(inv, node.machine_id, [&](const BlockDevice& d, const DiskIdentity& id) {
+      if (knames.contains(d.kname) || !id.conflict.empty()) return true;
+      auto it = m.uid_by_kname.find(d.kname);
+      return it == m.uid_by_kname.end() || it->second != id.uid;
+    });
+    if (Status s = w.LoadUnknown(want); !s.ok()) return s;
+    std::set<std::string> selected_uids;
+    for (const DeviceRow& row : want.rows) {
+      knames.insert(row.kname);
+      selected_uids.insert(row.uid);
     }
-    if (!id.conflict.empty()) {
-      auto& cf = conflicts[{"duplicate", fmt::format("{}:{}", IdentitySourceName(id.source),
-                                                     id.identifier)}];
-      cf.reason = id.conflict;
-      cf.devices.insert(devs[i].kname);
-    }
-    for (const std::string& lower : devs[i].slaves) {
-      const BlockDevice* p = inv.FindByName(lower);
-      if (p == nullptr) continue;
-      const DiskIdentity& pid = ids[static_cast<size_t>(p - devs.data())];
-      if (pid.ok()) edges.emplace(pid.uid, id.uid);
-    }
-    DeviceRow row = MakeDeviceRow(devs[i], id);
-    (row.table == RowTable::kDisk ? disks : parts).push_back(std::move(row));
-  }
-  for (auto [t, rows] : {std::pair{RowTable::kDisk, &disks}, {RowTable::kPartition, &parts}}) {
-    if (Status s = impl.Sync(t, *rows, true); !s.ok()) return s;
-  }
-  if (Status s = impl.SyncHolders(edges); !s.ok()) return s;
-  if (Status s = impl.SyncConflicts(conflicts); !s.ok()) return s;
-  Logger("store")->debug(
-      "node {}: {} inserted, {} updated, {} revived, {} tombstoned, {} unchanged, {} retries",
-      node.id, st.inserted, st.updated, st.revived, st.tombstoned, st.skipped, st.retries);
-  return st;
-}
-
-Result<WriteStats> InventoryStore::UpsertDevice(const NodeRef& node, const Inventory& inv,
-                                                std::string_view kname) {
-  if (Status s = conn_->EnsureConnected(); !s.ok()) return s;
-  const BlockDevice* dev = inv.FindByName(kname);
-  if (dev == nullptr) return Status(ENOENT, fmt::format("{}: not in the inventory", kname));
-  WriteStats st;
-  Impl impl{*conn_, opt_, node, st};
-  std::vector<DiskIdentity> ids = IdentifyInventory(inv, node.machine_id);
-  std::vector<DeviceRow> disks, parts;
-  const auto& devs = inv.devices();
-  for (size_t i = 0; i < devs.size(); ++i) {
-    bool mine = devs[i].kname == kname || (!dev->is_partition && devs[i].is_partition &&
-                                            devs[i].pkname == kname);
-    if (!mine || !ids[i].ok()) continue;
-    DeviceRow row = MakeDeviceRow(devs[i], ids[i]);
-    (row.table == RowTable::kDisk ? disks : parts).push_back(std::move(row));
-  }
-  if (Status s = impl.Sync(RowTable::kDisk, disks, false); !s.ok()) return s;
-  if (Status s = impl.Sync(RowTable::kPartition, parts, false); !s.ok()) return s;
-  return st;
-}
-
-Result<WriteStats> InventoryStore::Tombstone(const NodeRef& node, std::string_view uid) {
-  if (Status s = conn_->EnsureConnected(); !s.ok()) return s;
-  WriteStats st;
-  Impl impl{*conn_, opt_, node, st};
-  for (RowTable t : {RowTable::kDisk, RowTable::kPartition}) {
-    auto s = impl.ReadOne(t, std::string(uid));
-    if (!s.ok()) return s.status();
-    if (*s) {
-      if (Status w = impl.TombstoneRow(t, std::string(uid), **s); !w.ok()) return w;
+    // A uid last written for one of these knames that no device holds now: tombstone.
+    for (const std::string& kname : knames) {
+      auto old = m.uid_by_kname.find(kname);
+      if (old == m.uid_by_kname.end() || selected_uids.contains(old->second)) continue;
+      auto now = want.uid_by_kname.find(kname);
+      if (now != want.uid_by_kname.end() && now->second == old->second) continue;
+      w.TombstoneIfMine(ops, old->second);
     }
   }
+  st.unidentified = want.unidentified.size();
+  for (const DeviceRow& row : want.rows) {
+    const StoredRow* s = m.Find(row.table, row.uid);
+    if (s == nullptr) {
+      ops.push_back({Kind::kInsert, row.table, &row, row.uid, {}});
+    } else if (Equal(StoredEtag(row, node.id), *s, node.id)) {
+      ++st.skipped;
+    } else {
+      ops.push_back({Kind::kUpdate, row.table, &row, row.uid, *s});
+    }
+  }
+  std::vector<HolderEdge> edges_add, edges_remove;
+  std::set_difference(want.edges.begin(), want.edges.end(), m.edges.begin(), m.edges.end(),
+                      std::back_inserter(edges_add));
+  std::set_difference(m.edges.begin(), m.edges.end(), want.edges.begin(), want.edges.end(),
+                      std::back_inserter(edges_remove));
+  std::vector<std::pair<ConflictKey, ConflictRow>> open;
+  std::vector<ConflictKey> resolve;
+  for (const auto& [key, row] : want.conflicts) {
+    auto it = m.conflicts.find(key);
+    if (it == m.conflicts.end() || !(it->second == row)) open.emplace_back(key, row);
+  }
+  for (const auto& [key, row] : m.conflicts) {
+    if (!want.conflicts.contains(key)) resolve.push_back(key);
+  }
+  bool side = !edges_add.empty() || !edges_remove.empty() || !open.empty() || !resolve.empty();
+  const size_t chunk = std::max<size_t>(opt_.batch_rows, 1);
+  for (size_t begin = 0; begin < ops.size() || (begin == 0 && side); begin += chunk) {
+    size_t end = std::min(ops.size(), begin + chunk);
+    if (begin > 0 && opt_.between_transactions && !opt_.between_transactions()) {
+      return Status(EINTR, fmt::format("sync of node {} interrupted after {} of {} row writes",
+                                       node.id, begin, ops.size()));
+    }
+    bool last = end == ops.size();
+    Writer::Pending p;
+    Status s = w.Transaction(ops, begin, end,
+                             last ? std::function<Status()>([&] {
+                               if (Status e = w.Edges(edges_add, edges_remove); !e.ok()) return e;
+                               return w.Conflicts(open, resolve);
+                             })
+                                  : std::function<Status()>(),
+                             p);
+    if (!s.ok()) return s;
+    for (auto& [t, uid, row] : p.rows) m.Rows(t)[uid] = std::move(row);
+    if (last) {
+      for (const auto& e : edges_add) m.edges.insert(e);
+      for (const auto& e : edges_remove) m.edges.erase(e);
+      for (const auto& [key, row] : open) m.conflicts[key] = row;
+      for (const auto& key : resolve) m.conflicts.erase(key);
+    }
+    if (end == ops.size()) break;
+  }
+  m.uid_by_kname = std::move(want.uid_by_kname);
+  m.node_id = node.id;
+  m.valid = true;
+  Logger("store")->debug("node {} {} sync: {}", node.id, st.full ? "full" : "event", st.Summary());
   return st;
 }
 

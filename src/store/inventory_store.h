@@ -1,28 +1,38 @@
-// InventoryStore: keeps the diskinv.* tables equal to what a node observes, writing only what
-// changed.
+// InventoryStore: keeps the diskinv.* rows of one node equal to what the node observes,
+// writing only what changed, one transaction per observed change.
 //
-// ApplyInventory diffs a full walk against the stored rows of the node (and the rows of disks
-// that moved in from another node, found by uid):
+// Sync(node, inv) without a `touched` list (a full walk) reads the node's rows (and, by uid, the
+// rows of disks that moved in from another node), diffs them against `inv` and writes the
+// difference. Sync(node, inv, &touched) (the knames one event added, changed or removed) diffs
+// only those devices, plus every device whose uid changed (a duplicate appeared or went away),
+// against the store's picture of what it wrote last (the mirror), so an event costs no read.
+// The mirror is dropped on any error and on reconnect; the next Sync then reads again.
 //   - an unchanged device (same etag, present, same node) is not written: counted as skipped;
-//   - a changed device is one UPDATE (one transaction) guarded by its etag: UPDATE ... WHERE
-//     etag = <the etag read>; when another writer won the race the row is re-read and the
-//     write retried (StoreOptions::max_retries), or skipped if it now holds the same content;
-//   - a new device is INSERTed; many new devices at once (the initial load of a node) go in
-//     multi-row batches of StoreOptions::batch_rows, one transaction per batch;
+//   - a changed device is a guarded UPDATE ... WHERE id = <id> AND etag = <etag read>; when
+//     another writer won the race the row is re-read and the write retried (max_retries), or
+//     skipped if it now holds the same content;
+//   - a new device is INSERTed; a uid that exists on another node is moved (node_id), keeping
+//     its id, uid and first_seen;
 //   - a device that is gone becomes a tombstone (state 'removed', removed_at) and is revived,
-//     same row and uid, when it comes back;
+//     same row, when it comes back;
 //   - stacking edges (holder) and identity conflicts of the node are synced the same way.
+// All writes of one call are one transaction, except that a call with more than batch_rows row
+// writes (the initial load of a node) commits every batch_rows rows. Rows go in multi-row
+// prepared statements (INSERT ... SELECT FROM unnest($n::text[]), UPDATE ... FROM unnest).
 // generation, cdc_inserted and cdc_updated are maintained by triggers (docs/schema.md).
 //
-// Errors are Status values with the libpq message and SQLSTATE; a broken connection is
-// re-established on the next call (the caller owns the backoff). Not thread-safe.
+// Errors are Status values with the libpq message and SQLSTATE (ENOTCONN: the server is
+// unreachable); a broken connection is re-established on the next call, the caller owns the
+// backoff. Not thread-safe.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "model/inventory.h"
 #include "store/pg_connection.h"
@@ -41,27 +51,43 @@ struct NodeRef {
   std::string machine_id;  // also the scope of node-local uids (by-path, loop, name)
 };
 
-// What one call wrote. writes() == 0 means nothing was sent but reads.
+// What one call did. writes() == 0 means nothing was sent but reads.
 struct WriteStats {
-  uint64_t inserted = 0, updated = 0, revived = 0, tombstoned = 0;
+  uint64_t inserted = 0, updated = 0, revived = 0, moved = 0, tombstoned = 0;
   uint64_t skipped = 0;  // devices whose stored row was already equal: no write
   uint64_t retries = 0;  // etag races lost and retried
   uint64_t edges_added = 0, edges_removed = 0;
   uint64_t conflicts_opened = 0, conflicts_resolved = 0;
-  uint64_t transactions = 0;
+  uint64_t transactions = 0;  // committed
+  uint64_t unidentified = 0;  // devices without any usable identifier (not stored)
+  bool full = false;          // the node's rows were read and diffed in full
   uint64_t writes() const {
     return inserted + updated + revived + tombstoned + edges_added + edges_removed +
            conflicts_opened + conflicts_resolved;
   }
   WriteStats& operator+=(const WriteStats& o);
+  // "2 inserted, 1 tombstoned, 40 unchanged; 1 transactions" ("no writes" when none).
+  std::string Summary() const;
 };
 
 struct StoreOptions {
-  size_t batch_rows = 1000;     // rows per multi-row INSERT (one transaction each)
-  size_t batch_threshold = 16;  // fewer new rows than this: one INSERT transaction per row
-  int max_retries = 5;          // etag races per row before giving up with an error
-  // Test hook: called after a row was read and before its guarded UPDATE is sent.
+  size_t batch_rows = 1000;  // row writes per transaction for large changes (initial load)
+  int max_retries = 5;       // etag races per row before giving up with an error
+  std::chrono::milliseconds statement_timeout{20000};  // 0: server default
+  // Called after every COMMIT with its duration (BEGIN to COMMIT acknowledged) and row writes.
+  std::function<void(std::chrono::nanoseconds elapsed, uint64_t writes)> on_commit;
+  // Called between the transactions of one large Sync; returning false stops it there (SIGTERM:
+  // what is committed stays, the rest is written by the next Sync).
+  std::function<bool()> between_transactions;
+  // Test hook: called with each uid right before its guarded UPDATE is sent.
   std::function<void(std::string_view uid)> before_update;
+};
+
+// A finished full walk, for diskinv.node.
+struct FullScanRecord {
+  std::chrono::system_clock::time_point at;
+  uint64_t missed_events = 0;  // events known lost since the last record
+  uint64_t resyncs = 0;        // resync walks since the last record
 };
 
 class InventoryStore {
@@ -70,30 +96,34 @@ class InventoryStore {
   // migrate"). `url` as for PgConnection::Connect.
   static Result<std::unique_ptr<InventoryStore>> Connect(const std::string& url,
                                                          StoreOptions options = {});
+  ~InventoryStore();
 
   // Creates or updates the node row by machine_id; a change of hostname/boot/version is one
   // write, the same values none.
   Result<NodeRef> RegisterNode(const NodeInfo& info);
-  // Records a finished full scan: last_full_scan, and adds to missed_events/resyncs.
-  Status RecordFullScan(const NodeRef& node, uint64_t missed_events = 0, bool resync = false);
+  // last_full_scan = scan.at; adds the counts to missed_events and resyncs.
+  Status RecordFullScan(const NodeRef& node, const FullScanRecord& scan);
 
-  // Makes the node's rows equal to `inv` (see the file comment).
-  Result<WriteStats> ApplyInventory(const NodeRef& node, const Inventory& inv);
-  // Event path: writes the row of one device (a disk and its partitions, or one partition) of
-  // `inv` if it changed; `inv` is the node's current inventory, needed for identities.
-  Result<WriteStats> UpsertDevice(const NodeRef& node, const Inventory& inv,
-                                  std::string_view kname);
-  // Event path: tombstones the device with `uid` (disk or partition) if it is present on `node`.
-  Result<WriteStats> Tombstone(const NodeRef& node, std::string_view uid);
+  // Makes the node's rows equal to `inv` (see the file comment). `touched`: knames an event
+  // added, changed or removed; nullptr: a full diff.
+  Result<WriteStats> Sync(const NodeRef& node, const Inventory& inv,
+                          const std::vector<std::string>* touched = nullptr);
 
+  // Whether the next Sync with `touched` can diff against the mirror (no read).
+  bool has_mirror() const;
   PgConnection& connection() { return *conn_; }
+  StoreOptions& options() { return opt_; }
 
  private:
-  InventoryStore(std::unique_ptr<PgConnection> c, StoreOptions o)
-      : conn_(std::move(c)), opt_(std::move(o)) {}
-  struct Impl;
+  struct Mirror;
+  struct Writer;
+  InventoryStore(std::unique_ptr<PgConnection> c, StoreOptions o);
+  Status Prepare();  // (re)connects and sets the session parameters
+
   std::unique_ptr<PgConnection> conn_;
   StoreOptions opt_;
+  std::unique_ptr<Mirror> mirror_;
+  bool session_ready_ = false;
 };
 
 }  // namespace diskinv

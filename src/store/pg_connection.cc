@@ -28,6 +28,13 @@ std::optional<std::string_view> PgResult::Get(int row, int col) const {
                           static_cast<size_t>(PQgetlength(r_.get(), row, col)));
 }
 
+int PgResult::Col(std::string_view name) const {
+  for (int c = 0; c < cols(); ++c) {
+    if (this->name(c) == name) return c;
+  }
+  return -1;
+}
+
 int64_t PgResult::Int(int row, int col) const {
   std::string_view v = Get(row, col).value_or("0");
   int64_t out = 0;

@@ -27,6 +27,10 @@ class PgResult {
  public:
   explicit PgResult(PGresult* r) : r_(r, PQclear) {}
   int rows() const { return PQntuples(r_.get()); }
+  int cols() const { return PQnfields(r_.get()); }
+  std::string_view name(int col) const { return PQfname(r_.get(), col); }
+  Oid type(int col) const { return PQftype(r_.get(), col); }  // pg_type OID: 20 int8, 16 bool...
+  int Col(std::string_view name) const;                       // -1 when absent
   std::optional<std::string_view> Get(int row, int col) const;
   std::string Str(int row, int col) const { return std::string(Get(row, col).value_or("")); }
   int64_t Int(int row, int col) const;

@@ -8,6 +8,7 @@
 #include "store/migrations.h"
 #include "support/lsblk_compare.h"
 #include "support/pg_cluster.h"
+#include "store_test_support.h"
 
 namespace diskinv {
 namespace {
@@ -16,23 +17,7 @@ using testing::DiskinvBinary;
 using testing::RunCommand;
 using testing::ShellQuote;
 
-// Skips (outside CI only) when no PostgreSQL can be started here.
-#define REQUIRE_DATABASE(url, name)                                                 \
-  auto cluster_ = testing::SharedPgCluster();                                       \
-  if (!cluster_.ok()) {                                                             \
-    if (std::getenv("CI")) FAIL() << cluster_.status().message();                   \
-    GTEST_SKIP() << "no PostgreSQL (set CI to fail instead): "                      \
-                 << cluster_.status().message();                                    \
-  }                                                                                 \
-  auto url##_r = testing::FreshDatabase(**cluster_, name);                          \
-  ASSERT_TRUE(url##_r.ok()) << url##_r.status().message();                          \
-  const std::string url = *url##_r
-
-std::unique_ptr<PgConnection> MustConnect(const std::string& url) {
-  auto c = PgConnection::Connect(url);
-  EXPECT_TRUE(c.ok()) << c.status().message();
-  return c.ok() ? std::move(*c) : nullptr;
-}
+using testing::MustConnect;
 
 TEST(StoreMigrate, TwiceIsIdempotent) {
   REQUIRE_DATABASE(url, "migrate_twice");
@@ -157,16 +142,16 @@ TEST(StoreMigrate, ServerStoppedAndRestarted) {
   d.wwn = "0x5000c500a1b2c3d4";
   inv.Add(d);
   ASSERT_TRUE((*cluster)->Stop().ok());
-  auto down = (*store)->ApplyInventory(*node, inv);
+  auto down = (*store)->Sync(*node, inv);
   ASSERT_FALSE(down.ok());
   EXPECT_EQ(down.status().code(), ENOTCONN) << down.status().message();
   std::printf("  while stopped: %s\n", down.status().message().c_str());
-  auto again = (*store)->ApplyInventory(*node, inv);  // still down: a second clear error
+  auto again = (*store)->Sync(*node, inv);  // still down: a second clear error
   ASSERT_FALSE(again.ok());
   EXPECT_NE(again.status().message().find("cannot connect to PostgreSQL at"), std::string::npos)
       << again.status().message();
   ASSERT_TRUE((*cluster)->Start().ok());
-  auto up = (*store)->ApplyInventory(*node, inv);
+  auto up = (*store)->Sync(*node, inv);
   ASSERT_TRUE(up.ok()) << up.status().message();
   EXPECT_EQ(up->inserted, 1u);
 }

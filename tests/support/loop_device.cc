@@ -49,6 +49,21 @@ Result<LoopDevice> LoopDevice::Attach(uint64_t size_bytes, const std::string& di
     unlink(path.c_str());
     return s;
   }
+  auto dev = AttachFd(bfd, path);
+  if (!dev.ok()) unlink(path.c_str());
+  return dev;
+}
+
+Result<LoopDevice> LoopDevice::AttachFile(const std::string& path) {
+  int bfd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (bfd < 0) return Status::FromErrno(errno, "open " + path);
+  auto dev = AttachFd(bfd, path);
+  if (dev.ok()) dev->owns_file_ = false;
+  return dev;
+}
+
+// Attaches `bfd` (closed here) to a free loop device.
+Result<LoopDevice> LoopDevice::AttachFd(int bfd, const std::string& path) {
   Status last;
   for (int attempt = 0; attempt < 20; ++attempt) {
     Result<int> index = ControlIoctl(LOOP_CTL_GET_FREE, 0, "LOOP_CTL_GET_FREE");
@@ -71,12 +86,14 @@ Result<LoopDevice> LoopDevice::Attach(uint64_t size_bytes, const std::string& di
     usleep(10000);
   }
   close(bfd);
-  unlink(path.c_str());
   return last;
 }
 
 LoopDevice::LoopDevice(LoopDevice&& o) noexcept
-    : index_(o.index_), backing_(std::move(o.backing_)), attached_(o.attached_) {
+    : index_(o.index_),
+      backing_(std::move(o.backing_)),
+      attached_(o.attached_),
+      owns_file_(o.owns_file_) {
   o.index_ = -1;
   o.backing_.clear();
   o.attached_ = false;
@@ -85,16 +102,17 @@ LoopDevice::LoopDevice(LoopDevice&& o) noexcept
 LoopDevice& LoopDevice::operator=(LoopDevice&& o) noexcept {
   if (this == &o) return *this;
   if (attached_) (void)Detach();
-  if (!backing_.empty()) unlink(backing_.c_str());
+  if (owns_file_ && !backing_.empty()) unlink(backing_.c_str());
   index_ = std::exchange(o.index_, -1);
   backing_ = std::exchange(o.backing_, {});
   attached_ = std::exchange(o.attached_, false);
+  owns_file_ = o.owns_file_;
   return *this;
 }
 
 LoopDevice::~LoopDevice() {
   if (attached_) (void)Detach();
-  if (!backing_.empty()) unlink(backing_.c_str());
+  if (owns_file_ && !backing_.empty()) unlink(backing_.c_str());
 }
 
 Status LoopDevice::Resize(uint64_t size_bytes) {

@@ -19,6 +19,9 @@ class LoopDevice {
   // Creates a sparse file of `size_bytes` in `dir` and attaches it to a free loop device
   // (LOOP_CTL_GET_FREE + LOOP_CONFIGURE, retried when another process takes the same one).
   static Result<LoopDevice> Attach(uint64_t size_bytes, const std::string& dir = "/tmp");
+  // Attaches an existing file (kept when the LoopDevice goes; reattaching the same file is how
+  // a test brings "the same disk" back).
+  static Result<LoopDevice> AttachFile(const std::string& path);
   LoopDevice(LoopDevice&& other) noexcept;
   LoopDevice& operator=(LoopDevice&& other) noexcept;
   ~LoopDevice();  // detaches if still attached, removes the backing file
@@ -36,9 +39,11 @@ class LoopDevice {
 
  private:
   LoopDevice(int index, std::string backing) : index_(index), backing_(std::move(backing)) {}
+  static Result<LoopDevice> AttachFd(int fd, const std::string& path);
   int index_ = -1;
   std::string backing_;
   bool attached_ = false;
+  bool owns_file_ = true;
 };
 
 // LOOP_CTL_ADD: creates loop<index> (index < 0: the kernel picks); returns the index.

@@ -3,15 +3,19 @@
 CREATE SCHEMA IF NOT EXISTS diskinv;
 
 -- Row versioning for every observed table: generation and cdc_updated move only when a row
--- really changed (an UPDATE that changes nothing is skipped, no new tuple, no WAL); an UPDATE
--- that changes content without a new etag (a person in psql) gets a fresh etag, so the agent's
--- next diff sees the row as stale and rewrites it.
+-- really changed (an UPDATE that changes nothing is skipped: no new tuple, no WAL, no CDC
+-- message); an UPDATE that changes content without a new etag (a person in psql, or a table
+-- whose writer leaves etags to the database) gets a fresh etag, so an agent's next diff sees the
+-- row as stale and rewrites it. An INSERT without an etag gets a random one.
 CREATE FUNCTION diskinv.tg_versioned_row() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN
     NEW.generation := 1;
     NEW.cdc_inserted := now();
     NEW.cdc_updated := NULL;
+    IF NEW.etag IS NULL OR NEW.etag = '' THEN
+      NEW.etag := 'x' || md5(random()::text || clock_timestamp()::text);
+    END IF;
     RETURN NEW;
   END IF;
   NEW.generation := OLD.generation;
@@ -95,11 +99,15 @@ CREATE TABLE diskinv.disk (
   cdc_inserted           timestamptz,
   cdc_updated            timestamptz
 );
+-- Common queries: a node's disks (diskinv ls --node, the agent's diff), by kname on a node,
+-- by transport or state across the fleet, by serial / WWN / EUI / NGUID (diskinv show).
 CREATE INDEX disk_node_idx ON diskinv.disk (node_id, kname);
-CREATE INDEX disk_state_idx ON diskinv.disk (state);
+CREATE INDEX disk_state_idx ON diskinv.disk (state, transport);
 CREATE INDEX disk_transport_idx ON diskinv.disk (transport);
 CREATE INDEX disk_wwn_idx ON diskinv.disk (wwn) WHERE wwn IS NOT NULL;
 CREATE INDEX disk_serial_idx ON diskinv.disk (serial) WHERE serial IS NOT NULL;
+CREATE INDEX disk_eui64_idx ON diskinv.disk (eui64) WHERE eui64 IS NOT NULL;
+CREATE INDEX disk_nguid_idx ON diskinv.disk (nguid) WHERE nguid IS NOT NULL;
 CREATE INDEX disk_cdc_inserted_idx ON diskinv.disk (cdc_inserted);
 CREATE INDEX disk_cdc_updated_idx ON diskinv.disk (cdc_updated);
 
@@ -136,33 +144,52 @@ CREATE TABLE diskinv.partition (
 CREATE INDEX partition_node_idx ON diskinv.partition (node_id, kname);
 CREATE INDEX partition_parent_idx ON diskinv.partition (parent_uid);
 CREATE INDEX partition_state_idx ON diskinv.partition (state);
+CREATE INDEX partition_cdc_inserted_idx ON diskinv.partition (cdc_inserted);
+CREATE INDEX partition_cdc_updated_idx ON diskinv.partition (cdc_updated);
 
--- Stacking edges: `child` (dm, md, multipath map, ...) is built on `parent` (a disk or a
--- partition). Derived state: an edge that no longer exists is deleted, not tombstoned.
+-- Stacking edges: `child_uid` (dm, md, multipath map, ...) is built on `parent_uid` (a disk or a
+-- partition). An edge that no longer exists becomes a tombstone like a device, so that a CDC
+-- consumer sees the removal as an UPDATE it can replay from cdc_updated.
 CREATE TABLE diskinv.holder (
-  node_id    bigint NOT NULL REFERENCES diskinv.node (id),
-  parent_uid text NOT NULL,
-  child_uid  text NOT NULL,
-  first_seen timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (parent_uid, child_uid)
+  id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  node_id      bigint NOT NULL REFERENCES diskinv.node (id),
+  parent_uid   text NOT NULL,
+  child_uid    text NOT NULL,
+  state        text NOT NULL DEFAULT 'present' CHECK (state IN ('present', 'removed')),
+  removed_at   timestamptz,
+  generation   bigint NOT NULL DEFAULT 1,
+  etag         text NOT NULL DEFAULT '',
+  first_seen   timestamptz NOT NULL DEFAULT now(),
+  last_seen    timestamptz NOT NULL DEFAULT now(),
+  cdc_inserted timestamptz,
+  cdc_updated  timestamptz,
+  UNIQUE (parent_uid, child_uid)
 );
 CREATE INDEX holder_child_idx ON diskinv.holder (child_uid);
-CREATE INDEX holder_node_idx ON diskinv.holder (node_id);
+CREATE INDEX holder_node_idx ON diskinv.holder (node_id, state);
+CREATE INDEX holder_cdc_inserted_idx ON diskinv.holder (cdc_inserted);
+CREATE INDEX holder_cdc_updated_idx ON diskinv.holder (cdc_updated);
 
 -- Identifiers that could not be trusted: 'duplicate' (one uid derived by several devices of a
 -- node: shared serials, one WWN on multipath paths) or 'bogus' (all-zero WWN, placeholder
--- serial). Open while resolved_at IS NULL.
+-- serial). Open while resolved_at IS NULL; a conflict that comes back is reopened.
 CREATE TABLE diskinv.identity_conflict (
-  id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  node_id     bigint NOT NULL REFERENCES diskinv.node (id),
-  kind        text NOT NULL CHECK (kind IN ('duplicate', 'bogus')),
-  identifier  text NOT NULL,   -- e.g. "serial:ATA:Model:123" or "wwn:0x0000000000000000"
-  reason      text NOT NULL,
-  devices     text NOT NULL,   -- knames, comma separated
-  first_seen  timestamptz NOT NULL DEFAULT now(),
-  resolved_at timestamptz,
+  id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  node_id      bigint NOT NULL REFERENCES diskinv.node (id),
+  kind         text NOT NULL CHECK (kind IN ('duplicate', 'bogus')),
+  identifier   text NOT NULL,   -- e.g. "serial:ATA:Model:123" or "wwn:0x0000000000000000"
+  reason       text NOT NULL,
+  devices      text NOT NULL,   -- knames, comma separated
+  first_seen   timestamptz NOT NULL DEFAULT now(),
+  resolved_at  timestamptz,
+  generation   bigint NOT NULL DEFAULT 1,
+  etag         text NOT NULL DEFAULT '',
+  cdc_inserted timestamptz,
+  cdc_updated  timestamptz,
   UNIQUE (node_id, kind, identifier)
 );
+CREATE INDEX identity_conflict_open_idx ON diskinv.identity_conflict (node_id)
+  WHERE resolved_at IS NULL;
 
 CREATE TRIGGER node_versioned BEFORE INSERT OR UPDATE ON diskinv.node
   FOR EACH ROW EXECUTE FUNCTION diskinv.tg_versioned_row();
@@ -170,6 +197,21 @@ CREATE TRIGGER disk_versioned BEFORE INSERT OR UPDATE ON diskinv.disk
   FOR EACH ROW EXECUTE FUNCTION diskinv.tg_versioned_row();
 CREATE TRIGGER partition_versioned BEFORE INSERT OR UPDATE ON diskinv.partition
   FOR EACH ROW EXECUTE FUNCTION diskinv.tg_versioned_row();
+CREATE TRIGGER holder_versioned BEFORE INSERT OR UPDATE ON diskinv.holder
+  FOR EACH ROW EXECUTE FUNCTION diskinv.tg_versioned_row();
+CREATE TRIGGER identity_conflict_versioned BEFORE INSERT OR UPDATE ON diskinv.identity_conflict
+  FOR EACH ROW EXECUTE FUNCTION diskinv.tg_versioned_row();
+
+-- Logical replication (CDC, pgoutput): every table is identified by its primary key `id`, the
+-- default, stated here on purpose. Rows are never deleted (tombstones), so a consumer needs no
+-- old tuple: an UPDATE carries the whole new row (id, uid, node_id, state, generation, etag),
+-- and consumers reconcile from current rows. FULL would double the WAL of every update and
+-- still send unchanged TOASTed values (a large attrs) as 'u' in the new tuple.
+ALTER TABLE diskinv.node REPLICA IDENTITY DEFAULT;
+ALTER TABLE diskinv.disk REPLICA IDENTITY DEFAULT;
+ALTER TABLE diskinv.partition REPLICA IDENTITY DEFAULT;
+ALTER TABLE diskinv.holder REPLICA IDENTITY DEFAULT;
+ALTER TABLE diskinv.identity_conflict REPLICA IDENTITY DEFAULT;
 
 -- Views for people (psql): sizes in GiB, node hostnames instead of ids.
 CREATE VIEW diskinv.disks_v AS
@@ -188,11 +230,12 @@ CREATE VIEW diskinv.partitions_v AS
 
 CREATE VIEW diskinv.stack_v AS
   SELECT n.hostname, h.parent_uid, coalesce(pd.kname, pp.kname) AS parent_kname,
-         h.child_uid, c.kname AS child_kname, c.type AS child_type
+         h.child_uid, c.kname AS child_kname, c.type AS child_type, h.first_seen
   FROM diskinv.holder h JOIN diskinv.node n ON n.id = h.node_id
   LEFT JOIN diskinv.disk pd ON pd.uid = h.parent_uid
   LEFT JOIN diskinv.partition pp ON pp.uid = h.parent_uid
-  LEFT JOIN diskinv.disk c ON c.uid = h.child_uid;
+  LEFT JOIN diskinv.disk c ON c.uid = h.child_uid
+  WHERE h.state = 'present';
 
 CREATE VIEW diskinv.nodes_v AS
   SELECT n.id, n.hostname, n.machine_id, n.agent_version, n.last_seen, n.last_full_scan,

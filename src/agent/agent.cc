@@ -1,0 +1,585 @@
+#include "agent/agent.h"
+
+#include <malloc.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "agent/live_inventory.h"
+#include "agent/node_identity.h"
+#include "common/logging.h"
+#include "sysfs/real_sysfs_reader.h"
+#include "sysfs/walker.h"
+#include "uevent/coalescer.h"
+#include "uevent/netlink_socket.h"
+#include "uevent/udev_monitor.h"
+
+namespace diskinv {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::duration;
+using std::chrono::milliseconds;
+
+spdlog::logger& Log() {
+  static std::shared_ptr<spdlog::logger> log = Logger("agent");
+  return *log;
+}
+
+double Seconds(Clock::duration d) { return duration<double>(d).count(); }
+
+std::string DiffSummary(const InventoryDiff& d) {
+  std::vector<std::string> parts;
+  for (const auto& k : d.added) parts.push_back("+" + k);
+  for (const auto& k : d.removed) parts.push_back("-" + k);
+  for (const auto& c : d.changed) parts.push_back("~" + c.kname);
+  if (parts.size() > 8) {
+    size_t more = parts.size() - 6;
+    parts.resize(6);
+    parts.push_back(fmt::format("and {} more", more));
+  }
+  return fmt::format("{}", fmt::join(parts, " "));
+}
+
+std::vector<std::string> Touched(const InventoryDiff& d) {
+  std::vector<std::string> out = d.added;
+  out.insert(out.end(), d.removed.begin(), d.removed.end());
+  for (const auto& c : d.changed) out.push_back(c.kname);
+  return out;
+}
+
+}  // namespace
+
+Agent::Agent(AgentOptions options)
+    : opt_(std::move(options)), notify_(SdNotifier::FromEnvironment()) {}
+
+Agent::~Agent() {
+  Teardown();
+  if (signal_fd_ >= 0) close(signal_fd_);
+  if (wake_fd_ >= 0) close(wake_fd_);
+}
+
+void Agent::Stop() {
+  stop_ = true;
+  if (wake_fd_ >= 0) {
+    uint64_t one = 1;
+    (void)!write(wake_fd_, &one, sizeof one);
+  }
+}
+
+void Agent::Reload() {
+  reload_ = true;
+  if (wake_fd_ >= 0) {
+    uint64_t one = 1;
+    (void)!write(wake_fd_, &one, sizeof one);
+  }
+}
+
+void Agent::RequestReprobe(const std::string& kname) { reprobe_.push_back(kname); }
+
+StoreOptions Agent::MakeStoreOptions() {
+  StoreOptions o;
+  o.batch_rows = opt_.config.batch_rows;
+  o.statement_timeout = opt_.config.statement_timeout;
+  o.on_commit = [this](std::chrono::nanoseconds elapsed, uint64_t) {
+    counters_.db_transactions.Add();
+    counters_.db_write_latency.Observe(elapsed);
+  };
+  // A large sync pings the watchdog between its transactions and stops early on SIGTERM.
+  o.between_transactions = [this] {
+    PingWatchdog(Clock::now());
+    if (signal_fd_ >= 0) {
+      signalfd_siginfo si;
+      while (read(signal_fd_, &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGHUP) {
+          reload_ = true;
+        } else {
+          stop_ = true;
+        }
+      }
+    }
+    return !stop_.load();
+  };
+  return o;
+}
+
+Status Agent::OpenSources() {
+  const AgentConfig& c = opt_.config;
+  EventSources ev = c.events;
+  bool asked = ev != EventSources::kAuto;
+  if (ev == EventSources::kAuto) ev = c.sysroot == "/" ? EventSources::kBoth : EventSources::kNone;
+  if (ev == EventSources::kBoth || ev == EventSources::kKernel) {
+    auto k = NetlinkSocket::Open({.receive_buffer_bytes = c.rcvbuf, .subsystems = {"block"}});
+    if (k.ok()) {
+      kernel_ = std::move(*k);
+    } else if (asked) {
+      return Status(k.status().code(), "kernel uevents: " + k.status().message());
+    } else {
+      Log().warn("kernel uevents unavailable ({}): relying on udev events and resyncs",
+                 k.status().message());
+    }
+  }
+  if (ev == EventSources::kBoth || ev == EventSources::kUdev) {
+    std::string tag = c.udev_tag;
+    if (tag == "auto") {
+      tag.clear();
+      for (const char* dir : {"etc", "run", "usr/lib", "lib"}) {
+        if (root_->Exists(fmt::format("{}/udev/rules.d/60-diskinv.rules", dir))) tag = "diskinv";
+      }
+    }
+    UdevMonitorOptions uo;
+    uo.subsystem = "block";
+    if (!tag.empty()) uo.tag = tag;
+    uo.receive_buffer_bytes = c.rcvbuf;
+    uo.run_dir = (c.sysroot == "/" ? std::string() : c.sysroot) + "/run/udev";
+    auto u = UdevMonitor::Open(uo);
+    if (u.ok()) {
+      udev_ = std::move(*u);
+    } else if (asked) {
+      return Status(u.status().code(), "udev events: " + u.status().message());
+    } else {
+      Log().warn("udev events unavailable ({}): relying on kernel events and resyncs",
+                 u.status().message());
+    }
+    Log().info("udev events: {}", tag.empty() ? "all block devices" : "tag " + tag);
+  }
+  return Status::Ok();
+}
+
+Status Agent::Start() {
+  const AgentConfig& c = opt_.config;
+  auto root = RealSysfsReader::Open(c.sysroot);
+  if (!root.ok()) return root.status();
+  root_ = std::move(*root);
+  auto info = ReadNodeIdentity(*root_, c);
+  if (!info.ok()) return info.status();
+  node_info_ = *info;
+  node_.reset();
+  if (Status s = OpenSources(); !s.ok()) return s;
+  CoalescerOptions co;
+  co.window = c.coalesce_window;
+  co.max_delay = c.coalesce_max_delay;
+  co.burst_threshold = c.burst_threshold;
+  coalescer_ = std::make_unique<Coalescer>(co);
+  walker_ = std::make_unique<Walker>(*root_, WalkOptions{});
+  live_ = std::make_unique<LiveInventory>(*walker_);
+  Log().info("node {} (machine-id {}), sysroot {}, events: kernel {}, udev {}",
+             node_info_.hostname, node_info_.machine_id, c.sysroot, kernel_ ? "on" : "off",
+             udev_ ? "on" : "off");
+  auto t0 = Clock::now();
+  Walk(false, 0, "start");
+  startup_ = {};
+  startup_.walk = Clock::now() - t0;
+  startup_.devices = live_->inventory().size();
+  startup_.hostname = node_info_.hostname;
+  behind_ = true;
+  next_db_attempt_ = Clock::now();
+  auto t1 = Clock::now();
+  startup_.synced = TryDatabase();
+  startup_.sync = Clock::now() - t1;
+  if (node_) startup_.node = *node_;
+  UpdateStatus();
+  if (observer_) observer_->OnStarted(startup_);
+  (void)notify_.Ready(startup_.synced ? fmt::format("watching {} devices", startup_.devices)
+                                      : "database unreachable; watching devices");
+  return Status::Ok();
+}
+
+void Agent::Teardown() {
+  kernel_.reset();
+  udev_.reset();
+  coalescer_.reset();
+  live_.reset();
+  walker_.reset();
+  root_.reset();
+}
+
+void Agent::Walk(bool resync, uint64_t lost, std::string_view why) {
+  auto t0 = Clock::now();
+  InventoryDiff diff = live_->Resync();
+  malloc_trim(0);  // the previous inventory was freed: give the pages back
+  counters_.full_walks.Add();
+  if (resync) counters_.resyncs.Add();
+  auto now_sys = std::chrono::system_clock::now();
+  counters_.last_full_scan.Set(duration<double>(now_sys.time_since_epoch()).count());
+  counters_.devices.Set(static_cast<double>(live_->inventory().size()));
+  FullScanRecord rec = scan_.value_or(FullScanRecord{});
+  rec.at = now_sys;
+  rec.missed_events += lost;
+  rec.resyncs += resync ? 1 : 0;
+  scan_ = rec;
+  if (opt_.config.resync_interval.count() > 0) {
+    next_resync_ = Clock::now() + opt_.config.resync_interval;
+  }
+  Log().info("full walk ({}): {} devices in {:.3f} s{}", why, live_->inventory().size(),
+             Seconds(Clock::now() - t0), diff.empty() ? "" : "; changed: " + DiffSummary(diff));
+  if (!diff.empty()) counters_.inventory_changes.Add();
+  WriteChange(diff, true);
+}
+
+void Agent::RecordSync(const WriteStats& st) {
+  counters_.rows_inserted.Add(st.inserted);
+  counters_.rows_updated.Add(st.updated);
+  counters_.rows_revived.Add(st.revived);
+  counters_.rows_moved.Add(st.moved);
+  counters_.rows_tombstoned.Add(st.tombstoned);
+  counters_.edges_written.Add(st.edges_added + st.edges_removed);
+  counters_.conflicts_written.Add(st.conflicts_opened + st.conflicts_resolved);
+  counters_.writes_skipped.Add(st.skipped);
+  counters_.etag_retries.Add(st.retries);
+}
+
+void Agent::WriteChange(const InventoryDiff& diff, bool full) {
+  if (!full && diff.empty()) return;
+  if (store_ == nullptr || behind_ || !node_) {
+    behind_ = true;  // written by the next successful full sync
+    counters_.db_behind.Set(1);
+    if (observer_) observer_->OnInventoryChanged(live_->inventory(), diff, false);
+    return;
+  }
+  std::vector<std::string> touched = Touched(diff);
+  auto t0 = Clock::now();
+  auto st = store_->Sync(*node_, live_->inventory(), full ? nullptr : &touched);
+  if (!st.ok()) {
+    DatabaseFailed(st.status());
+    if (observer_) observer_->OnInventoryChanged(live_->inventory(), diff, false);
+    return;
+  }
+  RecordSync(*st);
+  if (scan_) {
+    if (Status s = store_->RecordFullScan(*node_, *scan_); !s.ok()) {
+      DatabaseFailed(s);
+      return;
+    }
+    scan_.reset();
+  }
+  if (st->writes() > 0 || full) {
+    Log().info("{}: {} in {:.1f} ms", full ? "full sync" : DiffSummary(diff), st->Summary(),
+               Seconds(Clock::now() - t0) * 1e3);
+  }
+  if (observer_) observer_->OnInventoryChanged(live_->inventory(), diff, true);
+}
+
+bool Agent::TryDatabase() {
+  auto t0 = Clock::now();
+  if (store_ == nullptr) {
+    auto s = InventoryStore::Connect(opt_.config.database_url, MakeStoreOptions());
+    if (!s.ok()) {
+      DatabaseFailed(s.status());
+      return false;
+    }
+    store_ = std::move(*s);
+  }
+  auto ref = store_->RegisterNode(node_info_);
+  if (!ref.ok()) {
+    DatabaseFailed(ref.status());
+    return false;
+  }
+  bool new_node = !node_ || node_->id != ref->id;
+  node_ = *ref;
+  if (observer_) observer_->OnNodeRegistered(*node_, *store_);
+  auto st = store_->Sync(*node_, live_->inventory());
+  if (!st.ok()) {
+    DatabaseFailed(st.status());
+    return false;
+  }
+  RecordSync(*st);
+  startup_.stats = *st;
+  if (scan_) {
+    if (Status s = store_->RecordFullScan(*node_, *scan_); !s.ok()) {
+      DatabaseFailed(s);
+      return false;
+    }
+    scan_.reset();
+  }
+  if (failures_ > 0) {
+    Log().warn("database {} answers again after {:.1f} s ({} failed attempts); wrote the "
+               "difference: {}",
+               store_->connection().display_url(), Seconds(Clock::now() - down_since_),
+               failures_, st->Summary());
+  } else {
+    Log().info("database {}: node {} ({}){}; {} in {:.1f} ms", store_->connection().display_url(),
+               node_->id, node_info_.hostname, new_node ? " registered" : "", st->Summary(),
+               Seconds(Clock::now() - t0) * 1e3);
+  }
+  if (ever_connected_ && failures_ > 0) counters_.reconnects.Add();
+  ever_connected_ = true;
+  failures_ = 0;
+  behind_ = false;
+  last_db_error_.clear();
+  counters_.db_connected.Set(1);
+  counters_.db_behind.Set(0);
+  UpdateStatus();
+  return true;
+}
+
+void Agent::DatabaseFailed(const Status& s) {
+  counters_.db_errors.Add();
+  counters_.db_connected.Set(0);
+  counters_.db_behind.Set(1);
+  behind_ = true;
+  auto now = Clock::now();
+  // Exponential backoff with +-20% jitter, so that a fleet does not reconnect in lockstep.
+  double base = duration<double>(opt_.config.reconnect_min).count() *
+                std::pow(2.0, std::min(failures_, 30));
+  base = std::min(base, duration<double>(opt_.config.reconnect_max).count());
+  static thread_local std::mt19937 rng{std::random_device{}()};
+  double delay = base * std::uniform_real_distribution<double>(0.8, 1.2)(rng);
+  next_db_attempt_ = now + std::chrono::duration_cast<Clock::duration>(duration<double>(delay));
+  if (failures_ == 0) {
+    down_since_ = now;
+    last_down_warning_ = now;
+    Log().warn("database write failed: {}; keeping the observed state in memory, retrying in "
+               "{:.1f} s (backoff up to {:.0f} s)",
+               s.message(), delay, duration<double>(opt_.config.reconnect_max).count());
+  } else if (now - last_down_warning_ >= std::chrono::minutes(1) || s.message() != last_db_error_) {
+    last_down_warning_ = now;
+    Log().warn("database still unavailable after {:.0f} s ({} attempts): {}; next attempt in "
+               "{:.1f} s",
+               Seconds(now - down_since_), failures_ + 1, s.message(), delay);
+  } else {
+    Log().debug("database attempt {} failed: {}; next in {:.1f} s", failures_ + 1, s.message(),
+                delay);
+  }
+  last_db_error_ = s.message();
+  ++failures_;
+  UpdateStatus();
+}
+
+void Agent::UpdateStatus() {
+  size_t n = live_ ? live_->inventory().size() : 0;
+  std::string status =
+      behind_ ? fmt::format("{} devices; database unavailable ({} attempts), changes kept in "
+                            "memory: {}",
+                            n, failures_, last_db_error_.empty() ? "not connected" : last_db_error_)
+              : fmt::format("{} devices; database in sync", n);
+  (void)notify_.SetStatus(status.substr(0, 400));
+}
+
+void Agent::PingWatchdog(TimePoint now) {
+  auto wd = notify_.watchdog_interval();
+  if (!wd || now < next_watchdog_) return;
+  (void)notify_.Watchdog();
+  next_watchdog_ = now + std::chrono::duration_cast<Clock::duration>(*wd / 2);
+}
+
+void Agent::ReadSource(UeventSource& src, bool kernel) {
+  // Bounded per loop iteration so that signals and timers are never starved by a storm.
+  for (int round = 0; round < 64; ++round) {
+    auto got = src.Receive(256);
+    if (!got.ok()) {
+      Log().error("{} uevent source failed: {}; walking instead", src.name(),
+                  got.status().message());
+      coalescer_->Push(SourceEvent(Resync{ResyncReason::kOverflow, 0, got.status().message()}));
+      break;
+    }
+    size_t n = got->size();
+    coalescer_->Push(std::move(*got));
+    if (n < 256) break;
+  }
+  const UeventSourceStats& s = src.stats();
+  SourceSeen& seen = kernel ? kernel_seen_ : udev_seen_;
+  (kernel ? counters_.kernel_events : counters_.udev_events).Add(s.accepted - seen.accepted);
+  counters_.events_rejected.Add(s.rejected.total() - seen.rejected);
+  counters_.enobufs.Add(s.overflows - seen.overflows);
+  counters_.seqnum_gaps.Add(s.seqnum_gaps - seen.gaps);
+  seen = {s.accepted, s.rejected.total(), s.overflows, s.seqnum_gaps};
+}
+
+void Agent::ApplyCoalesced() {
+  for (const std::string& kname : reprobe_) {
+    const BlockDevice* d = live_->inventory().FindByName(kname);
+    Uevent ev;
+    ev.action = UeventAction::kChange;
+    ev.subsystem = "block";
+    ev.devpath = d && !d->devpath.empty() ? d->devpath : "/devices/virtual/block/" + kname;
+    coalescer_->Push(SourceEvent(std::move(ev)));
+  }
+  reprobe_.clear();
+  std::vector<CoalescerOutput> outs = coalescer_->Poll();
+  counters_.events_coalesced.Add(coalescer_->stats().coalesced - coalesced_seen_);
+  coalesced_seen_ = coalescer_->stats().coalesced;
+  for (const CoalescerOutput& out : outs) {
+    if (const auto* r = std::get_if<Resync>(&out)) {
+      counters_.events_lost.Add(r->lost);
+      Log().warn("events lost or skipped ({}: {}{}): walking everything",
+                 ToString(r->reason), r->detail,
+                 r->lost ? fmt::format(", {} events", r->lost) : "");
+      Walk(true, r->lost, ToString(r->reason));
+      continue;
+    }
+    counters_.reprobes.Add();
+    InventoryDiff diff = live_->Apply(out);
+    if (diff.empty()) continue;
+    counters_.inventory_changes.Add();
+    counters_.devices.Set(static_cast<double>(live_->inventory().size()));
+    WriteChange(diff, false);
+    if (stop_) return;  // the transaction in progress is done; the rest waits for no one
+  }
+}
+
+bool Agent::HandleReload() {
+  reload_ = false;
+  (void)notify_.Reloading();
+  auto next = LoadAgentConfig(opt_.config_path, opt_.config_explicit, opt_.overrides);
+  if (!next.ok()) {
+    Log().error("reload: {}; keeping the running configuration", next.status().message());
+    (void)notify_.Ready("reload failed, running configuration kept: " + next.status().message());
+    return false;
+  }
+  AgentConfig old = opt_.config;
+  opt_.config = *next;
+  std::vector<std::string> changed;
+  std::string a = old.Describe(), b = next->Describe();
+  for (size_t pa = 0, pb = 0; pa < a.size() && pb < b.size();) {
+    size_t ea = a.find('\n', pa), eb = b.find('\n', pb);
+    if (a.compare(pa, ea - pa, b, pb, eb - pb) != 0) {
+      changed.push_back(a.substr(pa, a.find(' ', pa) - pa));
+    }
+    pa = ea + 1;
+    pb = eb + 1;
+  }
+  if (!opt_.config.log_level.empty() && !LogLevelFromCommandLine()) {
+    (void)SetLogLevel(opt_.config.log_level);
+  }
+  Log().info("configuration reloaded{}{}", changed.empty() ? " (no change)" : ": changed ",
+             fmt::format("{}", fmt::join(changed, ", ")));
+  auto has = [&](std::string_view k) {
+    return std::find(changed.begin(), changed.end(), k) != changed.end();
+  };
+  bool restart = has("sysroot") || has("events") || has("udev_tag") || has("rcvbuf") ||
+                 has("machine_id") || has("hostname") || has("coalesce_window") ||
+                 has("coalesce_max_delay") || has("burst_threshold");
+  if (has("database_url") || has("batch_rows") || has("statement_timeout")) {
+    store_.reset();  // reconnect with the new settings; a full sync follows
+    behind_ = true;
+    failures_ = 0;
+    next_db_attempt_ = Clock::now();
+  }
+  if (has("resync_interval")) {
+    next_resync_ = Clock::now() + opt_.config.resync_interval;
+  }
+  if (!restart) {
+    (void)notify_.Ready("configuration reloaded");
+    UpdateStatus();
+  }
+  return restart;
+}
+
+Agent::LoopEnd Agent::Loop() {
+  while (!stop_) {
+    if (reload_ && HandleReload()) return LoopEnd::kRestart;
+    auto now = Clock::now();
+    TimePoint wake = now + std::chrono::seconds(1);
+    if (auto d = coalescer_->NextDeadline()) wake = std::min(wake, *d);
+    if (opt_.config.resync_interval.count() > 0) wake = std::min(wake, next_resync_);
+    if (behind_) wake = std::min(wake, next_db_attempt_);
+    if (notify_.watchdog_interval()) wake = std::min(wake, next_watchdog_);
+    if (!reprobe_.empty()) wake = now;
+    std::vector<pollfd> fds;
+    fds.push_back({wake_fd_, POLLIN, 0});
+    if (signal_fd_ >= 0) fds.push_back({signal_fd_, POLLIN, 0});
+    size_t first_source = fds.size();
+    if (kernel_) fds.push_back({kernel_->fd(), POLLIN, 0});
+    if (udev_) fds.push_back({udev_->fd(), POLLIN, 0});
+    auto ms = std::chrono::ceil<milliseconds>(std::max(wake - now, Clock::duration::zero()));
+    int n = poll(fds.data(), fds.size(), static_cast<int>(ms.count()));
+    if (n < 0 && errno != EINTR) {
+      Log().error("poll: {}", std::strerror(errno));
+      return LoopEnd::kStop;
+    }
+    if (fds[0].revents & POLLIN) {
+      uint64_t v;
+      (void)!read(wake_fd_, &v, sizeof v);
+    }
+    if (signal_fd_ >= 0 && (fds[1].revents & POLLIN)) {
+      signalfd_siginfo si;
+      while (read(signal_fd_, &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGHUP) {
+          reload_ = true;
+        } else {
+          Log().info("{} received: stopping", strsignal(static_cast<int>(si.ssi_signo)));
+          stop_ = true;
+        }
+      }
+    }
+    if (stop_) break;
+    for (size_t i = first_source; i < fds.size(); ++i) {
+      if (!(fds[i].revents & (POLLIN | POLLERR))) continue;
+      bool kernel = kernel_ && fds[i].fd == kernel_->fd();
+      ReadSource(kernel ? *kernel_ : *udev_, kernel);
+    }
+    ApplyCoalesced();
+    if (stop_) break;
+    now = Clock::now();
+    if (opt_.config.resync_interval.count() > 0 && now >= next_resync_) {
+      counters_.periodic_resyncs.Add();
+      Walk(false, 0, "periodic resync");
+    }
+    if (behind_ && Clock::now() >= next_db_attempt_ && live_) TryDatabase();
+    PingWatchdog(Clock::now());
+    if (observer_) observer_->OnTick(Clock::now());
+  }
+  return LoopEnd::kStop;
+}
+
+Status Agent::Run() {
+  if (wake_fd_ < 0) {
+    wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_fd_ < 0) return Status::FromErrno(errno, "eventfd");
+  }
+  if (opt_.handle_signals && signal_fd_ < 0) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    if (pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0) return Status::FromErrno(errno, "sigmask");
+    signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (signal_fd_ < 0) return Status::FromErrno(errno, "signalfd");
+  }
+  if (!opt_.config.log_level.empty() && !LogLevelFromCommandLine()) {
+    (void)SetLogLevel(opt_.config.log_level);
+  }
+  for (;;) {
+    if (Status s = Start(); !s.ok()) {
+      Teardown();
+      return s;
+    }
+    if (opt_.once) {
+      if (!startup_.synced) {
+        return Status(ENOTCONN, fmt::format("could not write the inventory: {}", last_db_error_));
+      }
+      break;
+    }
+    if (Loop() == LoopEnd::kStop) break;
+    Log().info("restarting the sources and the walk for the new configuration");
+    Teardown();
+  }
+  (void)notify_.Stopping();
+  Log().info("stopped: {} events (kernel {}, udev {}), {} transactions, {} rows written, {} "
+             "writes skipped",
+             counters_.kernel_events.value() + counters_.udev_events.value(),
+             counters_.kernel_events.value(), counters_.udev_events.value(),
+             counters_.db_transactions.value(),
+             counters_.rows_inserted.value() + counters_.rows_updated.value() +
+                 counters_.rows_revived.value() + counters_.rows_moved.value() +
+                 counters_.rows_tombstoned.value(),
+             counters_.writes_skipped.value());
+  Teardown();
+  return Status::Ok();
+}
+
+}  // namespace diskinv
