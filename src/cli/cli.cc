@@ -27,6 +27,10 @@ const Command kCommands[] = {
     {"ls", LsCommand, "list the disks in the inventory database"},
     {"show", ShowCommand, "show one disk from the inventory database, with its history"},
     {"up", UpCommand, "start a private PostgreSQL (unless DISKINV_DATABASE_URL), migrate, run the agent"},
+    {"cdc", CdcCommand, "change data capture: slots, live tail, replay, status"},
+    {"reconcile", ReconcileCommand, "the controller: pool claims and desired queue tuning from CDC"},
+    {"pool", PoolCommand, "pools of disks and the policies that claim disks into them"},
+    {"tune", TuneCommand, "queue tuning profiles, per-disk tuning state, and applying it on a node"},
 };
 
 constexpr const char* kUsageHead = R"(Usage: diskinv [GLOBAL OPTIONS] COMMAND [ARGS]

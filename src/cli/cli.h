@@ -29,6 +29,10 @@ int UpCommand(std::vector<std::string> args);
 // The inventory database: `flag` if given, else $DISKINV_DATABASE_URL, else database_url of
 // /etc/diskinv/diskinv.conf (when readable), else "" (the libpq defaults).
 std::string ResolveDatabaseUrl(const std::string& flag);
+int CdcCommand(std::vector<std::string> args);
+int ReconcileCommand(std::vector<std::string> args);
+int PoolCommand(std::vector<std::string> args);
+int TuneCommand(std::vector<std::string> args);
 
 // getopt_long-style parsing shared by subcommands.
 struct ArgParser {

@@ -35,6 +35,9 @@ class PgResult {
   std::string Str(int row, int col) const { return std::string(Get(row, col).value_or("")); }
   int64_t Int(int row, int col) const;
   uint64_t affected() const;  // rows changed by INSERT/UPDATE/DELETE
+  int columns() const { return PQnfields(r_.get()); }
+  std::string ColumnName(int col) const { return PQfname(r_.get(), col); }
+  uint32_t ColumnType(int col) const { return PQftype(r_.get(), col); }
 
  private:
   std::shared_ptr<PGresult> r_;
