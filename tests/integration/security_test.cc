@@ -196,13 +196,13 @@ TEST_F(Security, NodeCannotChangeAnotherNodesDisks) {
   inv_a.Add(Disk("sda", 0, "0x5000c500000000a1"));
   inv_b.Add(Disk("sda", 0, "0x5000c500000000b1"));
   inv_b.Add(Disk("sdb", 16, "0x5000c500000000b2"));
-  auto wa = (*store_a)->ApplyInventory(*node_a, inv_a);
+  auto wa = (*store_a)->Sync(*node_a, inv_a);
   ASSERT_TRUE(wa.ok()) << wa.status().message();
   EXPECT_EQ(wa->inserted, 1u);
-  auto wb = (*store_b)->ApplyInventory(*node_b, inv_b);
+  auto wb = (*store_b)->Sync(*node_b, inv_b);
   ASSERT_TRUE(wb.ok()) << wb.status().message();
   EXPECT_EQ(wb->inserted, 2u);
-  auto again = (*store_b)->ApplyInventory(*node_b, inv_b);
+  auto again = (*store_b)->Sync(*node_b, inv_b);
   ASSERT_TRUE(again.ok()) << again.status().message();
   EXPECT_EQ(again->writes(), 0u);
 
@@ -259,8 +259,10 @@ TEST_F(Security, NodeCannotChangeAnotherNodesDisks) {
             "update node B's disks");
   zero_rows(fmt::format("UPDATE diskinv.partition SET size_bytes = 1 WHERE node_id = {}", b),
             "update node B's partitions");
-  zero_rows(fmt::format("DELETE FROM diskinv.holder WHERE node_id = {}", b),
-            "delete node B's stacking edges");
+  denied(fmt::format("DELETE FROM diskinv.holder WHERE node_id = {}", b),
+         "delete node B's stacking edges");
+  zero_rows(fmt::format("UPDATE diskinv.holder SET state = 'removed' WHERE node_id = {}", b),
+            "tombstone node B's stacking edges");
   zero_rows("UPDATE diskinv.node SET hostname = 'evil' WHERE machine_id = 'machine-b'",
             "update node B's node row");
   // Reads: its own node and disks only.
@@ -278,6 +280,14 @@ TEST_F(Security, NodeCannotChangeAnotherNodesDisks) {
   ASSERT_EQ(where->rows(), 1);  // a disk A holds too would show up here as node B's
   EXPECT_EQ(where->Str(0, 0), b);
 
+  // A's agent observing a disk that is present on B (a shared or cloned identifier): the store
+  // cannot see or write B's row; whatever it reports, B's row stays as it was.
+  Inventory inv_a_clash = inv_a;
+  inv_a_clash.Add(Disk("sdq", 32, "0x5000c500000000b1"));
+  auto clash = (*store_a)->Sync(*node_a, inv_a_clash);
+  std::printf("  node A observing node B's present disk: %s\n",
+              clash.ok() ? clash->Summary().c_str() : clash.status().message().c_str());
+
   // Nothing of node B changed.
   auto after = admin.Exec(fingerprint_sql);
   ASSERT_TRUE(after.ok()) << after.status().message();
@@ -286,13 +296,13 @@ TEST_F(Security, NodeCannotChangeAnotherNodesDisks) {
   // A disk that moves from B to A: B tombstones it, A adopts the tombstone, same row.
   Inventory inv_b2;
   inv_b2.Add(Disk("sda", 0, "0x5000c500000000b1"));
-  auto gone = (*store_b)->ApplyInventory(*node_b, inv_b2);
+  auto gone = (*store_b)->Sync(*node_b, inv_b2);
   ASSERT_TRUE(gone.ok()) << gone.status().message();
   EXPECT_EQ(gone->tombstoned, 1u);
   inv_a.Add(Disk("sdb", 16, "0x5000c500000000b2"));
-  auto moved = (*store_a)->ApplyInventory(*node_a, inv_a);
+  auto moved = (*store_a)->Sync(*node_a, inv_a);
   ASSERT_TRUE(moved.ok()) << moved.status().message();
-  EXPECT_EQ(moved->revived, 1u);
+  EXPECT_EQ(moved->moved, 1u);
   auto owner = admin.Exec("SELECT node_id, state FROM diskinv.disk WHERE wwn = '0x5000c500000000b2'");
   ASSERT_TRUE(owner.ok() && owner->rows() == 1);
   EXPECT_EQ(owner->Str(0, 0), a);

@@ -1,11 +1,14 @@
--- diskinv schema, version 3: database roles and row-level security. See docs/security.md.
+-- diskinv schema, version 3: database roles and row-level security over the tables of versions 1
+-- (observed state) and 2 (CDC bookkeeping, pools, tuning). See docs/security.md.
 --
 -- Group roles (NOLOGIN); people and services log in with their own roles, members of these:
 --   diskinv_agent       one login role per node (enrolled with diskinv.enroll_node): inserts and
 --                       updates only its own node's rows, reads only those (and tombstones,
---                       which a disk that moved in adopts), deletes only its own stacking edges;
---   diskinv_controller  the reconciler: reads every observed row, writes nothing observed
---                       (its login role also needs REPLICATION for the CDC slot);
+--                       which a disk that moved in adopts); deletes nothing; reads the desired
+--                       tuning of its own disks and writes only the observed half of it;
+--   diskinv_controller  the reconciler: reads every observed row, writes nothing observed;
+--                       writes claims, desired tuning and its CDC bookkeeping (its login role
+--                       also needs REPLICATION for the slot);
 --   diskinv_reader      people and dashboards: reads everything.
 -- The owner of the tables (the role that runs `diskinv db migrate`) bypasses row-level security
 -- as owners do; superusers too. Roles are cluster-wide: created only when missing, so the
@@ -74,15 +77,21 @@ GRANT EXECUTE ON FUNCTION diskinv.current_machine_id(), diskinv.current_node_id(
   diskinv.disk_locations(text[]) TO diskinv_agent;
 GRANT SELECT ON diskinv.schema_migration TO diskinv_agent, diskinv_controller, diskinv_reader;
 
--- Agents: no DELETE (rows become tombstones) except on holder (derived edges), no TRUNCATE.
+-- Agents: no DELETE (rows become tombstones), no TRUNCATE.
 GRANT SELECT ON diskinv.node_credential TO diskinv_agent;
-GRANT SELECT, INSERT, UPDATE ON diskinv.node, diskinv.disk, diskinv.partition,
+GRANT SELECT, INSERT, UPDATE ON diskinv.node, diskinv.disk, diskinv.partition, diskinv.holder,
   diskinv.identity_conflict TO diskinv_agent;
-GRANT SELECT, INSERT, UPDATE, DELETE ON diskinv.holder TO diskinv_agent;
+GRANT SELECT ON diskinv.disk_tuning TO diskinv_agent;
+GRANT UPDATE (observed, rejected, drift, status, applied_generation, last_error, observed_at)
+  ON diskinv.disk_tuning TO diskinv_agent;
 GRANT SELECT ON diskinv.node, diskinv.disk, diskinv.partition, diskinv.holder,
-  diskinv.identity_conflict, diskinv.node_credential TO diskinv_controller, diskinv_reader;
+  diskinv.identity_conflict, diskinv.node_credential, diskinv.pool, diskinv.pool_policy,
+  diskinv.disk_claim, diskinv.disk_claim_history, diskinv.tuning_profile, diskinv.disk_tuning,
+  diskinv.cdc_consumer, diskinv.cdc_alarm TO diskinv_controller, diskinv_reader;
+GRANT INSERT, UPDATE, DELETE ON diskinv.disk_claim, diskinv.disk_claim_history,
+  diskinv.disk_tuning, diskinv.cdc_consumer, diskinv.cdc_alarm TO diskinv_controller;
 GRANT SELECT ON diskinv.disks_v, diskinv.partitions_v, diskinv.stack_v, diskinv.nodes_v,
-  diskinv.conflicts_v TO diskinv_controller, diskinv_reader;
+  diskinv.conflicts_v, diskinv.claims_v, diskinv.tuning_v TO diskinv_controller, diskinv_reader;
 
 -- Views run with the privileges and policies of the caller, not of their owner.
 ALTER VIEW diskinv.disks_v SET (security_invoker = true);
@@ -90,6 +99,8 @@ ALTER VIEW diskinv.partitions_v SET (security_invoker = true);
 ALTER VIEW diskinv.stack_v SET (security_invoker = true);
 ALTER VIEW diskinv.nodes_v SET (security_invoker = true);
 ALTER VIEW diskinv.conflicts_v SET (security_invoker = true);
+ALTER VIEW diskinv.claims_v SET (security_invoker = true);
+ALTER VIEW diskinv.tuning_v SET (security_invoker = true);
 
 ALTER TABLE diskinv.node_credential ENABLE ROW LEVEL SECURITY;
 ALTER TABLE diskinv.node ENABLE ROW LEVEL SECURITY;
@@ -97,6 +108,7 @@ ALTER TABLE diskinv.disk ENABLE ROW LEVEL SECURITY;
 ALTER TABLE diskinv.partition ENABLE ROW LEVEL SECURITY;
 ALTER TABLE diskinv.holder ENABLE ROW LEVEL SECURITY;
 ALTER TABLE diskinv.identity_conflict ENABLE ROW LEVEL SECURITY;
+ALTER TABLE diskinv.disk_tuning ENABLE ROW LEVEL SECURITY;
 
 CREATE POLICY own_credential ON diskinv.node_credential FOR SELECT TO diskinv_agent
   USING (role_name = current_user);
@@ -124,12 +136,23 @@ CREATE POLICY own_partition_update ON diskinv.partition FOR UPDATE TO diskinv_ag
   USING (node_id = (SELECT diskinv.current_node_id()) OR state = 'removed')
   WITH CHECK (node_id = (SELECT diskinv.current_node_id()));
 
-CREATE POLICY own_holder ON diskinv.holder FOR ALL TO diskinv_agent
-  USING (node_id = (SELECT diskinv.current_node_id()))
+CREATE POLICY own_holder_read ON diskinv.holder FOR SELECT TO diskinv_agent
+  USING (node_id = (SELECT diskinv.current_node_id()) OR state = 'removed');
+CREATE POLICY own_holder_insert ON diskinv.holder FOR INSERT TO diskinv_agent
+  WITH CHECK (node_id = (SELECT diskinv.current_node_id()));
+CREATE POLICY own_holder_update ON diskinv.holder FOR UPDATE TO diskinv_agent
+  USING (node_id = (SELECT diskinv.current_node_id()) OR state = 'removed')
   WITH CHECK (node_id = (SELECT diskinv.current_node_id()));
 CREATE POLICY own_conflict ON diskinv.identity_conflict FOR ALL TO diskinv_agent
   USING (node_id = (SELECT diskinv.current_node_id()))
   WITH CHECK (node_id = (SELECT diskinv.current_node_id()));
+
+CREATE POLICY own_tuning ON diskinv.disk_tuning FOR ALL TO diskinv_agent
+  USING (node_id = (SELECT diskinv.current_node_id()))
+  WITH CHECK (node_id = (SELECT diskinv.current_node_id()));
+CREATE POLICY controller_all ON diskinv.disk_tuning FOR ALL TO diskinv_controller
+  USING (true) WITH CHECK (true);
+CREATE POLICY read_all ON diskinv.disk_tuning FOR SELECT TO diskinv_reader USING (true);
 
 -- Controller and readers see every row.
 CREATE POLICY read_all ON diskinv.node_credential FOR SELECT
