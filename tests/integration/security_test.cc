@@ -50,7 +50,7 @@ void GiveToServer(const std::string& path) {
   if (pw != nullptr) (void)chown(path.c_str(), pw->pw_uid, pw->pw_gid);
 }
 
-BlockDevice Disk(const std::string& kname, int minor, const std::string& wwn) {
+BlockDevice Disk(const std::string& kname, uint32_t minor, const std::string& wwn) {
   BlockDevice d;
   d.kname = d.name = kname;
   d.devnum = {8, minor};
