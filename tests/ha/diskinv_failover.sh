@@ -15,42 +15,20 @@
 #   tests/ha/diskinv_failover.sh [--keep]   env: NODES (3), DISKS (20 per node), STORM_S (25)
 # Exit 0 when everything matched; 1 otherwise; 77 skipped (outside CI, cannot run here).
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${DISKINV_BINARY:-$root/build/src/cli/diskinv}
 MKTREE=${DISKINV_MKTREE:-$root/build/tests/support/diskinv-mktree}
 NODES=${NODES:-3}
 DISKS=${DISKS:-20}
 STORM_S=${STORM_S:-25}
-if [ "$(id -u)" -ne 0 ] && ! command -v patroni >/dev/null; then
-  [ -n "${CI:-}" ] && { echo "not root and patroni missing" >&2; exit 1; }
-  echo "skipped: needs root (or patroni, etcd-server, pgbouncer installed); set CI to fail" >&2
-  exit 77
-fi
-[ -x "$BIN" ] && [ -x "$MKTREE" ] || { echo "build first: $BIN, $MKTREE" >&2; exit 1; }
 export HA_DIR=${HA_DIR:-/tmp/diskinv-ha-fo}
 export HA_PORT_BASE=${HA_PORT_BASE:-26200}
 export HA_POOL_MODE=session  # the store prepares statements and sets statement_timeout (docs/ha.md)
 export HA_SETUP="'$BIN' db migrate && '$BIN' cdc slots sync"
-ha="$root/scripts/ha-env"
 keep=0; [ "${1:-}" = --keep ] && keep=1
-work=$(mktemp -d /tmp/diskinv-fo.XXXXXX)
-pids=()
-cleanup() {
-  local p
-  touch "$work/stop"
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [ $keep = 0 ]; then "$ha" stop >/dev/null 2>&1 || true; rm -rf "$work"; fi
-}
-trap cleanup EXIT
-now() { date +%s.%N; }
-say() { printf '%s\n' "$*" | tee -a "$work/result"; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-
-"$ha" stop >/dev/null 2>&1 || true
-"$ha" start >"$work/start.log" 2>&1 || { tail -30 "$work/start.log"; exit 1; }
-. "$HA_DIR/env"
+. "$(dirname "$0")/lib.sh"
+[ -x "$BIN" ] && [ -x "$MKTREE" ] || { echo "build first: $BIN, $MKTREE" >&2; exit 1; }
+ha_begin diskinv-fo
 sql() { "$ha" psql -At -c "$1" 2>>"$work/sql.err"; }
 
 "$ha" add-role reconciler "REPLICATION IN ROLE diskinv_controller"

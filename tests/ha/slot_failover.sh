@@ -11,33 +11,12 @@
 # Output: key=value lines (also in $HA_DIR.slot_failover.result); exit 0 when nothing was lost,
 # 77 when skipped (outside CI only: not root and the packages missing).
 set -euo pipefail
-if [ "$(id -u)" -ne 0 ] && ! command -v patroni >/dev/null; then
-  [ -n "${CI:-}" ] && { echo "not root and patroni missing" >&2; exit 1; }
-  echo "skipped: needs root (or patroni, etcd-server, pgbouncer installed); set CI to fail" >&2
-  exit 77
-fi
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
 export HA_DIR=${HA_DIR:-/tmp/diskinv-ha-slotfo}
 export HA_PORT_BASE=${HA_PORT_BASE:-26100}
 export HA_SLOTS=""  # declared below, after the publication exists
-ha="$root/scripts/ha-env"
 keep=0; [ "${1:-}" = --keep ] && keep=1
-work=$(mktemp -d /tmp/diskinv-slotfo.XXXXXX)
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  [ $keep = 1 ] || { "$ha" stop >/dev/null 2>&1 || true; rm -rf "$work"; }
-}
-trap cleanup EXIT
-now() { date +%s.%N; }
-say() { printf '%s\n' "$*" | tee -a "$work/result"; }
-
-"$ha" stop >/dev/null 2>&1 || true
-"$ha" start >"$work/start.log" 2>&1 || { cat "$work/start.log"; exit 1; }
-. "$HA_DIR/env"
+. "$(dirname "$0")/lib.sh"
+ha_begin diskinv-slotfo
 PSQL="/usr/lib/postgresql/15/bin/psql -X -q -v ON_ERROR_STOP=1"
 PGRECV=/usr/lib/postgresql/15/bin/pg_recvlogical
 

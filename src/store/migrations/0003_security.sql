@@ -117,32 +117,23 @@ CREATE POLICY own_node ON diskinv.node FOR ALL TO diskinv_agent
   USING (machine_id = (SELECT diskinv.current_machine_id()))
   WITH CHECK (machine_id = (SELECT diskinv.current_machine_id()));
 
--- disk and partition: a node reads and writes its own rows; it may also read tombstones of any
--- node and take one over (a disk moved in), after which the row is its own. A row present on
--- another node is invisible and cannot be written (an upsert onto it is an error).
-CREATE POLICY own_disk_read ON diskinv.disk FOR SELECT TO diskinv_agent
-  USING (node_id = (SELECT diskinv.current_node_id()) OR state = 'removed');
-CREATE POLICY own_disk_insert ON diskinv.disk FOR INSERT TO diskinv_agent
-  WITH CHECK (node_id = (SELECT diskinv.current_node_id()));
-CREATE POLICY own_disk_update ON diskinv.disk FOR UPDATE TO diskinv_agent
-  USING (node_id = (SELECT diskinv.current_node_id()) OR state = 'removed')
-  WITH CHECK (node_id = (SELECT diskinv.current_node_id()));
+-- disk, partition and holder: a node reads and writes its own rows; it may also read tombstones
+-- of any node and take one over (a disk moved in), after which the row is its own. A row
+-- present on another node is invisible and cannot be written (an upsert onto it is an error).
+DO $$
+DECLARE t text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['disk', 'partition', 'holder'] LOOP
+    EXECUTE format('CREATE POLICY own_%1$s_read ON diskinv.%1$I FOR SELECT TO diskinv_agent '
+                   'USING (node_id = (SELECT diskinv.current_node_id()) OR state = ''removed'')', t);
+    EXECUTE format('CREATE POLICY own_%1$s_insert ON diskinv.%1$I FOR INSERT TO diskinv_agent '
+                   'WITH CHECK (node_id = (SELECT diskinv.current_node_id()))', t);
+    EXECUTE format('CREATE POLICY own_%1$s_update ON diskinv.%1$I FOR UPDATE TO diskinv_agent '
+                   'USING (node_id = (SELECT diskinv.current_node_id()) OR state = ''removed'') '
+                   'WITH CHECK (node_id = (SELECT diskinv.current_node_id()))', t);
+  END LOOP;
+END $$;
 
-CREATE POLICY own_partition_read ON diskinv.partition FOR SELECT TO diskinv_agent
-  USING (node_id = (SELECT diskinv.current_node_id()) OR state = 'removed');
-CREATE POLICY own_partition_insert ON diskinv.partition FOR INSERT TO diskinv_agent
-  WITH CHECK (node_id = (SELECT diskinv.current_node_id()));
-CREATE POLICY own_partition_update ON diskinv.partition FOR UPDATE TO diskinv_agent
-  USING (node_id = (SELECT diskinv.current_node_id()) OR state = 'removed')
-  WITH CHECK (node_id = (SELECT diskinv.current_node_id()));
-
-CREATE POLICY own_holder_read ON diskinv.holder FOR SELECT TO diskinv_agent
-  USING (node_id = (SELECT diskinv.current_node_id()) OR state = 'removed');
-CREATE POLICY own_holder_insert ON diskinv.holder FOR INSERT TO diskinv_agent
-  WITH CHECK (node_id = (SELECT diskinv.current_node_id()));
-CREATE POLICY own_holder_update ON diskinv.holder FOR UPDATE TO diskinv_agent
-  USING (node_id = (SELECT diskinv.current_node_id()) OR state = 'removed')
-  WITH CHECK (node_id = (SELECT diskinv.current_node_id()));
 CREATE POLICY own_conflict ON diskinv.identity_conflict FOR ALL TO diskinv_agent
   USING (node_id = (SELECT diskinv.current_node_id()))
   WITH CHECK (node_id = (SELECT diskinv.current_node_id()));
@@ -155,15 +146,12 @@ CREATE POLICY controller_all ON diskinv.disk_tuning FOR ALL TO diskinv_controlle
 CREATE POLICY read_all ON diskinv.disk_tuning FOR SELECT TO diskinv_reader USING (true);
 
 -- Controller and readers see every row.
-CREATE POLICY read_all ON diskinv.node_credential FOR SELECT
-  TO diskinv_controller, diskinv_reader USING (true);
-CREATE POLICY read_all ON diskinv.node FOR SELECT TO diskinv_controller, diskinv_reader
-  USING (true);
-CREATE POLICY read_all ON diskinv.disk FOR SELECT TO diskinv_controller, diskinv_reader
-  USING (true);
-CREATE POLICY read_all ON diskinv.partition FOR SELECT TO diskinv_controller, diskinv_reader
-  USING (true);
-CREATE POLICY read_all ON diskinv.holder FOR SELECT TO diskinv_controller, diskinv_reader
-  USING (true);
-CREATE POLICY read_all ON diskinv.identity_conflict FOR SELECT
-  TO diskinv_controller, diskinv_reader USING (true);
+DO $$
+DECLARE t text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['node_credential', 'node', 'disk', 'partition', 'holder',
+                           'identity_conflict'] LOOP
+    EXECUTE format('CREATE POLICY read_all ON diskinv.%I FOR SELECT '
+                   'TO diskinv_controller, diskinv_reader USING (true)', t);
+  END LOOP;
+END $$;
