@@ -2,6 +2,9 @@
 // files, against a dedicated PostgreSQL 15 configured like a deployment: TLS from a private CA
 // made here with openssl, SCRAM passwords over TCP, no unencrypted TCP, every statement logged
 // (so the test can show that no secret reaches a log).
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,10 +15,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
-
-#include <fmt/format.h>
-#include <gtest/gtest.h>
-#include <libpq-fe.h>
+#include <tuple>
 
 #include "model/inventory.h"
 #include "store/inventory_store.h"
@@ -69,6 +69,7 @@ class Security : public ::testing::Test {
     }
     cluster_ = std::move(*c).release();
     setup_error_ = Configure();
+    if (setup_error_.empty()) setup_error_ = MakeDatabaseAndRoles();
   }
   static void TearDownTestSuite() {
     delete cluster_;
@@ -115,14 +116,14 @@ class Security : public ::testing::Test {
               0600);
     GiveToServer(cluster_->dir() + "/data/pg_hba.conf");
     // One psql call each: ALTER SYSTEM cannot run inside the transaction of a multi-statement -c.
-    for (const std::string& s : {
-             fmt::format("ALTER SYSTEM SET ssl_cert_file = '{}/server.crt'", tls_),
-             fmt::format("ALTER SYSTEM SET ssl_key_file = '{}/server.key'", tls_),
-             std::string("ALTER SYSTEM SET ssl = on"),
-             std::string("ALTER SYSTEM SET password_encryption = 'scram-sha-256'"),
-             std::string("ALTER SYSTEM SET log_statement = 'all'"),
-             std::string("ALTER SYSTEM SET log_connections = on"),
-             std::string("SELECT pg_reload_conf()")}) {
+    for (const std::string& s :
+         {fmt::format("ALTER SYSTEM SET ssl_cert_file = '{}/server.crt'", tls_),
+          fmt::format("ALTER SYSTEM SET ssl_key_file = '{}/server.key'", tls_),
+          std::string("ALTER SYSTEM SET ssl = on"),
+          std::string("ALTER SYSTEM SET password_encryption = 'scram-sha-256'"),
+          std::string("ALTER SYSTEM SET log_statement = 'all'"),
+          std::string("ALTER SYSTEM SET log_connections = on"),
+          std::string("SELECT pg_reload_conf()")}) {
       std::string psql_out;
       if (Status st = cluster_->Psql(s, "postgres", &psql_out); !st.ok()) return psql_out;
     }
@@ -132,56 +133,72 @@ class Security : public ::testing::Test {
   // A URL as a node would use it: TLS verified against our CA, the password from PGPASSFILE.
   static std::string NodeUrl(const std::string& role, const std::string& host = "localhost",
                              const std::string& ca = "") {
-    return fmt::format("postgresql://{}@{}:{}/secdb?sslmode=verify-full&sslrootcert={}", role,
-                       host, cluster_->port(), ca.empty() ? tls_ + "/ca.crt" : ca);
+    return fmt::format("postgresql://{}@{}:{}/secdb?sslmode=verify-full&sslrootcert={}", role, host,
+                       cluster_->port(), ca.empty() ? tls_ + "/ca.crt" : ca);
   }
 
   // Creates login role `role` with a SCRAM verifier computed here (libpq), so the password
   // itself never reaches the server or its log; adds it to the password file.
-  static void MakeRole(PgConnection& admin, const std::string& role, const std::string& password,
-                       const std::string& extra) {
-    char* verifier = PQencryptPasswordConn(admin.raw(), password.c_str(), role.c_str(),
-                                           "scram-sha-256");
-    ASSERT_NE(verifier, nullptr) << PQerrorMessage(admin.raw());
+  static std::string MakeRole(PgConnection& admin, const std::string& role,
+                              const std::string& password, const std::string& extra) {
+    char* verifier =
+        PQencryptPasswordConn(admin.raw(), password.c_str(), role.c_str(), "scram-sha-256");
+    if (verifier == nullptr) return PQerrorMessage(admin.raw());
     std::string v = verifier;
     PQfreemem(verifier);
-    auto r = admin.Exec(fmt::format("DROP ROLE IF EXISTS {0}; CREATE ROLE {0} LOGIN {1} PASSWORD '{2}'",
-                                    role, extra, v));
-    ASSERT_TRUE(r.ok()) << r.status().message();
+    auto r = admin.Exec(fmt::format(
+        "DROP ROLE IF EXISTS {0}; CREATE ROLE {0} LOGIN {1} PASSWORD '{2}'", role, extra, v));
+    if (!r.ok()) return r.status().message();
     std::ofstream(passfile_, std::ios::app)
         << fmt::format("localhost:{}:secdb:{}:{}\n", cluster_->port(), role, password);
     chmod(passfile_.c_str(), 0600);
+    return "";
   }
 
+  // Database secdb, migrated; roles node_a and node_b (enrolled as machine-a, machine-b) and
+  // reconciler (controller); PGPASSFILE with their passwords. Every test of the suite uses them
+  // (ctest runs each test in a process of its own).
+  static std::string MakeDatabaseAndRoles() {
+    auto db = testing::FreshDatabase(*cluster_, "secdb");
+    if (!db.ok()) return db.status().message();
+    admin_url_ = *db;
+    auto admin = PgConnection::Connect(*db);
+    if (!admin.ok()) return admin.status().message();
+    if (auto m = Migrate(**admin); !m.ok()) return m.status().message();
+    passfile_ = cluster_->dir() + "/pgpass";
+    std::remove(passfile_.c_str());
+    if (const char* p = std::getenv("PGPASSFILE")) saved_passfile_ = p;
+    setenv("PGPASSFILE", passfile_.c_str(), 1);
+    const std::tuple<const char*, const char*, const char*> roles[] = {
+        {"node_a", kPasswordA, ""},
+        {"node_b", kPasswordB, ""},
+        {"reconciler", kPasswordCtl, "REPLICATION IN ROLE diskinv_controller"}};
+    for (const auto& [role, pw, extra] : roles) {
+      if (std::string e = MakeRole(**admin, role, pw, extra); !e.empty()) return e;
+    }
+    auto e = (*admin)->Exec(
+        "SELECT diskinv.enroll_node('node_a', 'machine-a'); "
+        "SELECT diskinv.enroll_node('node_b', 'machine-b')");
+    return e.ok() ? "" : e.status().message();
+  }
+
+  // Secrets used below; the last test greps every log for them.
+  static constexpr const char* kPasswordA = "pw-node-a-7f3a9c21e4";
+  static constexpr const char* kPasswordB = "pw-node-b-0d6b8e55a1";
+  static constexpr const char* kPasswordCtl = "pw-controller-c41d2e";
+
   static testing::PgCluster* cluster_;
-  static std::string setup_error_, tls_, passfile_, saved_passfile_;
+  static std::string setup_error_, tls_, passfile_, saved_passfile_, admin_url_;
 };
 
 testing::PgCluster* Security::cluster_ = nullptr;
-std::string Security::setup_error_, Security::tls_, Security::passfile_, Security::saved_passfile_;
-
-// Secrets used below; the last test greps every log for them.
-constexpr const char* kPasswordA = "pw-node-a-7f3a9c21e4";
-constexpr const char* kPasswordB = "pw-node-b-0d6b8e55a1";
-constexpr const char* kPasswordCtl = "pw-controller-c41d2e";
+std::string Security::setup_error_, Security::tls_, Security::passfile_, Security::saved_passfile_,
+    Security::admin_url_;
 
 TEST_F(Security, NodeCannotChangeAnotherNodesDisks) {
-  auto db = testing::FreshDatabase(*cluster_, "secdb");
-  ASSERT_TRUE(db.ok()) << db.status().message();
-  auto admin_r = PgConnection::Connect(*db);
+  auto admin_r = PgConnection::Connect(admin_url_);
   ASSERT_TRUE(admin_r.ok()) << admin_r.status().message();
   PgConnection& admin = **admin_r;
-  ASSERT_TRUE(Migrate(admin).ok());
-  passfile_ = cluster_->dir() + "/pgpass";
-  std::remove(passfile_.c_str());
-  if (const char* p = std::getenv("PGPASSFILE")) saved_passfile_ = p;
-  setenv("PGPASSFILE", passfile_.c_str(), 1);
-  MakeRole(admin, "node_a", kPasswordA, "");
-  MakeRole(admin, "node_b", kPasswordB, "");
-  MakeRole(admin, "reconciler", kPasswordCtl, "REPLICATION IN ROLE diskinv_controller");
-  ASSERT_TRUE(admin.Exec("SELECT diskinv.enroll_node('node_a', 'machine-a'); "
-                         "SELECT diskinv.enroll_node('node_b', 'machine-b')")
-                  .ok());
 
   // Both agents write their inventories through the real store, as their own roles.
   auto store_a = InventoryStore::Connect(NodeUrl("node_a"));
@@ -207,8 +224,10 @@ TEST_F(Security, NodeCannotChangeAnotherNodesDisks) {
   EXPECT_EQ(again->writes(), 0u);
 
   const std::string b = std::to_string(node_b->id), a = std::to_string(node_a->id);
-  ASSERT_TRUE(admin.Exec(fmt::format("INSERT INTO diskinv.holder (node_id, parent_uid, child_uid) "
-                                     "VALUES ({}, 'wwn-b-parent', 'wwn-b-child')", b))
+  ASSERT_TRUE(admin
+                  .Exec(fmt::format("INSERT INTO diskinv.holder (node_id, parent_uid, child_uid) "
+                                    "VALUES ({}, 'wwn-b-parent', 'wwn-b-child')",
+                                    b))
                   .ok());
   const std::string fingerprint_sql = fmt::format(
       "SELECT (SELECT md5(coalesce(string_agg(d::text, '|' ORDER BY id), '')) FROM diskinv.disk d "
@@ -218,8 +237,10 @@ TEST_F(Security, NodeCannotChangeAnotherNodesDisks) {
       b);
   auto before = admin.Exec(fingerprint_sql);
   ASSERT_TRUE(before.ok()) << before.status().message();
-  auto b_uid = admin.Exec(fmt::format("SELECT uid FROM diskinv.disk WHERE node_id = {} ORDER BY id "
-                                      "LIMIT 1", b));
+  auto b_uid =
+      admin.Exec(fmt::format("SELECT uid FROM diskinv.disk WHERE node_id = {} ORDER BY id "
+                             "LIMIT 1",
+                             b));
   ASSERT_TRUE(b_uid.ok() && b_uid->rows() == 1);
 
   auto conn_r = PgConnection::Connect(NodeUrl("node_a"));
@@ -238,22 +259,26 @@ TEST_F(Security, NodeCannotChangeAnotherNodesDisks) {
     EXPECT_EQ(r->affected(), 0u) << why << ": " << sql;
   };
   denied(fmt::format("INSERT INTO diskinv.disk (uid, node_id, kname, identity_source, etag) "
-                     "VALUES ('evil', {}, 'sdz', 'wwn', 'x')", b),
+                     "VALUES ('evil', {}, 'sdz', 'wwn', 'x')",
+                     b),
          "insert a disk for node B");
   denied(fmt::format("INSERT INTO diskinv.disk (uid, node_id, kname, identity_source, etag) "
                      "VALUES ('{}', {}, 'sdz', 'wwn', 'x') ON CONFLICT (uid) DO UPDATE SET "
-                     "size_bytes = 1, node_id = {}", b_uid->Str(0, 0), a, a),
+                     "size_bytes = 1, node_id = {}",
+                     b_uid->Str(0, 0), a, a),
          "upsert onto node B's disk");
   denied(fmt::format("UPDATE diskinv.disk SET node_id = {} WHERE node_id = {}", b, a),
          "hand own disk to node B");
   denied("DELETE FROM diskinv.disk", "delete disks");
   denied("TRUNCATE diskinv.disk", "truncate disks");
-  denied("INSERT INTO diskinv.node (machine_id, hostname) VALUES ('machine-b', 'evil') "
-         "ON CONFLICT (machine_id) DO UPDATE SET hostname = 'evil'",
-         "take over node B's row");
+  denied(
+      "INSERT INTO diskinv.node (machine_id, hostname) VALUES ('machine-b', 'evil') "
+      "ON CONFLICT (machine_id) DO UPDATE SET hostname = 'evil'",
+      "take over node B's row");
   denied("SET ROLE node_b", "become node B");
   denied("SELECT diskinv.enroll_node('node_a', 'machine-b')", "re-enroll as node B");
-  denied("INSERT INTO diskinv.node_credential VALUES ('node_a', 'machine-c')", "forge a credential");
+  denied("INSERT INTO diskinv.node_credential VALUES ('node_a', 'machine-c')",
+         "forge a credential");
   denied("UPDATE diskinv.node_credential SET machine_id = 'machine-b'", "change own credential");
   zero_rows(fmt::format("UPDATE diskinv.disk SET size_bytes = 1 WHERE node_id = {}", b),
             "update node B's disks");
@@ -266,16 +291,19 @@ TEST_F(Security, NodeCannotChangeAnotherNodesDisks) {
   zero_rows("UPDATE diskinv.node SET hostname = 'evil' WHERE machine_id = 'machine-b'",
             "update node B's node row");
   // Reads: its own node and disks only.
-  auto seen = as_a.Exec("SELECT (SELECT count(*) FROM diskinv.disk), (SELECT count(*) FROM "
-                        "diskinv.node), (SELECT count(*) FROM diskinv.holder), "
-                        "(SELECT count(*) FROM diskinv.node_credential)");
+  auto seen = as_a.Exec(
+      "SELECT (SELECT count(*) FROM diskinv.disk), (SELECT count(*) FROM "
+      "diskinv.node), (SELECT count(*) FROM diskinv.holder), "
+      "(SELECT count(*) FROM diskinv.node_credential)");
   ASSERT_TRUE(seen.ok()) << seen.status().message();
   EXPECT_EQ(seen->Str(0, 0), "1");
   EXPECT_EQ(seen->Str(0, 1), "1");
   EXPECT_EQ(seen->Str(0, 2), "0");
   EXPECT_EQ(seen->Str(0, 3), "1");
-  auto where = as_a.Exec(fmt::format("SELECT node_id, state FROM diskinv.disk_locations("
-                                     "ARRAY['{}'])", b_uid->Str(0, 0)));
+  auto where =
+      as_a.Exec(fmt::format("SELECT node_id, state FROM diskinv.disk_locations("
+                            "ARRAY['{}'])",
+                            b_uid->Str(0, 0)));
   ASSERT_TRUE(where.ok()) << where.status().message();
   ASSERT_EQ(where->rows(), 1);  // a disk A holds too would show up here as node B's
   EXPECT_EQ(where->Str(0, 0), b);
@@ -303,7 +331,8 @@ TEST_F(Security, NodeCannotChangeAnotherNodesDisks) {
   auto moved = (*store_a)->Sync(*node_a, inv_a);
   ASSERT_TRUE(moved.ok()) << moved.status().message();
   EXPECT_EQ(moved->moved, 1u);
-  auto owner = admin.Exec("SELECT node_id, state FROM diskinv.disk WHERE wwn = '0x5000c500000000b2'");
+  auto owner =
+      admin.Exec("SELECT node_id, state FROM diskinv.disk WHERE wwn = '0x5000c500000000b2'");
   ASSERT_TRUE(owner.ok() && owner->rows() == 1);
   EXPECT_EQ(owner->Str(0, 0), a);
   EXPECT_EQ(owner->Str(0, 1), "present");
@@ -320,7 +349,6 @@ TEST_F(Security, NodeCannotChangeAnotherNodesDisks) {
 }
 
 TEST_F(Security, TlsVerifyFullAgainstThePrivateCa) {
-  ASSERT_FALSE(passfile_.empty()) << "runs after NodeCannotChangeAnotherNodesDisks (roles)";
   auto ok = PgConnection::Connect(NodeUrl("node_a"));
   ASSERT_TRUE(ok.ok()) << ok.status().message();
   auto ssl = (*ok)->Exec("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
@@ -338,39 +366,42 @@ TEST_F(Security, TlsVerifyFullAgainstThePrivateCa) {
   EXPECT_NE(wrong_name.status().message().find("does not match host name"), std::string::npos)
       << wrong_name.status().message();
 
-  auto plain = PgConnection::Connect(fmt::format(
-      "postgresql://node_a@localhost:{}/secdb?sslmode=disable", cluster_->port()));
+  auto plain = PgConnection::Connect(
+      fmt::format("postgresql://node_a@localhost:{}/secdb?sslmode=disable", cluster_->port()));
   ASSERT_FALSE(plain.ok());
   EXPECT_NE(plain.status().message().find("no encryption"), std::string::npos)
       << plain.status().message();
 }
 
 TEST_F(Security, PasswordFileAndNoSecretInAnyLog) {
-  ASSERT_FALSE(passfile_.empty()) << "runs after NodeCannotChangeAnotherNodesDisks (roles)";
   // The password only in the URL (no file): works, and the CLI prints no secret.
   unsetenv("PGPASSFILE");
   std::string with_pw = fmt::format(
       "postgresql://node_a:{}@localhost:{}/secdb?sslmode=verify-full&sslrootcert={}/ca.crt",
       kPasswordA, cluster_->port(), tls_);
   int rc = -1;
-  std::string out = RunCommand(ShellQuote(DiskinvBinary()) + " db status --database-url " +
-                                   ShellQuote(with_pw) + " 2>&1", &rc);
+  std::string out = RunCommand(
+      ShellQuote(DiskinvBinary()) + " db status --database-url " + ShellQuote(with_pw) + " 2>&1",
+      &rc);
   EXPECT_EQ(rc, 0) << out;
   std::string bad_pw = with_pw;
   bad_pw.replace(bad_pw.find(kPasswordA), std::string(kPasswordA).size(), kPasswordB);
-  std::string bad = RunCommand(ShellQuote(DiskinvBinary()) + " db status --database-url " +
-                                   ShellQuote(bad_pw) + " 2>&1", &rc);
+  std::string bad = RunCommand(
+      ShellQuote(DiskinvBinary()) + " db status --database-url " + ShellQuote(bad_pw) + " 2>&1",
+      &rc);
   EXPECT_EQ(rc, 1) << bad;
   EXPECT_NE(bad.find("password authentication failed"), std::string::npos) << bad;
   // Through the password file: no password anywhere on the command line or in the URL.
   setenv("PGPASSFILE", passfile_.c_str(), 1);
-  std::string via_file = RunCommand("PGPASSFILE=" + ShellQuote(passfile_) + " " +
-                                        ShellQuote(DiskinvBinary()) + " db status --database-url " +
-                                        ShellQuote(NodeUrl("node_b")) + " 2>&1", &rc);
+  std::string via_file =
+      RunCommand("PGPASSFILE=" + ShellQuote(passfile_) + " " + ShellQuote(DiskinvBinary()) +
+                     " db status --database-url " + ShellQuote(NodeUrl("node_b")) + " 2>&1",
+                 &rc);
   EXPECT_EQ(rc, 0) << via_file;
-  std::string no_file = RunCommand("PGPASSFILE=/nonexistent " + ShellQuote(DiskinvBinary()) +
-                                       " db status --database-url " + ShellQuote(NodeUrl("node_b")) +
-                                       " 2>&1", &rc);
+  std::string no_file =
+      RunCommand("PGPASSFILE=/nonexistent " + ShellQuote(DiskinvBinary()) +
+                     " db status --database-url " + ShellQuote(NodeUrl("node_b")) + " 2>&1",
+                 &rc);
   EXPECT_EQ(rc, 1) << no_file;
   EXPECT_NE(no_file.find("password"), std::string::npos) << no_file;
 
