@@ -15,9 +15,16 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 say() { printf '%s\n' "$*" | tee -a "$work/result"; }
 ha_cleanup() {
-  local p
+  local p kids
   touch "$work/stop"
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # A background loop's current child (a reconciler, pg_recvlogical) would outlive the loop and
+  # keep the inherited test lock open: its children are listed first and ended after it.
+  for p in "${pids[@]}"; do
+    kids=$(ps -o pid= --ppid "$p" 2>/dev/null || true)
+    kill "$p" 2>/dev/null || true
+    # shellcheck disable=SC2086
+    [ -n "$kids" ] && kill $kids 2>/dev/null || true
+  done
   wait 2>/dev/null || true
   if declare -F ha_extra_cleanup >/dev/null; then ha_extra_cleanup; fi
   if [ "$keep" = 0 ]; then "$ha" stop >/dev/null 2>&1 || true; rm -rf "$work"; fi
