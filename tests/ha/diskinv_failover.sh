@@ -169,7 +169,6 @@ while IFS=: read -r _ _ _ _ pw; do
     "$HA_DIR"/pgbouncer/pgbouncer.log "$HA_DIR"/watcher.log 2>/dev/null && leaks=$((leaks + 1))
 done <"$HA_DIR/pgpass"
 say "secrets_in_logs=$leaks"
-cp "$work/result" "$HA_DIR.diskinv_failover.result" 2>/dev/null || true
 ok=1
 [ -n "$converged" ] || ok=0
 [ "$claims" = "$all" ] && [ "$reclaimed" = 0 ] && [ "$history" = 0 ] || ok=0

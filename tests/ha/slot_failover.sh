@@ -8,7 +8,7 @@
 # that no acknowledged row is missing from the decoded stream and reports what was redelivered.
 #
 #   tests/ha/slot_failover.sh [--keep]     uses its own HA_DIR/HA_PORT_BASE unless set
-# Output: key=value lines (also in $HA_DIR.slot_failover.result); exit 0 when nothing was lost,
+# Output: key=value lines; exit 0 when nothing was lost,
 # 77 when skipped (outside CI only: not root and the packages missing).
 set -euo pipefail
 export HA_DIR=${HA_DIR:-/tmp/diskinv-ha-slotfo}
@@ -159,5 +159,4 @@ sys.exit(1 if lost or resumed_at is None or pgo_after == 0 else 0)
 PY
 tee -a "$work/result" <"$work/analysis"
 grep -h "now targets" "$HA_DIR/watcher.log" | tail -1 | sed 's/^/watcher: /' | tee -a "$work/result"
-cp "$work/result" "$HA_DIR.slot_failover.result" 2>/dev/null || true
 exit "$rc"
