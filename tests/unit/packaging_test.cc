@@ -3,10 +3,13 @@
 // page and the binary carry one version.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "common/version.h"
 #include "support/lsblk_compare.h"
@@ -47,6 +50,44 @@ TEST(ManPage, DocumentsEveryCommandTheBinaryLists) {
   for (const char* s : {".SH EXIT STATUS", ".SH ENVIRONMENT", ".SH FILES", ".SH CONFIGURATION"}) {
     EXPECT_NE(page.find(s), std::string::npos) << s;
   }
+}
+
+// The long options a command's --help lists ("--name"), in order, without duplicates.
+std::vector<std::string> LongOptions(const std::string& help) {
+  std::vector<std::string> out;
+  for (size_t i = help.find("--"); i != std::string::npos; i = help.find("--", i + 2)) {
+    if (i > 0 && help[i - 1] != ' ' && help[i - 1] != '[' && help[i - 1] != '|') continue;
+    size_t end = i + 2;
+    while (end < help.size() &&
+           (std::islower(static_cast<unsigned char>(help[end])) || help[end] == '-')) {
+      ++end;
+    }
+    if (end == i + 2) continue;
+    std::string opt = help.substr(i, end - i);
+    if (std::find(out.begin(), out.end(), opt) == out.end()) out.push_back(opt);
+  }
+  return out;
+}
+
+// Every option of every command is in the page (roff spells "-" as "\-").
+TEST(ManPage, DocumentsEveryOptionOfEveryCommand) {
+  std::string page = Read("docs/diskinv.8");
+  ASSERT_FALSE(page.empty());
+  int checked = 0;
+  for (const char* command : {"scan", "capture", "db", "monitor", "agent", "ls", "show", "up",
+                              "cdc", "reconcile", "pool", "tune"}) {
+    auto [rc, help] = testing::RunShell(testing::DiskinvBinary() + " " + command + " --help");
+    ASSERT_EQ(rc, 0) << command << ": " << help;
+    for (const std::string& opt : LongOptions(help)) {
+      if (opt == "--help") continue;
+      std::string roff;
+      for (char c : opt) roff += c == '-' ? std::string("\\-") : std::string(1, c);
+      ++checked;
+      EXPECT_NE(page.find(roff), std::string::npos)
+          << "docs/diskinv.8 does not mention " << opt << " of `diskinv " << command << "`";
+    }
+  }
+  EXPECT_GE(checked, 40);
 }
 
 TEST(ManPage, RendersWithoutGroffWarnings) {
