@@ -191,12 +191,15 @@ TEST_F(UdevUevents, TagFilterPassesOnlyDevicesOurRuleTagged) {
     std::ofstream f(fmt::format("/sys/block/loop{}/uevent", i));
     f << "change";
   }
-  auto got = Collect(
-      {mon->get()}, [](const Uevent&) { return true; },
-      [](const auto& s) { return !s[0].empty(); });
+  // Only the two loops count: any other device tagged "diskinv" on this machine (a disk the
+  // installed 60-diskinv.rules tags, another process's loop device) may send events meanwhile.
+  auto ours = [&](const Uevent& e) {
+    return e.devpath == fmt::format("/devices/virtual/block/loop{}", tagged) ||
+           e.devpath == fmt::format("/devices/virtual/block/loop{}", other);
+  };
+  auto got = Collect({mon->get()}, ours, [](const auto& s) { return !s[0].empty(); });
   auto late = Collect(
-      {mon->get()}, [](const Uevent&) { return true; }, [](const auto&) { return false; },
-      milliseconds(500));
+      {mon->get()}, ours, [](const auto&) { return false; }, milliseconds(500));
   for (Seen& s : late[0]) got[0].push_back(std::move(s));
   std::filesystem::remove(rules);
   EXPECT_TRUE(udevd_->ReloadRules().ok());
