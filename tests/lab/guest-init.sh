@@ -39,6 +39,25 @@ for m in virtio_blk virtio_scsi nvme ahci sd_mod sr_mod sg megaraid_sas sym53c8x
 done
 t modules
 
+# systemd scenarios (tests/lab/systemd.sh): the network for the host's PostgreSQL (QEMU user
+# network, host at 10.0.2.2) before any unit starts, then systemd as PID 1; its units start
+# udevd and run the scenario.
+if grep -q 'diskinv.lab=systemd' /proc/cmdline; then
+  modprobe virtio_net 2>>/lab/out/guest.log
+  i=0
+  while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+  if [ -e /sys/class/net/eth0 ]; then
+    ip link set lo up && ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 &&
+      ip route add default via 10.0.2.2
+  fi
+  t exec-systemd
+  if [ -x /lib/systemd/systemd ]; then
+    exec /lib/systemd/systemd
+  fi
+  echo "lab: diskinv.lab=systemd but no /lib/systemd/systemd in the initramfs"
+  finish 125
+fi
+
 if [ -x /sbin/udevd ]; then
   /sbin/udevd --daemon --resolve-names=never 2>>/lab/out/guest.log
   # Only the storage subsystems: a full trigger costs ~8 s under TCG and adds nothing the

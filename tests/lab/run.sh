@@ -14,6 +14,10 @@
 #   lab_host_setup, lab_host_teardown   (optional) run on the host before QEMU starts (before
 #                    the guest script is written, so it may set LAB_GUEST_VARS' values) and
 #                    after it exited, whatever happened (tests/lab/pg.sh: a private PostgreSQL)
+#   LAB_INIT         busybox (default): tests/lab/guest-init.sh runs the scenario; systemd:
+#                    guest-init execs systemd as PID 1 and a unit runs it (tests/lab/systemd.sh)
+#   lab_initrd_extra OUT   (optional) writes a cpio.gz appended to the shared initramfs for this
+#                    scenario only (lab_systemd_cpio builds the systemd one)
 #   lab_expect       prints expectations (tests/lab/expectations.h) for the final scan; a line
 #                    "[NAME]" starts the expectations of snapshot NAME
 # After lab_guest the guest always runs `collect`: the final scan, lsblk and the capture.
@@ -27,6 +31,7 @@
 # when the scenario script ended.
 
 . "$DISKINV_LAB_DIR/pg.sh"
+. "$DISKINV_LAB_DIR/systemd.sh"
 
 lab_scenarios() {
   local f
@@ -151,8 +156,9 @@ lab_run_scenario() {
   local qmp_dir
   qmp_dir=$(mktemp -d /tmp/diskinv-lab.XXXXXX) || return 2
   (
-    unset -f lab_qemu lab_guest lab_expect lab_host lab_host_setup lab_host_teardown
+    unset -f lab_qemu lab_guest lab_expect lab_host lab_host_setup lab_host_teardown lab_initrd_extra
     LAB_KIND=scan
+    LAB_INIT=busybox
     . "$file" || exit 2
     trap 'declare -F lab_host_teardown >/dev/null && lab_host_teardown' EXIT
     if declare -F lab_host_setup >/dev/null; then
@@ -171,13 +177,22 @@ lab_run_scenario() {
     lab_qemu >"$LAB_RUN/qemu-args.txt" || exit 2
     local -a dev_args
     mapfile -t dev_args <"$LAB_RUN/qemu-args.txt"
+    local initrd=$LAB_INITRD init_args=""
+    if declare -F lab_initrd_extra >/dev/null; then
+      lab_initrd_extra "$LAB_RUN/initrd-extra.cpio.gz" >"$LAB_RUN/initrd-extra.log" 2>&1 ||
+        { cat "$LAB_RUN/initrd-extra.log" >&2; exit 2; }
+      cat "$LAB_INITRD" "$LAB_RUN/initrd-extra.cpio.gz" >"$LAB_RUN/initrd.img" || exit 2
+      initrd=$LAB_RUN/initrd.img
+    fi
+    [ "$LAB_INIT" = systemd ] &&
+      init_args="diskinv.lab=systemd systemd.unit=diskinv-lab.target systemd.show_status=0"
     local t0 t1 rc qpid
     t0=$(date +%s.%N)
     # -nodefaults: no default NIC, CD-ROM or VGA, so each scenario has exactly its devices.
     timeout "${LAB_TIMEOUT:-300}" qemu-system-x86_64 -accel tcg -M q35 -m 1024 -smp 1 \
       -nodefaults -no-reboot -display none -serial "file:$LAB_RUN/console.log" \
-      -kernel "$LAB_VMLINUZ" -initrd "$LAB_INITRD" \
-      -append "console=ttyS0 quiet panic=-1 ${LAB_KERNEL_ARGS:-}" \
+      -kernel "$LAB_VMLINUZ" -initrd "$initrd" \
+      -append "console=ttyS0 quiet panic=-1 $init_args ${LAB_KERNEL_ARGS:-}" \
       -virtfs "local,path=$LAB_RUN,mount_tag=lab,security_model=none,id=lab" \
       -qmp "unix:$qmp_dir/qmp.sock,server=on,wait=off" \
       "${dev_args[@]}" >"$LAB_RUN/qemu.log" 2>&1 &

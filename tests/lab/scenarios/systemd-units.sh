@@ -1,0 +1,120 @@
+# The shipped units and udev rule under a real systemd (PID 1) and systemd-udevd: the disk's
+# udev event starts diskinv-agent.service (60-diskinv.rules: SYSTEMD_WANTS), which runs with the
+# package's hardening (Type=notify, watchdog, capability bounding set, sandbox) and writes the
+# guest's disks to PostgreSQL on the host; an NVMe hot-add becomes a row and its removal a
+# tombstone; the watchdog is fed, SIGHUP reloads, SIGTERM stops it cleanly (tests/lab/systemd.sh).
+LAB_KIND=hotplug
+LAB_INIT=systemd
+LAB_DESCRIPTION="systemd PID 1: udev starts diskinv-agent.service (hardened, notify, watchdog) -> host PostgreSQL"
+LAB_MACHINE_ID=d15c1a0b0000000000000000000000b2
+lab_host_setup() {
+  ensure_packages postgresql-15
+  lab_pg_start "$LAB_RUN/pg" && "$DISKINV_BIN" db migrate --database-url "$LAB_PG_URL" >/dev/null &&
+    printf 'database_url = postgresql://postgres@10.0.2.2:%s/diskinv\n' "$LAB_PG_PORT" >"$LAB_RUN/diskinv.conf"
+}
+lab_host_teardown() { lab_pg_stop; }
+lab_initrd_extra() {
+  # A short watchdog, so the test sees several periods pass (the package ships 30 s).
+  printf '[Service]\nWatchdogSec=5s\n' >"$LAB_RUN/watchdog.conf"
+  lab_systemd_cpio "$1" "$LAB_MACHINE_ID" lab-systemd "$LAB_RUN/watchdog.conf"
+}
+lab_qemu() {
+  echo -netdev; echo "user,id=n0"
+  echo -device; echo "virtio-net-pci,netdev=n0,romfile="
+  echo -device; echo "pcie-root-port,id=rp1,chassis=1,slot=1"
+  echo -drive; echo "file=$(lab_image base 32),if=none,id=base,format=raw"
+  echo -drive; echo "file=$(lab_image hpn 32),if=none,id=hpn,format=raw"
+  echo -device; echo "virtio-scsi-pci,id=scsi0"
+  echo -device; echo "scsi-hd,bus=scsi0.0,scsi-id=0,lun=0,drive=base,serial=LABSDBASE"
+}
+# until SQL prints WANT (at most 60 s): the agent writes asynchronously.
+_lab_db_wait() {
+  local i got
+  for i in $(seq 1 120); do
+    got=$(lab_pg_sql "$1" 2>&1)
+    [ "$got" = "$2" ] && { echo "db: $1 -> $got"; return 0; }
+    sleep 0.5
+  done
+  echo "db: $1 -> '$got', want '$2'"
+  return 1
+}
+lab_host() {
+  local disk="SELECT d.state || ' ' || (d.removed_at IS NOT NULL) FROM diskinv.disk d JOIN diskinv.node n ON n.id = d.node_id WHERE n.machine_id = '$LAB_MACHINE_ID' AND d.serial"
+  case $1 in
+    db_base) _lab_db_wait "$disk = 'LABSDBASE'" "present false" &&
+             _lab_db_wait "SELECT hostname FROM diskinv.node WHERE machine_id = '$LAB_MACHINE_ID'" lab-systemd ;;
+    nvme_add) qmp device_add '{"driver": "nvme", "id": "hpnvme", "bus": "rp1", "serial": "LABSDNVME", "drive": "hpn"}' ;;
+    db_nvme_row) _lab_db_wait "$disk = 'LABSDNVME'" "present false" ;;
+    nvme_del) qmp device_del '{"id": "hpnvme"}' ;;
+    db_nvme_tombstone) _lab_db_wait "$disk = 'LABSDNVME'" "removed true" &&
+                       _lab_db_wait "$disk = 'LABSDBASE'" "present false" ;;
+    *) echo "no host step $1"; return 1 ;;
+  esac
+}
+lab_guest() {
+  # systemctl show -P PROPERTY of the agent's unit.
+  agent() { systemctl show -P "$1" diskinv-agent.service; }
+  wait_for /dev/sda
+  # 1. Nothing enables the unit here: only sda's udev record (TAG+="systemd",
+  #    SYSTEMD_WANTS+="diskinv-agent.service") can start it. Type=notify: "active" means the
+  #    agent sent READY=1 after its first full sync.
+  local i=0
+  while [ "$(agent ActiveState)" != active ] && [ $i -lt 900 ]; do sleep 0.1; i=$((i + 1)); done
+  systemctl show diskinv-agent.service >/lab/out/agent-show-start.txt
+  systemctl status diskinv-agent.service >/lab/out/agent-status-start.txt 2>&1
+  [ "$(agent ActiveState)" = active ] || fail "diskinv-agent.service is $(agent ActiveState)/$(agent SubState)"
+  echo "agent active at $(cut -d' ' -f1 /proc/uptime) s; WantedBy=$(agent WantedBy)"
+  case " $(agent WantedBy) " in
+    *-block-sda.device*) ;;
+    *) fail "diskinv-agent.service is not wanted by sda's device unit: '$(agent WantedBy)'" ;;
+  esac
+  [ "$(agent Type)" = notify ] || fail "Type=$(agent Type)"
+  [ "$(agent WatchdogUSec)" = 5s ] || fail "WatchdogUSec=$(agent WatchdogUSec)"
+  [ -n "$(agent StatusText)" ] || fail "the agent sent no STATUS="
+  echo "STATUS: $(agent StatusText)"
+  local pid
+  pid=$(agent MainPID)
+  # 2. The sandbox as the process sees it: only CAP_NET_ADMIN (bit 12) can ever be held,
+  #    no new privileges, seccomp filter on; the agent still reads sysfs and the udev db.
+  grep -E '^(CapBnd|CapEff|NoNewPrivs|Seccomp):' "/proc/$pid/status" | tee /lab/out/agent-proc-status.txt
+  grep -q '^CapBnd:[[:space:]]*0000000000001000$' "/proc/$pid/status" || fail "capability bounding set"
+  grep -q '^NoNewPrivs:[[:space:]]*1$' "/proc/$pid/status" || fail "NoNewPrivs"
+  grep -q '^Seccomp:[[:space:]]*2$' "/proc/$pid/status" || fail "no seccomp filter"
+  # 3. Events reach the sandboxed agent (netlink allowed by RestrictAddressFamilies).
+  start_events
+  snapshot boot
+  host_step db_base
+  host_step nvme_add && wait_for /dev/nvme0n1 && snapshot nvme_add
+  host_step db_nvme_row
+  host_step nvme_del && wait_gone /dev/nvme0n1 && snapshot nvme_del
+  host_step db_nvme_tombstone
+  # 4. The watchdog (5 s here): after three periods the same process runs, never restarted.
+  sleep 15
+  [ "$(agent MainPID)" = "$pid" ] || fail "the agent was restarted (pid $pid -> $(agent MainPID))"
+  [ "$(agent NRestarts)" = 0 ] || fail "NRestarts=$(agent NRestarts)"
+  [ "$(agent ActiveState)" = active ] || fail "after 15 s: $(agent ActiveState)"
+  # 5. ExecReload (SIGHUP) keeps the process; stop (SIGTERM) ends it with status 0.
+  systemctl reload diskinv-agent.service || fail "systemctl reload failed"
+  sleep 2
+  [ "$(agent MainPID)" = "$pid" ] && [ "$(agent ActiveState)" = active ] || fail "after reload: $(agent ActiveState) pid $(agent MainPID)"
+  systemctl stop diskinv-agent.service || fail "systemctl stop failed"
+  systemctl show diskinv-agent.service >/lab/out/agent-show-stop.txt
+  [ "$(agent Result)" = success ] || fail "Result=$(agent Result)"
+  [ "$(agent ExecMainStatus)" = 0 ] || fail "ExecMainStatus=$(agent ExecMainStatus)"
+  [ "$(agent ActiveState)" = inactive ] || fail "after stop: $(agent ActiveState)"
+  journalctl -u diskinv-agent.service --no-pager >/lab/out/agent-journal.txt 2>&1
+}
+lab_expect() {
+  cat <<'X'
+knames sda
+[boot]
+knames sda
+[nvme_add]
+knames sda nvme0n1
+event add nvme0n1
+nvme0n1 serial LABSDNVME
+[nvme_del]
+knames sda
+event remove nvme0n1
+X
+}
