@@ -32,9 +32,12 @@ ensure_packages() {
 }
 
 # configure_and_build BUILD_DIR [cmake args...]
+# DISKINV_BUILD_TARGETS (space-separated): build only these targets (default: all).
 configure_and_build() {
   local dir=$1; shift
   cmake -S "$DISKINV_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >"$dir.configure.log" 2>&1 ||
     { cat "$dir.configure.log" >&2; die "cmake configure failed (log above)"; }
-  cmake --build "$dir" -j"$(nproc)" || die "build failed"
+  local -a targets=()
+  [ -n "${DISKINV_BUILD_TARGETS:-}" ] && read -r -a targets <<<"--target $DISKINV_BUILD_TARGETS"
+  cmake --build "$dir" -j"$(nproc)" "${targets[@]}" || die "build failed"
 }
