@@ -5,7 +5,10 @@
 #   there), trust authentication, database "diskinv"; sets LAB_PG_PORT and LAB_PG_URL (for the
 #   host; the guest uses 10.0.2.2 and the same port).
 # lab_pg_sql SQL: runs SQL in that database, prints the rows unaligned (psql -Atc).
+# lab_pg_wait SQL WANT: until SQL prints WANT (at most 60 s; the agent writes asynchronously).
 # lab_pg_stop: stops the server and removes DIR.
+# lab_store_qemu BASE_SERIAL: QEMU arguments of the store scenarios: the user network, a PCIe
+#   root port for a hot-added NVMe controller (drive "hpn"), a virtio-scsi disk BASE_SERIAL.
 : "${LAB_PG_BIN:=/usr/lib/postgresql/15/bin}"
 
 lab_pg_start() {
@@ -32,4 +35,25 @@ lab_pg_stop() {
   runuser -u postgres -- "$LAB_PG_BIN/pg_ctl" -D "$LAB_PG_DIR/data" -m immediate -w stop >/dev/null 2>&1
   rm -rf "$LAB_PG_DIR"
   LAB_PG_DIR=
+}
+
+lab_pg_wait() {
+  local i got
+  for i in $(seq 1 120); do
+    got=$(lab_pg_sql "$1" 2>&1)
+    [ "$got" = "$2" ] && { echo "db: $1 -> $got"; return 0; }
+    sleep 0.5
+  done
+  echo "db: $1 -> '$got', want '$2'"
+  return 1
+}
+
+lab_store_qemu() {
+  echo -netdev; echo "user,id=n0"
+  echo -device; echo "virtio-net-pci,netdev=n0,romfile="
+  echo -device; echo "pcie-root-port,id=rp1,chassis=1,slot=1"
+  echo -drive; echo "file=$(lab_image base 32),if=none,id=base,format=raw"
+  echo -drive; echo "file=$(lab_image hpn 32),if=none,id=hpn,format=raw"
+  echo -device; echo "virtio-scsi-pci,id=scsi0"
+  echo -device; echo "scsi-hd,bus=scsi0.0,scsi-id=0,lun=0,drive=base,serial=$1"
 }

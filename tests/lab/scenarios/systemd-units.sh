@@ -18,36 +18,17 @@ lab_initrd_extra() {
   printf '[Service]\nWatchdogSec=5s\n' >"$LAB_RUN/watchdog.conf"
   lab_systemd_cpio "$1" "$LAB_MACHINE_ID" lab-systemd "$LAB_RUN/watchdog.conf"
 }
-lab_qemu() {
-  echo -netdev; echo "user,id=n0"
-  echo -device; echo "virtio-net-pci,netdev=n0,romfile="
-  echo -device; echo "pcie-root-port,id=rp1,chassis=1,slot=1"
-  echo -drive; echo "file=$(lab_image base 32),if=none,id=base,format=raw"
-  echo -drive; echo "file=$(lab_image hpn 32),if=none,id=hpn,format=raw"
-  echo -device; echo "virtio-scsi-pci,id=scsi0"
-  echo -device; echo "scsi-hd,bus=scsi0.0,scsi-id=0,lun=0,drive=base,serial=LABSDBASE"
-}
-# until SQL prints WANT (at most 60 s): the agent writes asynchronously.
-_lab_db_wait() {
-  local i got
-  for i in $(seq 1 120); do
-    got=$(lab_pg_sql "$1" 2>&1)
-    [ "$got" = "$2" ] && { echo "db: $1 -> $got"; return 0; }
-    sleep 0.5
-  done
-  echo "db: $1 -> '$got', want '$2'"
-  return 1
-}
+lab_qemu() { lab_store_qemu LABSDBASE; }
 lab_host() {
   local disk="SELECT d.state || ' ' || (d.removed_at IS NOT NULL) FROM diskinv.disk d JOIN diskinv.node n ON n.id = d.node_id WHERE n.machine_id = '$LAB_MACHINE_ID' AND d.serial"
   case $1 in
-    db_base) _lab_db_wait "$disk = 'LABSDBASE'" "present false" &&
-             _lab_db_wait "SELECT hostname FROM diskinv.node WHERE machine_id = '$LAB_MACHINE_ID'" lab-systemd ;;
+    db_base) lab_pg_wait "$disk = 'LABSDBASE'" "present false" &&
+             lab_pg_wait "SELECT hostname FROM diskinv.node WHERE machine_id = '$LAB_MACHINE_ID'" lab-systemd ;;
     nvme_add) qmp device_add '{"driver": "nvme", "id": "hpnvme", "bus": "rp1", "serial": "LABSDNVME", "drive": "hpn"}' ;;
-    db_nvme_row) _lab_db_wait "$disk = 'LABSDNVME'" "present false" ;;
+    db_nvme_row) lab_pg_wait "$disk = 'LABSDNVME'" "present false" ;;
     nvme_del) qmp device_del '{"id": "hpnvme"}' ;;
-    db_nvme_tombstone) _lab_db_wait "$disk = 'LABSDNVME'" "removed true" &&
-                       _lab_db_wait "$disk = 'LABSDBASE'" "present false" ;;
+    db_nvme_tombstone) lab_pg_wait "$disk = 'LABSDNVME'" "removed true" &&
+                       lab_pg_wait "$disk = 'LABSDBASE'" "present false" ;;
     *) echo "no host step $1"; return 1 ;;
   esac
 }
