@@ -39,10 +39,7 @@ Result<std::unique_ptr<AgentMetrics>> AgentMetrics::Register(MetricsRegistry* r,
                                                              std::string_view version,
                                                              const AgentCounters* counters) {
   std::unique_ptr<AgentMetrics> m(new AgentMetrics());
-  auto build =
-      r->AddGauge("diskinv_build_info", "Always 1; the version label is this build's", {"version"});
-  if (!build.ok()) return build.status();
-  (*build)->WithLabels({std::string(version)}).Set(1);
+  if (Status st = AddBuildInfo(r, version); !st.ok()) return st;
   auto disks = r->AddGauge("diskinv_disks",
                            "Whole disks by state (present, removed) and transport (nvme, sas, "
                            "sata, virtio, ...; none when the kernel reports none)",

@@ -45,10 +45,7 @@ Result<std::unique_ptr<ReconcileMetrics>> ReconcileMetrics::Register(
     MetricsRegistry* r, std::string_view version, const ReconcilerStats* reconciler,
     const ConsumerStats* consumer) {
   std::unique_ptr<ReconcileMetrics> m(new ReconcileMetrics());
-  auto build =
-      r->AddGauge("diskinv_build_info", "Always 1; the version label is this build's", {"version"});
-  if (!build.ok()) return build.status();
-  (*build)->WithLabels({std::string(version)}).Set(1);
+  if (Status st = AddBuildInfo(r, version); !st.ok()) return st;
   auto lag_s = r->AddGauge("diskinv_cdc_lag_seconds",
                            "How long the consumer trails the server (walsender flush lag; while "
                            "not streaming, the time since the stream stopped)",

@@ -89,6 +89,24 @@ class AgentOps : public ::testing::Test {
     return t;
   }
 
+  // Whether the database has a present disk row for `kname`, within `timeout`.
+  static bool WaitDiskPresent(CdcDatabase& db, const std::string& kname,
+                              std::chrono::milliseconds timeout = 10s) {
+    return WaitFor(
+        [&] {
+          return db.Int("SELECT count(*) FROM diskinv.disk WHERE state = 'present' AND kname = '" +
+                        kname + "'") == 1;
+        },
+        timeout);
+  }
+
+  // Still running; SIGTERM ends it with 0.
+  static void ExpectCleanStop(AgentProcess& agent) {
+    EXPECT_TRUE(agent.alive()) << agent.LogText();
+    agent.Signal(SIGTERM);
+    EXPECT_EQ(agent.WaitExit(), 0) << agent.LogText();
+  }
+
   static std::string Cli(const CdcDatabase& db, const std::string& args, int expect = 0) {
     int rc = -1;
     std::string out = testing::Diskinv(db.url, args, &rc);
@@ -155,9 +173,7 @@ TEST_F(AgentOps, IgnoredDeviceIsNeverInventoriedAndOneThatBecomesIgnoredIsTombst
       [&] { return state("disk", k) == "removed" && state("partition", kp) == "removed"; }, 15s))
       << state("disk", k) << " " << state("partition", kp) << "\n"
       << agent.LogText();
-  EXPECT_TRUE(agent.alive());
-  agent.Signal(SIGTERM);
-  EXPECT_EQ(agent.WaitExit(), 0) << agent.LogText();
+  ExpectCleanStop(agent);
 }
 
 // `diskinv reconcile --once` writes the desired tuning of a pool's loop device; the running
@@ -176,13 +192,7 @@ TEST_F(AgentOps, DaemonAppliesDesiredTuningToALoopDeviceAndReportsIt) {
   AgentProcess agent(dir_, Config(db.url, "resync_interval = 2s\n"),
                      {{"DISKINV_EVENTS", "kernel"}});
   ASSERT_TRUE(agent.WaitReady()) << agent.LogText();
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        return db.Int("SELECT count(*) FROM diskinv.disk WHERE state = 'present' AND kname = '" +
-                      kname + "'") == 1;
-      },
-      10s))
-      << agent.LogText();
+  ASSERT_TRUE(WaitDiskPresent(db, kname)) << agent.LogText();
   ASSERT_TRUE(Scrape([](const PromText& s) {
     return PromValue(s, "diskinv_agent_tuning_connected") == 1;
   })) << agent.LogText();
@@ -228,8 +238,7 @@ TEST_F(AgentOps, DaemonAppliesDesiredTuningToALoopDeviceAndReportsIt) {
       },
       5s))
       << agent.LogText();
-  agent.Signal(SIGTERM);
-  EXPECT_EQ(agent.WaitExit(), 0) << agent.LogText();
+  ExpectCleanStop(agent);
   std::ofstream(q + "read_ahead_kb") << orig_ra;  // the agent is gone: nothing repairs it now
   EXPECT_EQ(ReadSys(q + "read_ahead_kb"), orig_ra);
 }
@@ -259,16 +268,8 @@ TEST_F(AgentOps, FailingSelfCheckLeavesTheAgentRunningDegraded) {
   // Still doing its job: a new loop device gets its row.
   auto loop = testing::LoopDevice::Attach(16 << 20, dir_);
   ASSERT_TRUE(loop.ok()) << loop.status().message();
-  EXPECT_TRUE(WaitFor(
-      [&] {
-        return db.Int("SELECT count(*) FROM diskinv.disk WHERE state = 'present' AND kname = '" +
-                      loop->name() + "'") == 1;
-      },
-      10s))
-      << agent.LogText();
-  EXPECT_TRUE(agent.alive());
-  agent.Signal(SIGTERM);
-  EXPECT_EQ(agent.WaitExit(), 0) << agent.LogText();
+  EXPECT_TRUE(WaitDiskPresent(db, loop->name())) << agent.LogText();
+  ExpectCleanStop(agent);
 }
 
 // A loss at the very end of a burst leaves no later event to show a SEQNUM gap, and with
@@ -304,9 +305,7 @@ TEST_F(AgentOps, LossAtTheTailOfABurstIsFoundByTheIdleCheck) {
   EXPECT_EQ(PromValue(*t, "diskinv_agent_enobufs_total"), 0);  // silent: the hook's point
   EXPECT_GE(PromValue(*t, "diskinv_agent_events_lost_total"), 1);
   EXPECT_TRUE(agent.Logged("warning", "events lost or skipped")) << agent.LogText();
-  EXPECT_TRUE(agent.alive());
-  agent.Signal(SIGTERM);
-  EXPECT_EQ(agent.WaitExit(), 0) << agent.LogText();
+  ExpectCleanStop(agent);
 }
 
 }  // namespace
