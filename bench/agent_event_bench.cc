@@ -146,7 +146,7 @@ void BM_EventToCommit(benchmark::State& state) {
   opt.handle_signals = false;
   CommitWatch watch;
   Agent agent(opt);
-  agent.SetObserver(&watch);
+  agent.AddObserver(&watch);
   std::thread runner([&] { (void)agent.Run(); });
   // Let the first walk and sync finish and the attach events drain.
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));

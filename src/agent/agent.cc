@@ -1,12 +1,14 @@
 #include "agent/agent.h"
 
 #include <fmt/format.h>
+#include <linux/netlink.h>
 #include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,10 +21,13 @@
 #include "agent/live_inventory.h"
 #include "agent/node_identity.h"
 #include "common/logging.h"
+#include "common/parse.h"
 #include "sysfs/real_sysfs_reader.h"
+#include "sysfs/udev_db.h"
 #include "sysfs/walker.h"
 #include "uevent/coalescer.h"
 #include "uevent/netlink_socket.h"
+#include "uevent/self_check.h"
 #include "uevent/udev_monitor.h"
 
 namespace diskinv {
@@ -38,6 +43,10 @@ spdlog::logger& Log() {
 }
 
 double Seconds(Clock::duration d) { return duration<double>(d).count(); }
+
+// How long a source must be quiet after activity before CheckIdle() looks for a tail loss
+// (docs/uevent.md): long enough that a burst is over, short against the resync interval.
+constexpr milliseconds kIdleCheckDelay{100};
 
 std::string DiffSummary(const InventoryDiff& d) {
   std::vector<std::string> parts;
@@ -120,9 +129,20 @@ Status Agent::OpenSources() {
   bool asked = ev != EventSources::kAuto;
   if (ev == EventSources::kAuto) ev = c.sysroot == "/" ? EventSources::kBoth : EventSources::kNone;
   if (ev == EventSources::kBoth || ev == EventSources::kKernel) {
-    auto k = NetlinkSocket::Open({.receive_buffer_bytes = c.rcvbuf, .subsystems = {"block"}});
+    auto k = NetlinkSocket::Open(
+        {.receive_buffer_bytes = c.rcvbuf, .subsystems = {"block"}, .sysroot = c.sysroot});
     if (k.ok()) {
       kernel_ = std::move(*k);
+      // Test hook (like DISKINV_CDC_FAULT): an overflow drops events without ENOBUFS, the
+      // way a loss at the very end of a burst looks (only the idle check can see it).
+      if (const char* f = std::getenv("DISKINV_AGENT_FAULT");
+          f != nullptr && std::string_view(f) == "netlink-no-enobufs") {
+        int one = 1;
+        if (setsockopt(kernel_->fd(), SOL_NETLINK, NETLINK_NO_ENOBUFS, &one, sizeof one) != 0) {
+          return Status::FromErrno(errno, "DISKINV_AGENT_FAULT: NETLINK_NO_ENOBUFS");
+        }
+        Log().warn("DISKINV_AGENT_FAULT=netlink-no-enobufs: kernel socket overflows are silent");
+      }
     } else if (asked) {
       return Status(k.status().code(), "kernel uevents: " + k.status().message());
     } else {
@@ -138,6 +158,7 @@ Status Agent::OpenSources() {
         if (root_->Exists(fmt::format("{}/udev/rules.d/60-diskinv.rules", dir))) tag = "diskinv";
       }
     }
+    udev_tag_ = tag;
     UdevMonitorOptions uo;
     uo.subsystem = "block";
     if (!tag.empty()) uo.tag = tag;
@@ -172,7 +193,7 @@ Status Agent::Start() {
   co.max_delay = c.coalesce_max_delay;
   co.burst_threshold = c.burst_threshold;
   coalescer_ = std::make_unique<Coalescer>(co);
-  walker_ = std::make_unique<Walker>(*root_, WalkOptions{});
+  walker_ = std::make_unique<Walker>(*root_, WalkOptions{.skip_ignored = true});
   live_ = std::make_unique<LiveInventory>(*walker_);
   Log().info("node {} (machine-id {}), sysroot {}, events: kernel {}, udev {}", node_info_.hostname,
              node_info_.machine_id, c.sysroot, kernel_ ? "on" : "off", udev_ ? "on" : "off");
@@ -188,6 +209,9 @@ Status Agent::Start() {
   startup_.synced = TryDatabase();
   startup_.sync = Clock::now() - t1;
   if (node_) startup_.node = *node_;
+  self_check_failed_ = false;
+  counters_.self_check_ok.Set(-1);
+  if (!opt_.once) SelfCheck("start-up");
   UpdateStatus();
   if (observer_) observer_->OnStarted(startup_);
   (void)notify_.Ready(startup_.synced ? fmt::format("watching {} devices", startup_.devices)
@@ -198,6 +222,9 @@ Status Agent::Start() {
 void Agent::Teardown() {
   kernel_.reset();
   udev_.reset();
+  // New sources count from 0 again.
+  kernel_seen_ = udev_seen_ = SourceSeen{};
+  kernel_idle_ = udev_idle_ = IdleCheck{};
   coalescer_.reset();
   live_.reset();
   walker_.reset();
@@ -374,6 +401,10 @@ void Agent::UpdateStatus() {
                     "memory: {}",
                     n, failures_, last_db_error_.empty() ? "not connected" : last_db_error_)
               : fmt::format("{} devices; database in sync", n);
+  if (self_check_failed_) {
+    status = fmt::format("uevent self-check failed ({}), walking every {:.0f} s; {}",
+                         self_check_error_, Seconds(opt_.config.self_check_retry), status);
+  }
   (void)notify_.SetStatus(status.substr(0, 400));
 }
 
@@ -384,32 +415,178 @@ void Agent::PingWatchdog(TimePoint now) {
   next_watchdog_ = now + std::chrono::duration_cast<Clock::duration>(*wd / 2);
 }
 
-bool Agent::ReadSource(UeventSource& src, bool kernel) {
-  bool ok = true;
+void Agent::ReadSource(bool kernel) {
+  UeventSource& src = kernel ? *kernel_ : *udev_;
+  uint64_t before = src.stats().datagrams;
   // Bounded per loop iteration so that signals and timers are never starved by a storm.
   for (int round = 0; round < 64; ++round) {
     auto got = src.Receive(256);
     if (!got.ok()) {
-      Log().error(
-          "{} uevent source failed: {}; closing it, walking now and relying on the other "
-          "source and the periodic resync",
-          src.name(), got.status().message());
-      coalescer_->Push(SourceEvent(Resync{ResyncReason::kOverflow, 0, got.status().message()}));
-      ok = false;
-      break;
+      CloseSource(kernel, got.status());
+      return;
     }
     size_t n = got->size();
     coalescer_->Push(std::move(*got));
     if (n < 256) break;
   }
-  const UeventSourceStats& s = src.stats();
+  CountSourceStats(kernel);
+  if (src.stats().datagrams != before) {
+    IdleCheck& idle = kernel ? kernel_idle_ : udev_idle_;
+    idle.armed = true;
+    idle.due = Clock::now() + kIdleCheckDelay;
+  }
+}
+
+void Agent::CountSourceStats(bool kernel) {
+  const UeventSource* src = kernel ? kernel_.get() : udev_.get();
+  if (src == nullptr) return;
+  const UeventSourceStats& s = src->stats();
   SourceSeen& seen = kernel ? kernel_seen_ : udev_seen_;
   (kernel ? counters_.kernel_events : counters_.udev_events).Add(s.accepted - seen.accepted);
   counters_.events_rejected.Add(s.rejected.total() - seen.rejected);
   counters_.enobufs.Add(s.overflows - seen.overflows);
-  counters_.seqnum_gaps.Add(s.seqnum_gaps - seen.gaps);
-  seen = {s.accepted, s.rejected.total(), s.overflows, s.seqnum_gaps};
-  return ok;
+  // A tail loss is counted as a gap by the source too: count it once, as what it is.
+  uint64_t tails = s.tail_losses - seen.tail_losses;
+  counters_.tail_losses.Add(tails);
+  counters_.seqnum_gaps.Add(s.seqnum_gaps - seen.gaps - tails);
+  seen = {s.accepted, s.rejected.total(), s.overflows, s.seqnum_gaps, s.tail_losses};
+}
+
+void Agent::CloseSource(bool kernel, const Status& why) {
+  std::unique_ptr<UeventSource>& src = kernel ? kernel_ : udev_;
+  Log().error(
+      "{} uevent source failed: {}; closing it, walking now and relying on the other "
+      "source and the periodic resync",
+      src->name(), why.message());
+  CountSourceStats(kernel);
+  coalescer_->Push(SourceEvent(Resync{ResyncReason::kOverflow, 0, why.message()}));
+  src.reset();
+  (kernel ? kernel_seen_ : udev_seen_) = SourceSeen{};
+  (kernel ? kernel_idle_ : udev_idle_) = IdleCheck{};
+}
+
+void Agent::CheckIdleSources(TimePoint now) {
+  for (bool kernel : {true, false}) {
+    IdleCheck& idle = kernel ? kernel_idle_ : udev_idle_;
+    UeventSource* src = kernel ? kernel_.get() : udev_.get();
+    if (src == nullptr || !idle.armed || now < idle.due) continue;
+    idle.armed = false;
+    auto got = src->CheckIdle();
+    if (!got.ok()) {
+      CloseSource(kernel, got.status());
+      continue;
+    }
+    bool events = std::any_of(got->begin(), got->end(), [](const SourceEvent& e) {
+      return std::holds_alternative<Uevent>(e);
+    });
+    coalescer_->Push(std::move(*got));
+    CountSourceStats(kernel);
+    if (events) {  // not quiet after all: look again after these
+      idle.armed = true;
+      idle.due = now + kIdleCheckDelay;
+    }
+  }
+}
+
+// A kernel event for a device udevd has not processed yet (its first "add", or the "change"
+// that attaches a loop device right after LOOP_CTL_ADD) arrives before udevd has written the
+// device's udev record, which holds the DISKINV_IGNORE decision and the identifiers rules
+// import. While udevd runs (its control socket exists) and the udev source is open, udevd's
+// own event follows once the record is written, and only for devices our rule tags: leave
+// the device to it, so that an ignored device is never inventoried, not even for a moment.
+// (A full walk that runs while udevd works lists such a device; udevd's event then removes
+// it again.) Without udevd nothing is deferred.
+bool Agent::AwaitsUdev(const Uevent& e) const {
+  if (!udev_ || e.origin != UeventOrigin::kKernel) return false;
+  if (e.action == UeventAction::kRemove || e.action == UeventAction::kMove) return false;
+  if (!e.major || !e.minor || !root_->Exists("run/udev/control")) return false;
+  return !root_->Exists(fmt::format("run/udev/data/b{}:{}", *e.major, *e.minor));
+}
+
+std::string Agent::SelfCheckDevice(bool* udev_sees_it) const {
+  *udev_sees_it = true;
+  const std::string& want = opt_.config.self_check;
+  if (want != "auto") return want;
+  auto names = root_->ListDir("sys/block");
+  if (!names.ok()) return "";
+  std::vector<std::string> sorted;
+  for (const auto& e : *names) sorted.push_back(e.name);
+  std::sort(sorted.begin(), sorted.end());
+  // A whole disk whose udev record exists, is not ignored and, when the udev monitor filters by
+  // tag, carries the tag (udev keeps tags in TAGS, which the filter matches): both sources
+  // then report its event. Failing that, any disk, for the kernel source alone.
+  for (const std::string& name : sorted) {
+    auto dev = root_->ReadFile("sys/block/" + name + "/dev", 64);
+    if (!dev.ok()) continue;
+    std::string devnum(Trim(*dev));
+    auto rec = root_->ReadFile("run/udev/data/b" + devnum, 256 * 1024);
+    if (!rec.ok()) continue;
+    UdevRecord u = ParseUdevDbRecord(*rec);
+    const std::string* ignore = u.Get("DISKINV_IGNORE");
+    if (ignore != nullptr && *ignore == "1") continue;
+    if (!udev_tag_.empty() && std::find(u.tags.begin(), u.tags.end(), udev_tag_) == u.tags.end()) {
+      continue;
+    }
+    return name;
+  }
+  *udev_sees_it = false;
+  return sorted.empty() ? "" : sorted.front();
+}
+
+void Agent::SelfCheck(std::string_view why) {
+  const AgentConfig& c = opt_.config;
+  if (c.self_check == "off" || (!kernel_ && !udev_)) return;
+  bool udev_sees_it = true;
+  std::string device = SelfCheckDevice(&udev_sees_it);
+  std::vector<UeventSource*> sources;
+  if (kernel_) sources.push_back(kernel_.get());
+  if (udev_ && udev_sees_it) sources.push_back(udev_.get());
+  if (device.empty() || sources.empty()) {
+    Log().info("uevent self-check ({}) skipped: {}", why,
+               device.empty() ? "no block device to trigger"
+                              : fmt::format("no disk carries the udev tag {} yet", udev_tag_));
+    return;
+  }
+  if (udev_ && !udev_sees_it) {
+    Log().info(
+        "uevent self-check ({}): the udev source is not checked: no disk carries the "
+        "udev tag {} yet",
+        why, udev_tag_);
+  }
+  PingWatchdog(Clock::now());
+  auto r = RunSelfCheck(
+      sources,
+      {.sysroot = c.sysroot, .device = device, .timeout = c.self_check_timeout, .tag = "selftest"},
+      [this](size_t, SourceEvent ev) { coalescer_->Push(std::move(ev)); });
+  CountSourceStats(true);
+  CountSourceStats(false);
+  PingWatchdog(Clock::now());
+  if (r.ok()) {
+    std::vector<std::string> trips;
+    double slowest = 0;
+    for (size_t i = 0; i < sources.size(); ++i) {
+      double ms = static_cast<double>(r->round_trip[i].count()) / 1000.0;
+      slowest = std::max(slowest, ms / 1000.0);
+      trips.push_back(fmt::format("{} {:.2f} ms", sources[i]->name(), ms));
+    }
+    counters_.self_check_ok.Set(1);
+    counters_.self_check_seconds.Set(slowest);
+    Log().info("uevent self-check ({}) passed on {}: {}{}", why, r->device, fmt::join(trips, ", "),
+               self_check_failed_ ? "; leaving degraded mode" : "");
+    self_check_failed_ = false;
+    self_check_error_.clear();
+  } else {
+    counters_.self_check_ok.Set(0);
+    counters_.self_check_failures.Add();
+    self_check_failed_ = true;
+    self_check_error_ = r.status().message();
+    next_self_check_ = Clock::now() + c.self_check_retry;
+    Log().error(
+        "uevent self-check ({}) on {} failed: {}; events may be missed: the agent keeps "
+        "running, walks everything every {:.0f} s and checks again until a check passes",
+        why, device, self_check_error_, Seconds(c.self_check_retry));
+  }
+  UpdateStatus();
 }
 
 void Agent::ApplyCoalesced() {
@@ -426,6 +603,10 @@ void Agent::ApplyCoalesced() {
   counters_.events_coalesced.Add(coalescer_->stats().coalesced - coalesced_seen_);
   coalesced_seen_ = coalescer_->stats().coalesced;
   for (const CoalescerOutput& out : outs) {
+    if (const auto* ev = std::get_if<CoalescedEvent>(&out); ev && AwaitsUdev(ev->event)) {
+      counters_.events_deferred.Add();
+      continue;
+    }
     if (const auto* r = std::get_if<Resync>(&out)) {
       counters_.events_lost.Add(r->lost);
       Log().warn("events lost or skipped ({}: {}{}): walking everything", ToString(r->reason),
@@ -484,6 +665,9 @@ bool Agent::HandleReload() {
   if (has("resync_interval")) {
     next_resync_ = Clock::now() + opt_.config.resync_interval;
   }
+  if (has("metrics_listen")) {
+    Log().warn("reload: metrics_listen changes take effect when the agent restarts");
+  }
   if (!restart) {
     (void)notify_.Ready("configuration reloaded");
     UpdateStatus();
@@ -500,6 +684,9 @@ Agent::LoopEnd Agent::Loop() {
     if (opt_.config.resync_interval.count() > 0) wake = std::min(wake, next_resync_);
     if (behind_) wake = std::min(wake, next_db_attempt_);
     if (notify_.watchdog_interval()) wake = std::min(wake, next_watchdog_);
+    if (kernel_idle_.armed) wake = std::min(wake, kernel_idle_.due);
+    if (udev_idle_.armed) wake = std::min(wake, udev_idle_.due);
+    if (self_check_failed_) wake = std::min(wake, next_self_check_);
     if (!reprobe_.empty()) wake = now;
     std::vector<pollfd> fds;
     fds.push_back({wake_fd_, POLLIN, 0});
@@ -507,6 +694,7 @@ Agent::LoopEnd Agent::Loop() {
     size_t first_source = fds.size();
     if (kernel_) fds.push_back({kernel_->fd(), POLLIN, 0});
     if (udev_) fds.push_back({udev_->fd(), POLLIN, 0});
+    size_t end_sources = fds.size();
     auto ms = std::chrono::ceil<milliseconds>(std::max(wake - now, Clock::duration::zero()));
     int n = poll(fds.data(), fds.size(), static_cast<int>(ms.count()));
     if (n < 0 && errno != EINTR) {
@@ -529,15 +717,12 @@ Agent::LoopEnd Agent::Loop() {
       }
     }
     if (stop_) break;
-    for (size_t i = first_source; i < fds.size(); ++i) {
+    for (size_t i = first_source; i < end_sources; ++i) {
       if (!(fds[i].revents & (POLLIN | POLLERR))) continue;
       bool kernel = kernel_ && fds[i].fd == kernel_->fd();
-      if (!ReadSource(kernel ? *kernel_ : *udev_, kernel)) {
-        (kernel ? kernel_ : udev_).reset();
-        kernel_seen_ = kernel ? SourceSeen{} : kernel_seen_;
-        udev_seen_ = kernel ? udev_seen_ : SourceSeen{};
-      }
+      if (kernel ? kernel_ != nullptr : udev_ != nullptr) ReadSource(kernel);
     }
+    CheckIdleSources(Clock::now());
     ApplyCoalesced();
     if (stop_) break;
     now = Clock::now();
@@ -545,8 +730,14 @@ Agent::LoopEnd Agent::Loop() {
       counters_.periodic_resyncs.Add();
       Walk(false, 0, "periodic resync");
     }
+    if (self_check_failed_ && now >= next_self_check_) {
+      counters_.periodic_resyncs.Add();
+      Walk(false, 0, "self-check failed");
+      SelfCheck("retry");
+    }
     if (behind_ && Clock::now() >= next_db_attempt_ && live_) TryDatabase();
     PingWatchdog(Clock::now());
+    if (observer_ && store_ && !behind_ && node_) observer_->OnStoreIdle(*node_, *store_);
     if (observer_) observer_->OnTick(Clock::now());
   }
   return LoopEnd::kStop;

@@ -48,8 +48,10 @@ struct StartupReport {
   std::string hostname;
 };
 
-// Work that follows the inventory plugs in here, on the agent thread: the desired-tuning
-// applier (src/agent/tuning*) is meant to be one. Calls must be quick; they run in the loop.
+// Work that follows the inventory plugs in here, on the agent thread: the metrics
+// (agent_metrics.h) and the desired-tuning applier (tuning_observer.h). Any number may be
+// added (Agent::AddObserver); each gets every call, in the order they were added. Calls must
+// be quick; they run in the loop.
 class AgentObserver {
  public:
   virtual ~AgentObserver() = default;
@@ -61,8 +63,39 @@ class AgentObserver {
   // After an event or a walk changed the inventory. `committed`: the database holds it now;
   // false while the database is down (it will get the difference later, in one sync).
   virtual void OnInventoryChanged(const Inventory&, const InventoryDiff&, bool /*committed*/) {}
+  // Once per loop iteration while the database holds the inventory (no write pending): the
+  // store's connection may be used for quick reads until the call returns.
+  virtual void OnStoreIdle(const NodeRef&, InventoryStore&) {}
   // Once per loop iteration (at least every second).
   virtual void OnTick(std::chrono::steady_clock::time_point) {}
+};
+
+// Fans every call out to the observers added, in order.
+class AgentObservers final : public AgentObserver {
+ public:
+  void Add(AgentObserver* o) {
+    if (o != nullptr) list_.push_back(o);
+  }
+  const std::vector<AgentObserver*>& list() const { return list_; }
+
+  void OnStarted(const StartupReport& r) override {
+    for (auto* o : list_) o->OnStarted(r);
+  }
+  void OnNodeRegistered(const NodeRef& n, InventoryStore& s) override {
+    for (auto* o : list_) o->OnNodeRegistered(n, s);
+  }
+  void OnInventoryChanged(const Inventory& inv, const InventoryDiff& d, bool committed) override {
+    for (auto* o : list_) o->OnInventoryChanged(inv, d, committed);
+  }
+  void OnStoreIdle(const NodeRef& n, InventoryStore& s) override {
+    for (auto* o : list_) o->OnStoreIdle(n, s);
+  }
+  void OnTick(std::chrono::steady_clock::time_point t) override {
+    for (auto* o : list_) o->OnTick(t);
+  }
+
+ private:
+  std::vector<AgentObserver*> list_;
 };
 
 struct AgentOptions {
@@ -93,8 +126,10 @@ class Agent {
   // Agent thread only (from an observer): re-probe one device soon, as if it had an event.
   void RequestReprobe(const std::string& kname);
 
-  void SetObserver(AgentObserver* observer) { observer_ = observer; }
+  // Before Run(); the observer must outlive it.
+  void AddObserver(AgentObserver* observer) { observers_.Add(observer); }
   const AgentCounters& counters() const { return counters_; }
+  AgentCounters& counters() { return counters_; }  // observers count their own work here
   const StartupReport& startup() const { return startup_; }
   const AgentConfig& config() const { return opt_.config; }
 
@@ -106,7 +141,16 @@ class Agent {
   void Teardown();
   Status OpenSources();
   LoopEnd Loop();
-  bool ReadSource(UeventSource& src, bool kernel);  // false: the source is broken
+  void ReadSource(bool kernel);  // closes the source when it is broken
+  void CountSourceStats(bool kernel);
+  void CloseSource(bool kernel, const Status& why);
+  // ~100 ms after a source went quiet: UeventSource::CheckIdle (loss at the tail of a burst).
+  void CheckIdleSources(TimePoint now);
+  // A kernel "add" of a device udevd has not processed yet (see agent.cc).
+  bool AwaitsUdev(const Uevent& event) const;
+  // The uevent self-check (uevent/self_check.h) on the open sources; see AgentConfig.
+  void SelfCheck(std::string_view why);
+  std::string SelfCheckDevice(bool* udev_sees_it) const;
   void ApplyCoalesced();
   void Walk(bool resync, uint64_t lost, std::string_view why);
   void WriteChange(const InventoryDiff& diff, bool full);
@@ -121,7 +165,8 @@ class Agent {
   AgentOptions opt_;
   AgentCounters counters_;
   SdNotifier notify_;
-  AgentObserver* observer_ = nullptr;
+  AgentObservers observers_;
+  AgentObserver* observer_ = &observers_;
   StartupReport startup_;
   int signal_fd_ = -1;
   int wake_fd_ = -1;
@@ -131,6 +176,15 @@ class Agent {
   std::unique_ptr<Walker> walker_;
   std::unique_ptr<LiveInventory> live_;
   std::unique_ptr<UeventSource> kernel_, udev_;
+  std::string udev_tag_;  // the udev monitor's tag filter in effect ("" none)
+  struct IdleCheck {
+    bool armed = false;  // the source had activity since its last idle check
+    TimePoint due{};
+  } kernel_idle_, udev_idle_;
+  // Self-check: failed means degraded (walk every self_check_retry, then check again).
+  bool self_check_failed_ = false;
+  std::string self_check_error_;
+  TimePoint next_self_check_{};
   std::unique_ptr<Coalescer> coalescer_;
   std::unique_ptr<InventoryStore> store_;
   NodeInfo node_info_;
@@ -149,7 +203,7 @@ class Agent {
   TimePoint next_resync_{}, next_watchdog_{};
   // Last values of the sources' and coalescer's own cumulative counters (for deltas).
   struct SourceSeen {
-    uint64_t accepted = 0, rejected = 0, overflows = 0, gaps = 0;
+    uint64_t accepted = 0, rejected = 0, overflows = 0, gaps = 0, tail_losses = 0;
   } kernel_seen_, udev_seen_;
   uint64_t coalesced_seen_ = 0;
 };

@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 
+#include "agent/metrics_server.h"
 #include "common/parse.h"
 #include "store/pg_connection.h"
 
@@ -174,6 +176,51 @@ const KeyDef kKeys[] = {
        return Status::Ok();
      },
      [](const AgentConfig& c) { return c.hostname; }},
+    {"metrics_listen",
+     [](std::string_view v, AgentConfig& c) {
+       if (!v.empty()) {
+         std::string host;
+         uint16_t port = 0;
+         if (Status s = SplitHostPort(v, &host, &port); !s.ok()) return s;
+       }
+       c.metrics_listen = v;
+       return Status::Ok();
+     },
+     [](const AgentConfig& c) { return c.metrics_listen; }},
+    {"self_check",
+     [](std::string_view v, AgentConfig& c) {
+       bool name =
+           !v.empty() && v != "." && v != ".." && std::all_of(v.begin(), v.end(), [](char ch) {
+             return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' ||
+                    ch == '.' || ch == ':' || ch == '!';
+           });
+       if (!name) return Bad(v, "is not auto, off or a kernel device name (sda, loop0)");
+       c.self_check = v;
+       return Status::Ok();
+     },
+     [](const AgentConfig& c) { return c.self_check; }},
+    {"self_check_timeout",
+     [](std::string_view v, AgentConfig& c) {
+       return SetDuration(v, c.self_check_timeout, milliseconds(100), std::chrono::seconds(60));
+     },
+     [](const AgentConfig& c) { return FormatDuration(c.self_check_timeout); }},
+    {"self_check_retry",
+     [](std::string_view v, AgentConfig& c) {
+       return SetDuration(v, c.self_check_retry, std::chrono::seconds(1), std::chrono::hours(24));
+     },
+     [](const AgentConfig& c) { return FormatDuration(c.self_check_retry); }},
+    {"tuning",
+     [](std::string_view v, AgentConfig& c) {
+       if (v == "on" || v == "true" || v == "yes" || v == "1") {
+         c.tuning = true;
+       } else if (v == "off" || v == "false" || v == "no" || v == "0") {
+         c.tuning = false;
+       } else {
+         return Bad(v, "is not on or off");
+       }
+       return Status::Ok();
+     },
+     [](const AgentConfig& c) { return std::string(c.tuning ? "on" : "off"); }},
 };
 
 const KeyDef* FindKey(std::string_view key) {

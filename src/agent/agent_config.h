@@ -48,6 +48,18 @@ struct AgentConfig {
   // for containers and tests. Empty: read them.
   std::string machine_id;
   std::string hostname;
+  // Prometheus endpoint HOST:PORT (docs/metrics.md); empty: none. Read at start only.
+  std::string metrics_listen;
+  // Start-up self-check of the uevent sources (uevent/self_check.h): "auto" picks a whole disk
+  // every open source should report (the udev tag filter passes it), "off" skips it, anything
+  // else is the kernel name of the device to trigger. A failing check does not stop the agent:
+  // it logs, reports it in STATUS and diskinv_agent_self_check_ok, walks every
+  // self_check_retry and repeats the check then, until one passes.
+  std::string self_check = "auto";
+  std::chrono::milliseconds self_check_timeout{std::chrono::seconds(5)};
+  std::chrono::milliseconds self_check_retry{std::chrono::minutes(1)};
+  // Apply the desired queue tuning of this node's disks (diskinv.disk_tuning) to sysfs.
+  bool tuning = true;
 
   // Every key as "key = value" lines, in the file format, the database password masked.
   std::string Describe() const;

@@ -42,7 +42,17 @@ void AgentCounters::ForEach(MetricVisitor& v) const {
     events_rejected);
   c("diskinv_agent_enobufs_total", "uevent socket receive-queue overflows (ENOBUFS)", enobufs);
   c("diskinv_agent_seqnum_gaps_total", "Kernel SEQNUM gaps or regressions", seqnum_gaps);
-  c("diskinv_agent_events_lost_total", "Events known lost (SEQNUM gaps, bursts)", events_lost);
+  c("diskinv_agent_events_lost_total", "Events known lost (SEQNUM gaps, tail losses, bursts)",
+    events_lost);
+  c("diskinv_agent_tail_losses_total",
+    "Losses at the end of a burst found by the idle check (kernel counter ahead)", tail_losses);
+  c("diskinv_agent_events_deferred_total",
+    "Kernel events left to udev's own event (no udev record yet)", events_deferred);
+  g("diskinv_agent_self_check_ok", "1 after a passing uevent self-check, 0 after a failing one",
+    self_check_ok);
+  c("diskinv_agent_self_check_failures_total", "Failed uevent self-checks", self_check_failures);
+  g("diskinv_agent_self_check_seconds", "Slowest round trip of the last passing self-check",
+    self_check_seconds);
   c("diskinv_agent_events_coalesced_total", "Events merged into an earlier one", events_coalesced);
   c("diskinv_agent_reprobes_total", "Coalesced events applied (device re-probes)", reprobes);
   c("diskinv_agent_resyncs_total", "Full walks after lost events", resyncs);
@@ -70,6 +80,15 @@ void AgentCounters::ForEach(MetricVisitor& v) const {
   g("diskinv_agent_last_full_scan_seconds", "Unix time of the last full walk", last_full_scan);
   v.OnHistogram("diskinv_agent_db_write_seconds", "Transaction latency, BEGIN to COMMIT",
                 db_write_latency);
+  c("diskinv_agent_tuning_passes_total", "Passes over the node's desired queue tuning",
+    tuning_passes);
+  c("diskinv_agent_tuning_writes_total", "Queue attribute values written to sysfs", tuning_writes);
+  c("diskinv_agent_tuning_rejected_total", "Tuning rows with a rejected value, per pass",
+    tuning_rejected);
+  c("diskinv_agent_tuning_drift_total", "Tuning rows found drifted, per pass", tuning_drift);
+  c("diskinv_agent_tuning_errors_total", "Failed tuning passes and rows", tuning_errors);
+  g("diskinv_agent_tuning_connected", "1 while the tuning connection (LISTEN) is up",
+    tuning_connected);
 }
 
 }  // namespace diskinv

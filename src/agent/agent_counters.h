@@ -66,6 +66,12 @@ struct AgentCounters {
   Counter enobufs;          // receive-queue overflows (ENOBUFS)
   Counter seqnum_gaps;      // kernel SEQNUM gaps or regressions
   Counter events_lost;      // events known lost (SEQNUM gap sizes, events a burst dropped)
+  Counter tail_losses;      // losses at the end of a burst, found by the idle check
+  Counter events_deferred;  // kernel events left to udev's own (no udev record yet)
+  // Self-check (a synthetic event round trip through every source).
+  Gauge self_check_ok;          // 1 after a passing check, 0 after a failing one
+  Counter self_check_failures;  // failed checks (start-up and retries)
+  Gauge self_check_seconds;     // slowest source's round trip in the last passing check
   // Coalescer and inventory.
   Counter events_coalesced;   // events merged into an earlier one for the same device
   Counter reprobes;           // coalesced events applied (device re-probes)
@@ -86,6 +92,13 @@ struct AgentCounters {
   Gauge db_behind;                    // 1 while the inventory has changes the database does not
   Gauge last_full_scan;               // unix time of the last full walk
   LatencyHistogram db_write_latency;  // BEGIN to COMMIT of each transaction
+  // Queue tuning (TuningObserver: desired values from the database applied to sysfs).
+  Counter tuning_passes;    // passes over the node's desired tuning rows
+  Counter tuning_writes;    // attribute values written to sysfs
+  Counter tuning_rejected;  // rows with a value rejected (not written), per pass
+  Counter tuning_drift;     // rows found drifted from the desired values, per pass
+  Counter tuning_errors;    // failed passes and rows whose apply failed
+  Gauge tuning_connected;   // 1 while the tuning connection (LISTEN) is up
 
   void ForEach(MetricVisitor& v) const;
 };

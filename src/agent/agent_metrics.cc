@@ -39,26 +39,13 @@ Result<std::unique_ptr<AgentMetrics>> AgentMetrics::Register(MetricsRegistry* r,
                                                              std::string_view version,
                                                              const AgentCounters* counters) {
   std::unique_ptr<AgentMetrics> m(new AgentMetrics());
-  auto build =
-      r->AddGauge("diskinv_build_info", "Always 1; the version label is this build's", {"version"});
-  if (!build.ok()) return build.status();
-  (*build)->WithLabels({std::string(version)}).Set(1);
+  if (Status st = AddBuildInfo(r, version); !st.ok()) return st;
   auto disks = r->AddGauge("diskinv_disks",
                            "Whole disks by state (present, removed) and transport (nvme, sas, "
                            "sata, virtio, ...; none when the kernel reports none)",
                            {"state", "transport"});
   if (!disks.ok()) return disks.status();
   m->disks_ = *disks;
-  auto lag_s =
-      r->AddGauge("diskinv_cdc_lag_seconds",
-                  "Time between the server's latest commit and the last one processed", {"slot"});
-  if (!lag_s.ok()) return lag_s.status();
-  m->cdc_lag_seconds_ = *lag_s;
-  auto lag_b = r->AddGauge(
-      "diskinv_cdc_lag_bytes",
-      "WAL bytes between the server's current position and the slot's confirmed one", {"slot"});
-  if (!lag_b.ok()) return lag_b.status();
-  m->cdc_lag_bytes_ = *lag_b;
   if (counters != nullptr) {
     Status st = r->AddCollector([counters](MetricsWriter& w) { WriteAgentCounters(*counters, w); });
     if (!st.ok()) return st;
@@ -95,11 +82,33 @@ AgentMetrics::DiskCounts AgentMetrics::CountDisks(const Inventory& inventory) {
   return counts;
 }
 
-void AgentMetrics::SetCdcLag(std::string_view slot, std::chrono::duration<double> lag,
-                             uint64_t bytes) {
-  std::string s(slot);
-  cdc_lag_seconds_->WithLabels({s}).Set(lag.count());
-  cdc_lag_bytes_->WithLabels({s}).Set(static_cast<double>(bytes));
+void AgentMetrics::Publish() {
+  DiskCounts all = present_;
+  for (const auto& [key, n] : removed_) all[key] = n;
+  SetDisks(all);
+}
+
+void AgentMetrics::OnInventoryChanged(const Inventory& inventory, const InventoryDiff& diff,
+                                      bool committed) {
+  present_ = CountDisks(inventory);
+  // A disk added may have revived a tombstone, one removed made one: count them again.
+  if (committed && !(diff.added.empty() && diff.removed.empty())) removed_stale_ = true;
+  Publish();
+}
+
+void AgentMetrics::OnStoreIdle(const NodeRef& node, InventoryStore& store) {
+  auto now = std::chrono::steady_clock::now();
+  if (!removed_stale_ || now - removed_at_ < removed_refresh) return;
+  removed_at_ = now;
+  auto r = store.connection().Exec(
+      "SELECT COALESCE(NULLIF(transport, ''), 'none'), count(*) FROM diskinv.disk WHERE "
+      "node_id = $1 AND state = 'removed' GROUP BY 1",
+      {std::to_string(node.id)});
+  if (!r.ok()) return;  // the store sees the broken connection at its next write
+  removed_stale_ = false;
+  removed_.clear();
+  for (int i = 0; i < r->rows(); ++i) removed_[{"removed", r->Str(i, 0)}] = r->Int(i, 1);
+  Publish();
 }
 
 }  // namespace diskinv

@@ -3,10 +3,13 @@
 //   - every AgentCounters value (the agent's own counters; names in agent_counters.cc),
 //     read at scrape time through a collector: they are relaxed atomics;
 //   - diskinv_build_info{version};
-//   - diskinv_disks{state,transport}: kept equal to the inventory as an AgentObserver (on the
-//     agent thread), or set by whoever knows the counts (SetDisks);
-//   - diskinv_cdc_lag_seconds / _bytes{slot}: for a CDC consumer running in the process.
+//   - diskinv_disks{state,transport}: kept up to date as an AgentObserver (on the agent
+//     thread): state="present" from the inventory after every change; state="removed" (this
+//     node's tombstones) from a query on the store's connection while it is idle
+//     (OnStoreIdle), after the node registered and after commits that added or removed disks,
+//     at most once per `removed_refresh`; or set by whoever knows the counts (SetDisks).
 // Updating is cheap (atomics, a map lookup); the metrics server renders concurrently.
+// The CDC lag gauges are the reconciler's (reconcile_metrics.h).
 #pragma once
 
 #include <chrono>
@@ -38,20 +41,23 @@ class AgentMetrics final : public AgentObserver {
   void SetDisks(const DiskCounts& counts);
   static DiskCounts CountDisks(const Inventory& inventory);
 
-  // How far a change feed followed in this process trails the server.
-  void SetCdcLag(std::string_view slot, std::chrono::duration<double> lag, uint64_t bytes);
+  // AgentObserver: diskinv_disks follows the inventory and the node's tombstones.
+  void OnNodeRegistered(const NodeRef&, InventoryStore&) override { removed_stale_ = true; }
+  void OnInventoryChanged(const Inventory& inventory, const InventoryDiff& diff,
+                          bool committed) override;
+  void OnStoreIdle(const NodeRef& node, InventoryStore& store) override;
 
-  // AgentObserver: diskinv_disks follows the inventory.
-  void OnInventoryChanged(const Inventory& inventory, const InventoryDiff&, bool) override {
-    SetDisks(CountDisks(inventory));
-  }
+  std::chrono::milliseconds removed_refresh{1000};
 
  private:
   AgentMetrics() = default;
+  void Publish();
 
   GaugeFamily* disks_ = nullptr;
-  GaugeFamily *cdc_lag_seconds_ = nullptr, *cdc_lag_bytes_ = nullptr;
   std::set<std::pair<std::string, std::string>> disk_keys_;  // every pair ever set
+  DiskCounts present_, removed_;
+  bool removed_stale_ = true;
+  std::chrono::steady_clock::time_point removed_at_{};
 };
 
 // Writes AgentCounters through MetricsWriter (the collector AgentMetrics registers).

@@ -73,7 +73,7 @@ void LiveInventory::Reprobe(Change& c, const std::string& kname) {
   for (const auto& p : new_parts) {
     if (inv_.FindByName(p)) continue;
     ++stats_.probes;
-    if (auto part = walker_.Probe(p); part.ok()) {
+    if (auto part = walker_.Probe(p); part.ok() && walker_.Listed(*part)) {
       c.Touch(inv_, p);
       inv_.Add(std::move(*part));
     }
@@ -117,7 +117,8 @@ InventoryDiff LiveInventory::Apply(const Uevent& e) {
     } else if (before && !now) {
       d.removed.push_back(name);
     } else if (before && now && !(*before == *now)) {
-      if (auto ch = DiffDevice(*before, *now); !ch.empty()) d.changed.push_back({name, std::move(ch)});
+      if (auto ch = DiffDevice(*before, *now); !ch.empty())
+        d.changed.push_back({name, std::move(ch)});
     }
   }
   if (d.empty()) ++stats_.unchanged;

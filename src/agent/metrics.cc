@@ -323,4 +323,12 @@ const MetricFamilyBase* MetricsRegistry::Find(std::string_view name) const {
   return nullptr;
 }
 
+Status AddBuildInfo(MetricsRegistry* registry, std::string_view version) {
+  auto build = registry->AddGauge("diskinv_build_info",
+                                  "Always 1; the version label is this build's", {"version"});
+  if (!build.ok()) return build.status();
+  (*build)->WithLabels({std::string(version)}).Set(1);
+  return Status::Ok();
+}
+
 }  // namespace diskinv

@@ -186,6 +186,9 @@ class MetricsRegistry {
   std::vector<Entry> entries_;
 };
 
+// diskinv_build_info{version="<version>"} 1: the build, in every process's set.
+Status AddBuildInfo(MetricsRegistry* registry, std::string_view version);
+
 // Text-format helpers, exposed for tests: a sample value ("NaN", "+Inf", "-Inf", shortest
 // round-trip decimal otherwise), a label value and a HELP text with the format's escapes.
 std::string FormatMetricValue(double v);

@@ -17,6 +17,7 @@
 #include "cdc/consumer_state.h"
 #include "cdc/replication_connection.h"
 #include "cdc/replication_message.h"
+#include "common/backoff.h"
 #include "common/logging.h"
 
 namespace diskinv {
@@ -162,7 +163,7 @@ Status CdcConsumer::RaiseFatal(const Status& s) {
 
 Status CdcConsumer::Run(const std::atomic<bool>& stop) {
   auto log = Logger("cdc");
-  auto backoff = opt_.retry_initial;
+  Backoff backoff({.initial = opt_.retry_initial, .max = opt_.reconnect_max, .jitter = 0.2});
   int failures = 0;
   while (!stop.load()) {
     bool progressed = false;
@@ -181,17 +182,17 @@ Status CdcConsumer::Run(const std::atomic<bool>& stop) {
         break;
     }
     if (progressed) {
-      backoff = opt_.retry_initial;
+      backoff.Reset();
       failures = 0;
     }
     ++failures;
     if (opt_.max_reconnects >= 0 && failures > opt_.max_reconnects) return s;
-    log->warn("{}; reconnecting in {} ms", s.message(), backoff.count());
-    auto until = Clock::now() + backoff;
+    std::chrono::milliseconds wait = backoff.Next();
+    log->warn("{}; reconnecting in {} ms", s.message(), wait.count());
+    auto until = Clock::now() + wait;
     while (!stop.load() && Clock::now() < until) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    backoff = std::min(backoff * 2, opt_.retry_max);
   }
   return Status::Ok();
 }

@@ -68,7 +68,12 @@ struct ConsumerOptions {
   std::chrono::milliseconds status_interval{10000};  // a status update at least this often
   std::chrono::milliseconds ack_delay{100};          // coalesces acks of handled transactions
   std::chrono::milliseconds retry_initial{100};
-  std::chrono::milliseconds retry_max{30000};
+  std::chrono::milliseconds retry_max{30000};  // handler retries (the stream stays up)
+  // Reconnects of a broken stream (server restart, failover): from retry_initial, doubling, to
+  // at most this, with 20% jitter below it (common/backoff.h). Short, because every attempt is
+  // one cheap connection and a failover should be followed within seconds: a 30 s cap let the
+  // wait grow to 6.4 s during a Patroni failover (docs/ha.md).
+  std::chrono::milliseconds reconnect_max{2000};
   int max_reconnects = -1;  // consecutive failed sessions before giving up
 };
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <set>
 
 #include "cdc/replication_connection.h"
@@ -246,6 +247,23 @@ Result<std::vector<AppStatus>> GetAppStatus(PgConnection& c, const std::vector<C
     out.push_back(std::move(st));
   }
   return out;
+}
+
+Result<CdcLag> GetCdcLag(PgConnection& c, const CdcApp& app) {
+  auto r = c.Exec(
+      "SELECT (pg_current_wal_lsn() - GREATEST(s.confirmed_flush_lsn, (SELECT confirmed_lsn "
+      "FROM diskinv.cdc_consumer WHERE app = $2), '0/0'::pg_lsn))::text, s.active, "
+      "COALESCE(EXTRACT(epoch FROM r.flush_lag), 0)::text FROM pg_replication_slots s LEFT JOIN "
+      "pg_stat_replication r ON r.pid = s.active_pid WHERE s.slot_name = $1",
+      {app.slot, app.name});
+  if (!r.ok()) return r.status();
+  if (r->rows() == 0) return Status(ENOENT, fmt::format("slot {} does not exist", app.slot));
+  CdcLag lag;
+  std::string bytes = r->Str(0, 0);
+  if (!bytes.empty() && bytes[0] != '-') lag.bytes = std::strtoull(bytes.c_str(), nullptr, 10);
+  lag.streaming = r->Str(0, 1) == "t";
+  lag.flush_lag_seconds = std::strtod(r->Str(0, 2).c_str(), nullptr);
+  return lag;
 }
 
 }  // namespace diskinv

@@ -53,6 +53,17 @@ Result<SlotReport> SyncSlots(const std::string& url, const std::vector<CdcApp>& 
 // its consumer bookkeeping (a later sync is a fresh install).
 Result<SlotReport> DropSlots(const std::string& url, const std::vector<CdcApp>& apps);
 Result<std::vector<AppStatus>> GetAppStatus(PgConnection& c, const std::vector<CdcApp>& apps);
+
+// How far an application's consumer trails the server, in one round trip (for metrics).
+struct CdcLag {
+  uint64_t bytes = 0;      // current WAL - max(slot confirmed, consumer position), as AppStatus
+  bool streaming = false;  // a walsender serves the slot
+  // The walsender's flush_lag (pg_stat_replication): time from WAL written on the server to
+  // its acknowledgement; 0 once the consumer caught up and the server is idle (NULL there).
+  double flush_lag_seconds = 0;
+};
+// ENOENT when the slot does not exist.
+Result<CdcLag> GetCdcLag(PgConnection& c, const CdcApp& app);
 Result<SlotInfo> GetSlotInfo(PgConnection& c, const std::string& slot);
 
 }  // namespace diskinv

@@ -7,6 +7,7 @@
 #include "agent/agent.h"
 #include "agent/agent_metrics.h"
 #include "agent/metrics_server.h"
+#include "agent/tuning_observer.h"
 #include "cli/cli.h"
 #include "common/logging.h"
 #include "common/version.h"
@@ -32,9 +33,9 @@ Options:
       --print-config     print the effective configuration (file + environment + options)
                          and exit
       --metrics-listen HOST:PORT
-                         serve Prometheus metrics on http://HOST:PORT/metrics (docs/metrics.md);
-                         default $DISKINV_METRICS_LISTEN; unauthenticated: use a loopback
-                         address such as 127.0.0.1:9417 unless the port is firewalled
+                         override metrics_listen: serve Prometheus metrics on
+                         http://HOST:PORT/metrics (docs/metrics.md); unauthenticated: use a
+                         loopback address such as 127.0.0.1:9417 unless the port is firewalled
   -h, --help             show this help
 
 Configuration (file lines `key = value`; every key also as environment DISKINV_<KEY>, which
@@ -56,13 +57,28 @@ wins over the file; command-line options win over both):
   statement_timeout   per SQL statement (20s)
   log_level           trace, debug, info, warn, error (the command line's -v/--log-level win)
   machine_id, hostname  instead of <sysroot>/etc/machine-id, proc/sys/kernel/hostname
+  metrics_listen      HOST:PORT of the Prometheus endpoint; empty (default): none; read at
+                      start only
+  self_check          auto (default): at start, write a synthetic event into a disk's uevent
+                      file and wait for it on every event source; off; or a kernel name
+  self_check_timeout  how long to wait for it (5s)
+  self_check_retry    after a failed check: walk everything this often and check again (1m)
+  tuning              on (default) or off: apply this node's desired queue tuning
+                      (diskinv.disk_tuning, from `diskinv reconcile`) to sysfs
+
+Devices whose udev record has DISKINV_IGNORE=1 (rules/60-diskinv.rules) are not inventoried;
+one that becomes ignored is removed (its row tombstoned).
+
+A failed self-check does not stop the agent: it logs the error, says so in the systemd STATUS
+and in diskinv_agent_self_check_ok, walks everything every self_check_retry and checks again
+until a check passes.
 
 Signals: SIGTERM or SIGINT: finish the transaction in progress and exit 0. SIGHUP: read the
 configuration again (a bad one is logged and the running one kept).
 
 Exit status: 0 stopped by a signal (or --once wrote everything); 1 could not start (sysroot,
-machine-id, event sources) or, with --once, could not write the inventory; 2 usage or
-configuration error (the message names the key).
+machine-id, event sources, the metrics address) or, with --once, could not write the
+inventory; 2 usage or configuration error (the message names the key).
 )";
 
 }  // namespace
@@ -72,8 +88,6 @@ int AgentCommand(std::vector<std::string> args) {
   AgentOptions opt;
   std::string path, value, err;
   bool print_config = false;
-  const char* env_listen = std::getenv("DISKINV_METRICS_LISTEN");
-  std::string metrics_listen = env_listen ? env_listen : "";
   while (!p.Done()) {
     if (p.Flag("help", 'h')) {
       std::fputs(kAgentHelp, stdout);
@@ -92,8 +106,9 @@ int AgentCommand(std::vector<std::string> args) {
     } else if (p.Option("sysroot", 0, &value, &err)) {
       if (!err.empty()) return UsageError("agent", err);
       opt.overrides.emplace_back("sysroot", value);
-    } else if (p.Option("metrics-listen", 0, &metrics_listen, &err)) {
+    } else if (p.Option("metrics-listen", 0, &value, &err)) {
       if (!err.empty()) return UsageError("agent", err);
+      opt.overrides.emplace_back("metrics_listen", value);
     } else {
       return UsageError("agent", fmt::format("unknown argument '{}'", p.Current()));
     }
@@ -108,11 +123,12 @@ int AgentCommand(std::vector<std::string> args) {
     std::fputs(config->Describe().c_str(), stdout);
     return kExitOk;
   }
+  std::string metrics_listen = config->metrics_listen;
   opt.config = std::move(*config);
   bool once = opt.once;
   Agent agent(std::move(opt));
   // Metrics: the registry reads the agent's counters at scrape time; the server has its own
-  // thread. Both outlive agent.Run().
+  // thread. Both outlive agent.Run(). A change of metrics_listen takes effect at restart.
   MetricsRegistry registry;
   std::unique_ptr<AgentMetrics> metrics;
   std::unique_ptr<MetricsServer> server;
@@ -123,7 +139,7 @@ int AgentCommand(std::vector<std::string> args) {
       return kExitFailure;
     }
     metrics = std::move(*m);
-    agent.SetObserver(metrics.get());
+    agent.AddObserver(metrics.get());
     auto srv = MetricsServer::Start({.listen = metrics_listen}, &registry);
     if (!srv.ok()) {
       std::fprintf(stderr, "diskinv agent: --metrics-listen: %s\n", srv.status().message().c_str());
@@ -132,7 +148,15 @@ int AgentCommand(std::vector<std::string> args) {
     server = std::move(*srv);
     Logger("agent")->info("metrics on http://{}/metrics", server->address());
   }
+  // Queue tuning on its own thread (tuning_observer.h); `tuning = off` keeps it idle, and a
+  // reload can turn it on or off.
+  std::unique_ptr<TuningObserver> tuning;
+  if (!once) {
+    tuning = std::make_unique<TuningObserver>(&agent);
+    agent.AddObserver(tuning.get());
+  }
   Status s = agent.Run();
+  tuning.reset();  // stops its thread before the agent goes
   if (!s.ok()) {
     std::fprintf(stderr, "diskinv agent: %s\n", s.message().c_str());
     return kExitFailure;

@@ -181,7 +181,7 @@ int UpCommand(std::vector<std::string> args) {
   std::fflush(stdout);
   UpPrinter printer(url);
   Agent agent(std::move(opt));
-  agent.SetObserver(&printer);
+  agent.AddObserver(&printer);
   Status s = agent.Run();
   if (!s.ok()) {
     std::fprintf(stderr, "diskinv up: agent: %s\n", s.message().c_str());

@@ -198,7 +198,8 @@ ScanStats Walker::Walk(const DeviceSink& sink) {
     probed.reserve(parts.size());
     for (const auto& p : parts) {
       auto part = ProbePartition(whole, p, dir + "/" + p, stats);
-      if (part) probed.push_back(std::move(*part));
+      // (the disk is listed: only the partition's own record can ignore it)
+      if (part && !(opt_.skip_ignored && IgnoredByUdev(*part))) probed.push_back(std::move(*part));
     }
     emit(std::move(whole));
     for (auto& p : probed) emit(std::move(p));
@@ -214,7 +215,28 @@ Inventory Walker::WalkAll() {
   return inv;
 }
 
+bool IgnoredByUdev(const UdevRecord& r) {
+  const std::string* v = r.Get("DISKINV_IGNORE");
+  return v != nullptr && *v == "1";
+}
+
+bool IgnoredByUdev(const BlockDevice& d) { return IgnoredByUdev(d.udev); }
+
+bool Walker::ParentIgnored(const BlockDevice& part) const {
+  if (part.pkname.empty()) return false;
+  auto dev = r_.ReadFile("sys/block/" + part.pkname + "/dev", 64);
+  if (!dev.ok()) return false;
+  auto rec = r_.ReadFile(fmt::format("run/udev/data/b{}", Trim(*dev)), 256 * 1024);
+  if (!rec.ok()) return false;
+  return IgnoredByUdev(ParseUdevDbRecord(*rec));
+}
+
 bool Walker::Listed(const BlockDevice& d) const {
+  // A partition's record gets DISKINV_IGNORE from its disk only at the partition's next udev
+  // event (60-diskinv.rules imports it): ask the disk's record too.
+  if (opt_.skip_ignored && (IgnoredByUdev(d) || (d.is_partition && ParentIgnored(d)))) {
+    return false;
+  }
   if (opt_.all || d.is_partition) return true;
   if (d.hidden) return false;
   return !(d.devnum.major == kLoopMajor && d.size_bytes.value_or(0) == 0 && !d.loop_backing_file);

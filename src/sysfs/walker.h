@@ -28,7 +28,15 @@ struct WalkOptions {
   bool all = false;
   // Read run/udev/data records.
   bool udev = true;
+  // Leave out devices whose udev record has DISKINV_IGNORE=1 (rules/60-diskinv.rules; a
+  // partition of an ignored disk imports it), and with a whole disk its partitions. The agent
+  // sets it; `diskinv scan` shows every device, as lsblk does.
+  bool skip_ignored = false;
 };
+
+// Whether the udev record of `d` marks it as not to be inventoried (DISKINV_IGNORE=1).
+bool IgnoredByUdev(const UdevRecord& record);
+bool IgnoredByUdev(const BlockDevice& d);
 
 class Walker {
  public:
@@ -50,7 +58,8 @@ class Walker {
   Result<BlockDevice> Probe(std::string_view kname);
 
   // Whether a walk lists `d`: lsblk hides hidden devices (NVMe multipath paths) and empty loop
-  // devices without a backing file; WalkOptions::all shows them.
+  // devices without a backing file; WalkOptions::all shows them. With skip_ignored, a device
+  // its udev record ignores is never listed.
   bool Listed(const BlockDevice& d) const;
 
  private:
@@ -65,6 +74,8 @@ class Walker {
   void ReadScsi(Ctx& c, BlockDevice& d, const std::string& device_dir);
   void ReadNvme(Ctx& c, BlockDevice& d, const std::string& device_dir);
   void ReadUdev(Ctx& c, BlockDevice& d);
+  // Whether the udev record of the whole disk of partition `part` ignores it.
+  bool ParentIgnored(const BlockDevice& part) const;
   void ApplyUdevIdentity(BlockDevice& d);
   std::vector<std::string> PartitionNames(const std::string& disk_name, const std::string& dir);
   std::string SubsystemOfController(const std::string& ctrl);

@@ -29,6 +29,7 @@
 #include "store/device_row.h"
 #include "store/node_rows.h"
 #include "store_test_support.h"
+#include "support/agent_process.h"
 #include "support/loop_device.h"
 #include "support/lsblk_compare.h"
 #include "support/udevd.h"
@@ -41,6 +42,7 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+using testing::AgentProcess;
 using testing::Count;
 using testing::DiskinvBinary;
 using testing::LoopDevice;
@@ -73,112 +75,6 @@ std::string ReadFile(const std::string& path) {
   ss << in.rdbuf();
   return ss.str();
 }
-
-// One `diskinv agent` child: JSON logs to a file, sd_notify datagrams to a socket we read.
-class AgentProcess {
- public:
-  // Each process gets its own log and notify socket (`dir`/agent-N.log, notify-N).
-  AgentProcess(const std::string& dir, const std::string& config,
-               std::map<std::string, std::string> env)
-      : log_(fmt::format("{}/agent-{}.log", dir, ++count_)),
-        notify_path_(fmt::format("{}/notify-{}", dir, count_)) {
-    unlink(notify_path_.c_str());
-    sock_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    std::snprintf(a.sun_path, sizeof a.sun_path, "%s", notify_path_.c_str());
-    EXPECT_EQ(bind(sock_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << std::strerror(errno);
-    env["NOTIFY_SOCKET"] = notify_path_;
-    std::string bin = DiskinvBinary();
-    pid_ = fork();
-    if (pid_ == 0) {
-      int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-      execl(bin.c_str(), bin.c_str(), "--log-format", "json", "--log-level", "debug", "agent",
-            "--config", config.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-  }
-  ~AgentProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    close(sock_);
-    unlink(notify_path_.c_str());
-  }
-  pid_t pid() const { return pid_; }
-  bool alive() {
-    if (pid_ <= 0) return false;
-    int st;
-    if (waitpid(pid_, &st, WNOHANG) == pid_) {
-      status_ = st;
-      pid_ = 0;
-      return false;
-    }
-    return true;
-  }
-  // Reads what the agent notified so far.
-  const std::vector<std::string>& notifications() {
-    char buf[4096];
-    ssize_t n;
-    while ((n = recv(sock_, buf, sizeof buf, 0)) > 0)
-      notes_.emplace_back(buf, static_cast<size_t>(n));
-    return notes_;
-  }
-  bool Notified(const std::string& what) {
-    for (const auto& n : notifications()) {
-      if (n.find(what) != std::string::npos) return true;
-    }
-    return false;
-  }
-  bool WaitReady(milliseconds timeout = milliseconds(20000)) {
-    return WaitFor([&] { return Notified("READY=1") || !alive(); }, timeout) && alive();
-  }
-  void Signal(int sig) {
-    if (pid_ > 0) kill(pid_, sig);
-  }
-  // Exit status after SIGTERM etc.: the code, 128+signal, or -1 when still running.
-  int WaitExit(milliseconds timeout = milliseconds(15000)) {
-    WaitFor([&] { return !alive(); }, timeout);
-    if (pid_ > 0) return -1;
-    return WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
-  }
-  void Kill9() {
-    kill(pid_, SIGKILL);
-    WaitExit();
-  }
-  // The JSON log lines (messages) so far.
-  std::vector<nlohmann::json> Log() const {
-    std::vector<nlohmann::json> out;
-    std::istringstream in(ReadFile(log_));
-    for (std::string line; std::getline(in, line);) {
-      auto j = nlohmann::json::parse(line, nullptr, false);
-      if (!j.is_discarded()) out.push_back(j);
-    }
-    return out;
-  }
-  bool Logged(const std::string& level, const std::string& text) const {
-    for (const auto& j : Log()) {
-      if ((level.empty() || j.value("level", "") == level) &&
-          j.value("msg", "").find(text) != std::string::npos) {
-        return true;
-      }
-    }
-    return false;
-  }
-  std::string LogText() const { return ReadFile(log_); }
-
- private:
-  static inline int count_ = 0;
-  std::string log_, notify_path_;
-  int sock_ = -1;
-  pid_t pid_ = -1;
-  int status_ = 0;
-  std::vector<std::string> notes_;
-};
 
 std::string MachineId() {
   std::string s = ReadFile("/etc/machine-id");

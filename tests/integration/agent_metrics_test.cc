@@ -20,8 +20,10 @@
 #include <map>
 #include <optional>
 #include <thread>
+#include <tuple>
 
 #include "common/version.h"
+#include "store/pg_connection.h"
 #include "support/http_client.h"
 #include "support/loop_device.h"
 #include "support/lsblk_compare.h"
@@ -37,19 +39,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using testing::PromText;
-
-// A TCP port on 127.0.0.1 that was free a moment ago.
-uint16_t FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 // The agent as a child process, its output in `log`; SIGKILLed if still running at the end.
 class AgentProcess {
@@ -111,31 +100,10 @@ class AgentProcess {
 
 double Sample(const PromText& t, std::string_view name,
               const std::map<std::string, std::string>& labels = {}) {
-  const testing::PromSample* s = t.Find(name, labels);
-  return s ? s->value : -1;
+  return testing::PromValue(t, name, labels);
 }
 
-// Scrapes until `ok` holds for a scrape (which it returns) or the timeout.
-std::optional<PromText> ScrapeUntil(uint16_t port, const std::function<bool(const PromText&)>& ok,
-                                    milliseconds timeout, std::string* last_error) {
-  auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    Result<std::string> body = testing::HttpGet(port, "/metrics");
-    if (body.ok()) {
-      Result<PromText> t = testing::ParsePrometheusText(*body);
-      if (!t.ok()) {
-        *last_error = "bad exposition text: " + t.status().message();
-        return std::nullopt;
-      }
-      if (ok(*t)) return *t;
-      *last_error = "condition not met; last scrape:\n" + *body;
-    } else {
-      *last_error = body.status().message();
-    }
-    std::this_thread::sleep_for(milliseconds(100));
-  }
-  return std::nullopt;
-}
+using testing::ScrapeUntil;
 
 TEST(AgentMetricsLive, AgentServesItsCountersWhileFollowingKernelEvents) {
   DISKINV_REQUIRE_FACILITY(geteuid() == 0, "needs root (loop devices)");
@@ -151,13 +119,13 @@ TEST(AgentMetricsLive, AgentServesItsCountersWhileFollowingKernelEvents) {
 
   const std::string dir = fmt::format("/tmp/diskinv-agent-metrics-{}", getpid());
   std::filesystem::create_directories(dir);
-  const std::string config = dir + "/empty.conf";  // not /etc/diskinv/diskinv.conf
-  std::ofstream(config) << "# defaults\n";
+  const std::string config = dir + "/agent.conf";  // not /etc/diskinv/diskinv.conf
+  const uint16_t port = testing::FreeLoopbackPort();
+  // The endpoint from the configuration file (the key metrics_listen).
+  std::ofstream(config) << fmt::format("metrics_listen = 127.0.0.1:{}\n", port);
   const std::string log = dir + "/agent.log";
-  const uint16_t port = FreePort();
   AgentProcess agent;
-  ASSERT_TRUE(agent.Start({bin, "agent", "--config", config, "--database-url", *url,
-                           "--metrics-listen", fmt::format("127.0.0.1:{}", port)},
+  ASSERT_TRUE(agent.Start({bin, "agent", "--config", config, "--database-url", *url},
                           {"DISKINV_EVENTS=kernel", "DISKINV_LOG_LEVEL=info"}, log));
 
   // Ready: the first walk is done and written.
@@ -180,8 +148,14 @@ TEST(AgentMetricsLive, AgentServesItsCountersWhileFollowingKernelEvents) {
     if (s.name == "diskinv_disks" && s.labels.at("state") == "present") disks += s.value;
   }
   EXPECT_GE(disks, 1) << "diskinv_disks is empty";
+  // The start-up self-check ran on the kernel source and passed.
+  EXPECT_EQ(Sample(*t, "diskinv_agent_self_check_ok"), 1) << testing::ReadWholeFile(log);
+  EXPECT_GT(Sample(*t, "diskinv_agent_self_check_seconds"), 0);
+  EXPECT_EQ(Sample(*t, "diskinv_agent_self_check_failures_total"), 0);
   const double loops_before =
       std::max(0.0, Sample(*t, "diskinv_disks", {{"state", "present"}, {"transport", "none"}}));
+  const double removed_before =
+      std::max(0.0, Sample(*t, "diskinv_disks", {{"state", "removed"}, {"transport", "none"}}));
   const double events_before = Sample(*t, "diskinv_agent_kernel_events_total");
   const double txns_before = Sample(*t, "diskinv_agent_db_transactions_total");
 
@@ -201,15 +175,24 @@ TEST(AgentMetricsLive, AgentServesItsCountersWhileFollowingKernelEvents) {
   EXPECT_EQ(Sample(*t, "diskinv_agent_enobufs_total"), 0);
   EXPECT_EQ(Sample(*t, "diskinv_agent_events_rejected_total"), 0);
 
+  // Detached: one disk less present, one more tombstone (counted in the database).
   ASSERT_TRUE(loop->Detach().ok());
   t = ScrapeUntil(
       port,
       [&](const PromText& s) {
         return Sample(s, "diskinv_disks", {{"state", "present"}, {"transport", "none"}}) ==
-               loops_before;
+                   loops_before &&
+               Sample(s, "diskinv_disks", {{"state", "removed"}, {"transport", "none"}}) ==
+                   removed_before + 1;
       },
       milliseconds(10000), &why);
   EXPECT_TRUE(t) << why;
+  auto c = PgConnection::Connect(*url);
+  ASSERT_TRUE(c.ok());
+  auto removed =
+      (*c)->Exec("SELECT count(*) FROM diskinv.disk WHERE state = 'removed' AND transport IS NULL");
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(removed->Int(0, 0), static_cast<int64_t>(removed_before) + 1);
 
   // Other paths are 404; SIGTERM ends the agent with 0 and closes the port.
   Result<std::string> other = testing::HttpExchange(port, "GET / HTTP/1.1\r\n\r\n");
@@ -226,12 +209,37 @@ TEST(AgentMetricsLive, AgentServesItsCountersWhileFollowingKernelEvents) {
 }
 
 TEST(AgentMetricsLive, BadListenAddressIsAClearStartupError) {
+  // Not HOST:PORT: a configuration error (exit 2) that names the option or the file line.
   auto [rc, out] = testing::RunShell(testing::DiskinvBinary() +
                                      " agent --config /dev/null --metrics-listen nohost");
-  EXPECT_EQ(rc, 1) << out;
-  EXPECT_NE(out.find("--metrics-listen: listen address 'nohost' is not HOST:PORT"),
+  EXPECT_EQ(rc, 2) << out;
+  EXPECT_NE(out.find("option --metrics-listen: metrics_listen: listen address 'nohost' is not "
+                     "HOST:PORT"),
             std::string::npos)
       << out;
+  std::string conf = fmt::format("/tmp/diskinv-bad-listen-{}.conf", getpid());
+  std::ofstream(conf) << "# bad\nmetrics_listen = [::1]\n";
+  std::tie(rc, out) = testing::RunShell(testing::DiskinvBinary() + " agent --config " + conf);
+  EXPECT_EQ(rc, 2) << out;
+  EXPECT_NE(out.find(conf + ":2: metrics_listen: listen address '[::1]'"), std::string::npos)
+      << out;
+  std::filesystem::remove(conf);
+  // A port in use: the agent cannot start (exit 1), before it touches anything.
+  int busy = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(bind(busy, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(busy, 1), 0);
+  ASSERT_EQ(getsockname(busy, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  std::tie(rc, out) =
+      testing::RunShell(fmt::format("{} agent --config /dev/null --metrics-listen 127.0.0.1:{}",
+                                    testing::DiskinvBinary(), ntohs(a.sin_port)));
+  close(busy);
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("diskinv agent: --metrics-listen: "), std::string::npos) << out;
+  EXPECT_NE(out.find("in use"), std::string::npos) << out;
 }
 
 }  // namespace

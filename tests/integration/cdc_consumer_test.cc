@@ -46,6 +46,7 @@ ConsumerOptions Options(const CdcDatabase& db, const std::string& app = "test") 
   o.ack_delay = 20ms;
   o.retry_initial = 50ms;
   o.retry_max = 500ms;
+  o.reconnect_max = 500ms;
   return o;
 }
 
@@ -308,6 +309,7 @@ TEST(CdcConsumer, ResumesFromItsOwnPositionAcrossServerRestarts) {
   CountingHandler h;
   ConsumerOptions o = Options(db);
   o.retry_max = 300ms;
+  o.reconnect_max = 300ms;
   Running r(o, &h);
   std::atomic<int> written{0};
   std::atomic<bool> stop_writer{false};

@@ -3,6 +3,7 @@
 // reports what it observed; kill -9 around the acknowledgement; slots lost to
 // max_slot_wal_keep_size or dropped; replay; a second controller; the CLI's contracts; a
 // 1,000,000-row transaction through `cdc tail` with bounded memory.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -10,14 +11,17 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
 #include "cdc/lsn.h"
 #include "store/inventory_store.h"
 #include "support/cdc_harness.h"
+#include "support/http_client.h"
 #include "support/loop_device.h"
 #include "support/lsblk_compare.h"
+#include "support/prometheus_text.h"
 #include "sysfs/real_sysfs_reader.h"
 #include "sysfs/walker.h"
 
@@ -25,6 +29,7 @@ namespace diskinv {
 namespace {
 
 using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
 using testing::CdcDatabase;
 using testing::Diskinv;
 using testing::DiskinvBackground;
@@ -427,6 +432,64 @@ TEST(Reconcile, AgentLearnsDesiredTuningByNotify) {
   reconcile->Signal(SIGTERM);
   EXPECT_EQ(reconcile->ExitCode(20s), 0) << reconcile->Output();
   std::filesystem::remove_all(root);
+}
+
+// `reconcile --metrics-listen`: the CDC lag gauges (bytes and seconds by slot), the positions
+// received, processed and acknowledged, and the counters; a killed walsender is followed by a
+// reconnect within the capped backoff (at most 2 s per wait).
+TEST(Reconcile, MetricsShowTheCdcLagAndFollowAReconnect) {
+  REQUIRE_CDC_DATABASE(db, "e2e_metrics");
+  MakeSpec(db);
+  const uint16_t port = testing::FreeLoopbackPort();
+  auto rec = DiskinvBackground(
+      db.url, {"reconcile", "--metrics-listen", fmt::format("127.0.0.1:{}", port)});
+  ASSERT_TRUE(rec);
+  using testing::PromText;
+  using testing::PromValue;
+  const std::map<std::string, std::string> slot = {{"slot", "diskinv_reconcile"}};
+  std::string why;
+  auto t = testing::ScrapeUntil(
+      port,
+      [&](const PromText& s) {
+        return PromValue(s, "diskinv_cdc_sessions_total") == 1 &&
+               PromValue(s, "diskinv_cdc_lag_bytes", slot) >= 0 &&
+               PromValue(s, "diskinv_cdc_lag_seconds", slot) >= 0;
+      },
+      20s, &why);
+  ASSERT_TRUE(t) << why << rec->Output();
+  EXPECT_EQ(t->Family("diskinv_cdc_lag_bytes")->type, "gauge");
+  // A disk row: claimed through the stream; the acknowledged position passes its commit and
+  // the byte lag comes down to what the server wrote since (nothing else writes here).
+  AddDisk(db, "wwn-metrics", "nvme7n1");
+  const double lsn = static_cast<double>(db.Int("SELECT pg_current_wal_lsn() - '0/0'"));
+  t = testing::ScrapeUntil(
+      port,
+      [&](const PromText& s) {
+        return PromValue(s, "diskinv_reconcile_claims_total") == 1 &&
+               PromValue(s, "diskinv_cdc_transactions_total") >= 1 &&
+               PromValue(s, "diskinv_cdc_acked_lsn") >= lsn &&
+               PromValue(s, "diskinv_cdc_processed_lsn") >= lsn &&
+               PromValue(s, "diskinv_cdc_lag_bytes", slot) >= 0 &&
+               PromValue(s, "diskinv_cdc_lag_bytes", slot) < 1 << 20;
+      },
+      20s, &why);
+  ASSERT_TRUE(t) << why << rec->Output();
+  EXPECT_GE(PromValue(*t, "diskinv_cdc_received_lsn"), PromValue(*t, "diskinv_cdc_acked_lsn"));
+  EXPECT_EQ(PromValue(*t, "diskinv_cdc_decode_errors_total"), 0);
+  // The walsender goes away: the controller is back streaming within seconds.
+  auto killed = Clock::now();
+  ASSERT_EQ(db.Scalar("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE "
+                      "slot_name = 'diskinv_reconcile'"),
+            "t");
+  t = testing::ScrapeUntil(
+      port, [&](const PromText& s) { return PromValue(s, "diskinv_cdc_sessions_total") == 2; }, 10s,
+      &why);
+  ASSERT_TRUE(t) << why << rec->Output();
+  EXPECT_LT(Clock::now() - killed, 5s) << rec->Output();
+  rec->Signal(SIGTERM);
+  EXPECT_EQ(rec->ExitCode(20s), 0) << rec->Output();
+  // Not HOST:PORT: a usage error before anything is touched.
+  Cli(db, "reconcile --metrics-listen nohost", 2);
 }
 
 TEST(Reconcile, SecondControllerIsRefused) {

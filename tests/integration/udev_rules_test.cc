@@ -27,6 +27,7 @@
 #include "support/loop_device.h"  // LoopControlAdd/Remove
 #include "support/lsblk_compare.h"
 #include "support/shell.h"
+#include "support/udev_fixtures.h"
 #include "support/udevd.h"
 #include "uevent/udev_monitor.h"
 
@@ -38,141 +39,10 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using testing::Udevd;
 
-const fs::path kRunRules = "/run/udev/rules.d";
-
-// Installs files into /run/udev/rules.d for the test's lifetime (restoring what was there).
-class RuntimeRules {
- public:
-  void Install(const fs::path& src, const std::string& name) {
-    Save(name);
-    fs::copy_file(src, kRunRules / name, fs::copy_options::overwrite_existing);
-  }
-  void Append(const std::string& name, const std::string& line) {
-    Save(name);
-    std::ofstream(kRunRules / name, std::ios::app) << line << "\n";
-  }
-  ~RuntimeRules() {
-    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
-      if (it->second) {
-        std::ofstream(it->first) << *it->second;
-      } else {
-        fs::remove(it->first);
-      }
-    }
-  }
-
- private:
-  void Save(const std::string& name) {
-    fs::create_directories(kRunRules);
-    fs::path dst = kRunRules / name;
-    for (const auto& [p, _] : saved_) {
-      if (p == dst) return;
-    }
-    std::optional<std::string> old;
-    if (fs::exists(dst)) old = testing::ReadWholeFile(dst.string());
-    saved_.emplace_back(dst, old);
-  }
-  std::vector<std::pair<fs::path, std::optional<std::string>>> saved_;
-};
-
-// A loop device that udev has never seen: a new loopN (LOOP_CTL_ADD, at `index` or the first
-// free one), so no tag survives in its udev record from an earlier test (udev keeps TAGS
-// across events, and free loop devices are reused). Attached with LO_FLAGS_PARTSCAN, then one
-// partition is added with BLKPG (this kernel has no partition-table parsers), so loopNp1
-// appears too. The destructor detaches (which drops the partition) and deletes loopN.
-class FreshLoop {
- public:
-  static Result<std::unique_ptr<FreshLoop>> Create(uint64_t size_bytes, int index = -1) {
-    std::unique_ptr<FreshLoop> l(new FreshLoop());
-    l->backing_ = "/tmp/diskinv-rules-XXXXXX";
-    int bfd = mkstemp(l->backing_.data());
-    if (bfd < 0) return Status::FromErrno(errno, "mkstemp " + l->backing_);
-    if (ftruncate(bfd, static_cast<off_t>(size_bytes)) < 0) {
-      Status st = Status::FromErrno(errno, "ftruncate " + l->backing_);
-      close(bfd);
-      return st;
-    }
-    Result<int> made = testing::LoopControlAdd(index);
-    if (!made.ok()) {
-      close(bfd);
-      return made.status();
-    }
-    l->index_ = *made;
-    // Read-only opens: a write open would make udevd synthesize a change event on close.
-    int dev = open(l->node().c_str(), O_RDONLY | O_CLOEXEC);
-    if (dev < 0) {
-      close(bfd);
-      return Status::FromErrno(errno, "open " + l->node());
-    }
-    loop_config cfg{};
-    cfg.fd = static_cast<uint32_t>(bfd);
-    cfg.info.lo_flags = LO_FLAGS_PARTSCAN;
-    int r = ioctl(dev, LOOP_CONFIGURE, &cfg);
-    int err = errno;
-    close(bfd);
-    if (r != 0) {
-      close(dev);
-      return Status::FromErrno(err, "LOOP_CONFIGURE " + l->node());
-    }
-    l->attached_ = true;
-    blkpg_partition part{};
-    part.start = 1 << 20;
-    part.length = static_cast<long long>(size_bytes) - part.start;
-    part.pno = 1;
-    blkpg_ioctl_arg arg{};
-    arg.op = BLKPG_ADD_PARTITION;
-    arg.datalen = sizeof part;
-    arg.data = &part;
-    r = ioctl(dev, BLKPG, &arg);
-    err = errno;
-    close(dev);
-    if (r != 0) return Status::FromErrno(err, "BLKPG_ADD_PARTITION on " + l->node());
-    return l;
-  }
-  ~FreshLoop() {
-    (void)Detach();
-    if (index_ >= 0) {
-      for (int i = 0; i < 50 && !Remove().ok(); ++i) {
-        std::this_thread::sleep_for(milliseconds(20));  // EBUSY while udev still has it open
-      }
-    }
-    unlink(backing_.c_str());
-  }
-  Status Detach() {
-    if (!attached_) return Status::Ok();
-    int dev = open(node().c_str(), O_RDONLY | O_CLOEXEC);
-    if (dev < 0) return Status::FromErrno(errno, "open " + node());
-    int r = ioctl(dev, LOOP_CLR_FD, 0);
-    int err = errno;
-    close(dev);
-    if (r != 0) return Status::FromErrno(err, "LOOP_CLR_FD " + node());
-    attached_ = false;
-    return Status::Ok();
-  }
-  // LOOP_CTL_REMOVE (EBUSY while attached or open).
-  Status Remove() {
-    Status st = testing::LoopControlRemove(index_);
-    if (st.ok()) index_ = -1;
-    return st;
-  }
-  std::string name() const { return "loop" + std::to_string(index_); }
-  std::string node() const { return "/dev/" + name(); }
-  std::string devpath() const { return "/devices/virtual/block/" + name(); }
-  std::string part_devpath() const { return devpath() + "/" + name() + "p1"; }
-
- private:
-  FreshLoop() = default;
-  int index_ = -1;
-  std::string backing_;
-  bool attached_ = false;
-};
-
-// A loop index that does not exist now (from 200 up, away from the ones in daily use).
-int UnusedLoopIndex() {
-  int i = 200;
-  while (fs::exists("/sys/block/loop" + std::to_string(i))) ++i;
-  return i;
-}
+const fs::path kRunRules = testing::kRunUdevRules;
+using testing::FreshLoop;
+using testing::RuntimeRules;
+using testing::UnusedLoopIndex;
 
 std::string DevNum(const std::string& sysfs_dir) {
   std::string s = testing::ReadWholeFile(sysfs_dir + "/dev");

@@ -13,6 +13,8 @@
 
 namespace diskinv::testing {
 
+// A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read it, close).
+uint16_t FreeLoopbackPort();
 // A connected TCP socket to the loopback (127.0.0.1 or ::1) on `port`, or an error.
 Result<int> ConnectLoopback(uint16_t port, int family = AF_INET);
 // Reads from `fd` until EOF or the timeout; what arrived.

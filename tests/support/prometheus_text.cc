@@ -5,6 +5,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <set>
+#include <thread>
+
+#include "support/http_client.h"
 
 namespace diskinv::testing {
 namespace {
@@ -163,6 +166,33 @@ Result<PromText> ParsePrometheusText(std::string_view text) {
     }
   }
   return out;
+}
+
+double PromValue(const PromText& t, std::string_view name,
+                 const std::map<std::string, std::string>& labels) {
+  const PromSample* s = t.Find(name, labels);
+  return s ? s->value : -1;
+}
+
+std::optional<PromText> ScrapeUntil(uint16_t port, const std::function<bool(const PromText&)>& ok,
+                                    std::chrono::milliseconds timeout, std::string* last_error) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    Result<std::string> body = HttpGet(port, "/metrics");
+    if (body.ok()) {
+      Result<PromText> t = ParsePrometheusText(*body);
+      if (!t.ok()) {
+        *last_error = "bad exposition text: " + t.status().message();
+        return std::nullopt;
+      }
+      if (ok(*t)) return *t;
+      *last_error = "condition not met; last scrape:\n" + *body;
+    } else {
+      *last_error = body.status().message();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return std::nullopt;
 }
 
 }  // namespace diskinv::testing

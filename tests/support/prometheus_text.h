@@ -4,7 +4,11 @@
 // that no series appears twice. Not a general parser: no timestamps, no untyped samples.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,5 +37,13 @@ struct PromText {
 };
 
 Result<PromText> ParsePrometheusText(std::string_view text);
+
+// The value of a sample, or -1 when there is none.
+double PromValue(const PromText& t, std::string_view name,
+                 const std::map<std::string, std::string>& labels = {});
+// Scrapes http://127.0.0.1:PORT/metrics until `ok` holds for a scrape (returned) or the
+// timeout; `last_error` says why not (the last scrape's text, a connection error, bad text).
+std::optional<PromText> ScrapeUntil(uint16_t port, const std::function<bool(const PromText&)>& ok,
+                                    std::chrono::milliseconds timeout, std::string* last_error);
 
 }  // namespace diskinv::testing

@@ -143,5 +143,68 @@ TEST(AgentConfig, DurationsAndSizes) {
   EXPECT_FALSE(ParseByteSize("G").ok());
 }
 
+// The keys of the agent's operations: the metrics endpoint, the uevent self-check, tuning.
+TEST(AgentConfig, MetricsSelfCheckAndTuningKeys) {
+  AgentConfig d;
+  EXPECT_EQ(d.metrics_listen, "");
+  EXPECT_EQ(d.self_check, "auto");
+  EXPECT_EQ(d.self_check_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(d.self_check_retry, std::chrono::minutes(1));
+  EXPECT_TRUE(d.tuning);
+  AgentConfig c;
+  Status s = ParseAgentConfig(
+      "metrics_listen = 127.0.0.1:9417\nself_check = nvme0n1\nself_check_timeout = 2s\n"
+      "self_check_retry = 30s\ntuning = off\nlog_level = info\n",
+      "f.conf", c);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(c.metrics_listen, "127.0.0.1:9417");
+  EXPECT_EQ(c.self_check, "nvme0n1");
+  EXPECT_EQ(c.self_check_timeout, std::chrono::seconds(2));
+  EXPECT_EQ(c.self_check_retry, std::chrono::seconds(30));
+  EXPECT_FALSE(c.tuning);
+  std::string text = c.Describe();
+  EXPECT_NE(text.find("metrics_listen = 127.0.0.1:9417\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("tuning = off\n"), std::string::npos) << text;
+  AgentConfig again;
+  Status parsed = ParseAgentConfig(text, "described", again);
+  ASSERT_TRUE(parsed.ok()) << parsed.message() << "\n" << text;
+  EXPECT_EQ(again.metrics_listen, c.metrics_listen);
+  EXPECT_FALSE(again.tuning);
+  // Empty: no endpoint; [::1]:PORT is fine; the environment names the variable.
+  ASSERT_TRUE(ParseAgentConfig("metrics_listen =\ntuning = yes", "f", c).ok());
+  EXPECT_EQ(c.metrics_listen, "");
+  EXPECT_TRUE(c.tuning);
+  std::map<std::string, std::string> env = {{"DISKINV_METRICS_LISTEN", "[::1]:9417"}};
+  auto getenv = [&](const char* name) -> const char* {
+    auto it = env.find(name);
+    return it == env.end() ? nullptr : it->second.c_str();
+  };
+  ASSERT_TRUE(ApplyAgentEnvironment(getenv, c).ok());
+  EXPECT_EQ(c.metrics_listen, "[::1]:9417");
+  env["DISKINV_METRICS_LISTEN"] = "9417";
+  s = ApplyAgentEnvironment(getenv, c);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("environment DISKINV_METRICS_LISTEN: metrics_listen: listen "
+                             "address '9417' is not HOST:PORT"),
+            std::string::npos)
+      << s.message();
+  struct Case {
+    const char* text;
+    const char* want;
+  } cases[] = {
+      {"metrics_listen = localhost", "f.conf:1: metrics_listen: listen address 'localhost'"},
+      {"self_check = ../sda", "f.conf:1: self_check: \"../sda\" is not auto, off or a kernel"},
+      {"self_check_timeout = 10ms", "f.conf:1: self_check_timeout: \"10ms\" is out of range ("},
+      {"self_check_retry = 0", "f.conf:1: self_check_retry: \"0\" is out of range ("},
+      {"tuning = maybe", "f.conf:1: tuning: \"maybe\" is not on or off"},
+  };
+  for (const auto& k : cases) {
+    AgentConfig cfg;
+    Status e = ParseAgentConfig(k.text, "f.conf", cfg);
+    ASSERT_FALSE(e.ok()) << k.text;
+    EXPECT_NE(e.message().find(k.want), std::string::npos) << e.message();
+  }
+}
+
 }  // namespace
 }  // namespace diskinv

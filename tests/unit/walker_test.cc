@@ -62,13 +62,15 @@ FakeSysfsReader SataTree() {
   fs.AddFile(sdev + "/state", "running\n");
   fs.AddFile(sdev + "/wwid", "t10.ATA     QEMU HARDDISK                           QM00001\n");
   fs.AddSymlink("sys/bus/scsi/devices/0:0:0:0", "../../../devices/" + scsi);
-  fs.AddSymlink("sys/class/scsi_host/host0", "../../devices/pci0000:00/0000:00:1f.2/ata1/host0/scsi_host/host0");
+  fs.AddSymlink("sys/class/scsi_host/host0",
+                "../../devices/pci0000:00/0000:00:1f.2/ata1/host0/scsi_host/host0");
   fs.AddFile("sys/devices/pci0000:00/0000:00:1f.2/ata1/host0/scsi_host/host0/proc_name", "ahci\n");
   AddPart(fs, dir, "sda1", "8:1", 1, 2048);
-  fs.AddFile("run/udev/data/b8:0",
-             "S:disk/by-id/ata-QEMU_HARDDISK_QM00001\nE:ID_SERIAL=QEMU_HARDDISK_QM00001\n"
-             "E:ID_SERIAL_SHORT=QM00001\nE:ID_MODEL=QEMU_HARDDISK\n"
-             "E:ID_MODEL_ENC=QEMU\\x20HARDDISK\\x20\\x20\\x20\nE:ID_WWN=0x5000c50015ea71ac\nG:systemd\n");
+  fs.AddFile(
+      "run/udev/data/b8:0",
+      "S:disk/by-id/ata-QEMU_HARDDISK_QM00001\nE:ID_SERIAL=QEMU_HARDDISK_QM00001\n"
+      "E:ID_SERIAL_SHORT=QM00001\nE:ID_MODEL=QEMU_HARDDISK\n"
+      "E:ID_MODEL_ENC=QEMU\\x20HARDDISK\\x20\\x20\\x20\nE:ID_WWN=0x5000c50015ea71ac\nG:systemd\n");
   fs.AddFile("run/udev/data/b8:1", "E:ID_PART_ENTRY_NUMBER=1\nE:ID_WWN=0x5000c50015ea71ac\n");
   return fs;
 }
@@ -96,7 +98,8 @@ TEST(Walker, ReadsASataDiskLikeLsblk) {
   EXPECT_EQ(*sda->queue.rotational, true);
   EXPECT_EQ(sda->partitions, std::vector<std::string>{"sda1"});
   EXPECT_EQ(sda->udev.links.size(), 1u);
-  EXPECT_EQ(sda->devpath, "/devices/pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0/block/sda");
+  EXPECT_EQ(sda->devpath,
+            "/devices/pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0/block/sda");
   // sysfs model "QEMU HARDDISK   " and udev's agree once whitespace is normalized.
   EXPECT_EQ(sda->disagreements.count("model"), 0u);
 
@@ -261,7 +264,8 @@ TEST(Walker, NvmeNativeMultipathHeadListsPathsAndHidesThem) {
   for (const char* p : {"nvme0c0n1", "nvme0c1n1"}) {
     std::string dir = AddDisk(fs, "pci0000:00/nvme0", p, "0:0", 8192);
     fs.AddFile(dir + "/hidden", "1\n");
-    fs.AddSymlink(head + "/multipath/" + p, "../../../../../pci0000:00/nvme0/block/" + std::string(p));
+    fs.AddSymlink(head + "/multipath/" + p,
+                  "../../../../../pci0000:00/nvme0/block/" + std::string(p));
   }
   Inventory inv = Walker(fs, {}).WalkAll();
   ASSERT_EQ(inv.size(), 1u);
@@ -293,6 +297,49 @@ TEST(Walker, ProbeOneDeviceByName) {
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->kname, "sda");
   EXPECT_EQ(w.Probe("sdq").status().code(), ENOENT);
+}
+
+// DISKINV_IGNORE=1 in a udev record (rules/60-diskinv.rules): with skip_ignored, the disk and
+// its partitions are not listed, in walks and for single probes; a partition ignored on its
+// own goes alone. Without the option (`diskinv scan`) everything is listed, as in lsblk.
+TEST(Walker, SkipIgnoredLeavesOutWhatUdevIgnores) {
+  FakeSysfsReader fs = SataTree();
+  std::string sdb = AddDisk(fs, "virtual", "sdb", "8:16", 4096);
+  AddPart(fs, sdb, "sdb1", "8:17", 1, 2048);
+  AddPart(fs, sdb, "sdb2", "8:18", 2, 4096);
+  fs.AddFile("run/udev/data/b8:0", "E:ID_SERIAL=X\nE:DISKINV_IGNORE=1\nG:systemd\n");
+  fs.AddFile("run/udev/data/b8:1", "E:DISKINV_IGNORE=1\n");
+  fs.AddFile("run/udev/data/b8:16", "E:DISKINV_IGNORE=0\nG:diskinv\n");
+  fs.AddFile("run/udev/data/b8:18", "E:DISKINV_IGNORE=1\n");
+  auto names = [](const Inventory& inv) {
+    std::vector<std::string> out;
+    for (const BlockDevice& d : inv.devices()) out.push_back(d.kname);
+    return out;
+  };
+  Walker all(fs, {});
+  EXPECT_EQ(names(all.WalkAll()), (std::vector<std::string>{"sda", "sda1", "sdb", "sdb1", "sdb2"}));
+  Walker agent(fs, {.skip_ignored = true});
+  EXPECT_EQ(names(agent.WalkAll()), (std::vector<std::string>{"sdb", "sdb1"}));
+  auto sda = agent.Probe("sda");
+  ASSERT_TRUE(sda.ok());
+  EXPECT_TRUE(IgnoredByUdev(*sda));
+  EXPECT_FALSE(agent.Listed(*sda));
+  EXPECT_TRUE(all.Listed(*sda));
+  auto sdb2 = agent.Probe("sdb2");
+  ASSERT_TRUE(sdb2.ok());
+  EXPECT_FALSE(agent.Listed(*sdb2));
+  auto sdb_dev = agent.Probe("sdb");
+  ASSERT_TRUE(sdb_dev.ok());
+  EXPECT_FALSE(IgnoredByUdev(*sdb_dev));  // only "1" ignores
+  EXPECT_TRUE(agent.Listed(*sdb_dev));
+  // A partition whose own record does not say it yet: its disk's record decides.
+  fs.AddFile("run/udev/data/b8:1", "E:ID_PART_ENTRY_NUMBER=1\n");
+  auto sda1 = agent.Probe("sda1");
+  ASSERT_TRUE(sda1.ok());
+  EXPECT_FALSE(IgnoredByUdev(*sda1));
+  EXPECT_FALSE(agent.Listed(*sda1));
+  EXPECT_TRUE(all.Listed(*sda1));
+  EXPECT_TRUE(agent.Listed(*agent.Probe("sdb1")));
 }
 
 }  // namespace
