@@ -55,7 +55,8 @@ wins over the file; command-line options win over both):
   burst_threshold     more events per second than this: one full walk instead (5000)
   batch_rows          row writes per transaction of a large sync (1000)
   statement_timeout   per SQL statement (20s)
-  log_level           trace, debug, info, warn, error (the command line's -v/--log-level win)
+  log_level           trace, debug, info (default), warn, error (the command line's
+                      -v/--log-level win)
   machine_id, hostname  instead of <sysroot>/etc/machine-id, proc/sys/kernel/hostname
   metrics_listen      HOST:PORT of the Prometheus endpoint; empty (default): none; read at
                       start only
@@ -123,6 +124,9 @@ int AgentCommand(std::vector<std::string> args) {
     std::fputs(config->Describe().c_str(), stdout);
     return kExitOk;
   }
+  // A daemon says what it does (start, syncs, reloads, reconnects: a line per change, none per
+  // event) unless told otherwise; the other commands default to warnings only.
+  if (config->log_level.empty() && !LogLevelFromCommandLine()) (void)SetLogLevel("info");
   std::string metrics_listen = config->metrics_listen;
   opt.config = std::move(*config);
   bool once = opt.once;

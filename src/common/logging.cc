@@ -1,11 +1,15 @@
 #include "common/logging.h"
 
-#include <mutex>
-#include <string>
-
 #include <fmt/format.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
 
 #include "common/json_writer.h"
 
@@ -46,6 +50,32 @@ class JsonMessageFlag : public spdlog::custom_flag_formatter {
   }
 };
 
+// %*: the syslog priority prefix journald reads from a service's stderr ("<3>" error ...
+// "<7>" debug; sd-daemon(3)), so `journalctl -p warning` filters diskinv's lines.
+class SyslogPriorityFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    static constexpr const char* kPrefix[] = {"<7>", "<7>", "<6>", "<4>", "<3>", "<2>", "<6>"};
+    const char* p = kPrefix[static_cast<int>(msg.level) % 7];
+    dest.append(p, p + 3);
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<SyslogPriorityFlag>();
+  }
+};
+
+// stderr is a stream connected to journald (systemd sets JOURNAL_STREAM=DEV:INODE of it).
+bool StderrIsJournal() {
+  const char* js = std::getenv("JOURNAL_STREAM");
+  struct stat st {};
+  if (js == nullptr || fstat(STDERR_FILENO, &st) != 0) return false;
+  unsigned long long dev = 0, ino = 0;
+  if (std::sscanf(js, "%llu:%llu", &dev, &ino) != 2) return false;
+  return static_cast<unsigned long long>(st.st_dev) == dev &&
+         static_cast<unsigned long long>(st.st_ino) == ino;
+}
+
 }  // namespace
 
 Status SetupLogging(std::string_view level, LogFormat format) {
@@ -59,6 +89,11 @@ Status SetupLogging(std::string_view level, LogFormat format) {
     auto formatter = std::make_unique<spdlog::pattern_formatter>();
     formatter->add_flag<JsonMessageFlag>('j').set_pattern(
         R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","logger":"%n","pid":%P,"msg":%j})");
+    sink->set_formatter(std::move(formatter));
+  } else if (StderrIsJournal()) {
+    // journald stamps every line itself: a priority prefix instead of a timestamp.
+    auto formatter = std::make_unique<spdlog::pattern_formatter>();
+    formatter->add_flag<SyslogPriorityFlag>('*').set_pattern("%*%l [%n] %v");
     sink->set_formatter(std::move(formatter));
   } else {
     sink->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ [%n] %v");

@@ -2,7 +2,8 @@
 # udev event starts diskinv-agent.service (60-diskinv.rules: SYSTEMD_WANTS), which runs with the
 # package's hardening (Type=notify, watchdog, capability bounding set, sandbox) and writes the
 # guest's disks to PostgreSQL on the host; an NVMe hot-add becomes a row and its removal a
-# tombstone; the watchdog is fed, SIGHUP reloads, SIGTERM stops it cleanly (tests/lab/systemd.sh).
+# tombstone; desired queue tuning from `diskinv reconcile` is written to sysfs and reported;
+# the watchdog is fed, SIGHUP reloads, SIGTERM stops it cleanly (tests/lab/systemd.sh).
 LAB_KIND=hotplug
 LAB_INIT=systemd
 LAB_DESCRIPTION="systemd PID 1: udev starts diskinv-agent.service (hardened, notify, watchdog) -> host PostgreSQL"
@@ -29,6 +30,12 @@ lab_host() {
     nvme_del) qmp device_del '{"id": "hpnvme"}' ;;
     db_nvme_tombstone) lab_pg_wait "$disk = 'LABSDNVME'" "removed true" &&
                        lab_pg_wait "$disk = 'LABSDBASE'" "present false" ;;
+    tune) local c="$DISKINV_BIN"
+          $c pool create lab --database-url "$LAB_PG_URL" &&
+            $c pool policy add lab-sda --pool lab --kname sda --database-url "$LAB_PG_URL" &&
+            $c tune profile add lab-ra --pool lab --set read_ahead_kb=384 --database-url "$LAB_PG_URL" &&
+            $c reconcile --once --database-url "$LAB_PG_URL" ;;
+    db_tuned) lab_pg_wait "SELECT t.status || ' ' || (t.observed->>'read_ahead_kb') FROM diskinv.disk_tuning t JOIN diskinv.disk d ON d.id = t.disk_id WHERE d.serial = 'LABSDBASE'" "applied 384" ;;
     *) echo "no host step $1"; return 1 ;;
   esac
 }
@@ -69,12 +76,19 @@ lab_guest() {
   host_step db_nvme_row
   host_step nvme_del && wait_gone /dev/nvme0n1 && snapshot nvme_del
   host_step db_nvme_tombstone
-  # 4. The watchdog (5 s here): after three periods the same process runs, never restarted.
+  # 4. Desired tuning from the controller (run on the host): the sandboxed agent writes the
+  #    queue attribute (ProtectKernelTunables=yes with ReadWritePaths=/sys/devices) and reports.
+  host_step tune
+  i=0
+  while [ "$(cat /sys/block/sda/queue/read_ahead_kb)" != 384 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+  [ "$(cat /sys/block/sda/queue/read_ahead_kb)" = 384 ] || fail "read_ahead_kb is $(cat /sys/block/sda/queue/read_ahead_kb), want 384"
+  host_step db_tuned
+  # 5. The watchdog (5 s here): after three periods the same process runs, never restarted.
   sleep 15
   [ "$(agent MainPID)" = "$pid" ] || fail "the agent was restarted (pid $pid -> $(agent MainPID))"
   [ "$(agent NRestarts)" = 0 ] || fail "NRestarts=$(agent NRestarts)"
   [ "$(agent ActiveState)" = active ] || fail "after 15 s: $(agent ActiveState)"
-  # 5. ExecReload (SIGHUP) keeps the process; stop (SIGTERM) ends it with status 0.
+  # 6. ExecReload (SIGHUP) keeps the process; stop (SIGTERM) ends it with status 0.
   systemctl reload diskinv-agent.service || fail "systemctl reload failed"
   sleep 2
   [ "$(agent MainPID)" = "$pid" ] && [ "$(agent ActiveState)" = active ] || fail "after reload: $(agent ActiveState) pid $(agent MainPID)"
@@ -84,6 +98,14 @@ lab_guest() {
   [ "$(agent ExecMainStatus)" = 0 ] || fail "ExecMainStatus=$(agent ExecMainStatus)"
   [ "$(agent ActiveState)" = inactive ] || fail "after stop: $(agent ActiveState)"
   journalctl -u diskinv-agent.service --no-pager >/lab/out/agent-journal.txt 2>&1
+  # 7. The agent's log in the journal: its own lines (no second timestamp) with syslog
+  #    priorities, so `journalctl -p warning` leaves the info lines out.
+  journalctl -u diskinv-agent.service -o cat --no-pager | grep -q '^info \[agent\] node lab-systemd' ||
+    fail "no agent start line in the journal"
+  [ "$(journalctl -u diskinv-agent.service -p warning -o cat --no-pager | grep -c '^info ')" = 0 ] ||
+    fail "info lines at priority warning: the priority prefix was not read"
+  [ "$(journalctl -u diskinv-agent.service -p info -o cat --no-pager | grep -c '^info \[agent\]')" -ge 5 ] ||
+    fail "fewer than 5 info lines of the agent at priority info"
 }
 lab_expect() {
   cat <<'X'
