@@ -72,8 +72,13 @@ lsn_at() { $PSQL -At -h "$HA_DIR/$1" -p "$2" -U postgres -d postgres -c \
   "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'probe_td'" 2>/dev/null || true; }
 say "before_kill_leader_slot_lsn=$(lsn_at "$leader" "$(cut -d, -f"${leader#pg}" <<<"$HA_PG_PORTS")")"
 say "before_kill_replica_slot_lsn=$(lsn_at "$replica" "$(cut -d, -f"${replica#pg}" <<<"$HA_PG_PORTS")")"
+# Patroni promotes only the synchronous standby; the replica was restarted to load the copied
+# slots and regains that status a few seconds after it streams again (scripts/ha-env).
+t_ready=$(now)
+"$ha" wait-failover-ready 120
+say "waited_for_sync_standby_s=$(since "$t_ready")"
 t_kill=$(now)
-"$ha" kill-leader >"$work/kill.log"
+"$ha" kill-leader --now >"$work/kill.log"
 t_promoted=$(now)
 say "after_promotion_new_leader_slot_lsn=$(lsn_at "$replica" "$(cut -d, -f"${replica#pg}" <<<"$HA_PG_PORTS")")"
 # Keep writing until writes have worked again for a few seconds, then stop and let consumers drain.
