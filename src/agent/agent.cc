@@ -32,6 +32,8 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::duration;
 using std::chrono::milliseconds;
 
+constexpr std::string_view kPeriodicResync = "periodic resync";
+
 spdlog::logger& Log() {
   static std::shared_ptr<spdlog::logger> log = Logger("agent");
   return *log;
@@ -218,6 +220,10 @@ void Agent::Walk(bool resync, uint64_t lost, std::string_view why) {
   rec.missed_events += lost;
   rec.resyncs += resync ? 1 : 0;
   scan_ = rec;
+  // A periodic walk that found nothing is not recorded on the node: it would be the only write
+  // of an idle fleet (one row and one CDC event per node per interval). It is recorded with the
+  // next write that matters (docs/agent.md, "last_full_scan"); the metric has every walk.
+  if (why != kPeriodicResync || resync || lost > 0 || !diff.empty()) scan_due_ = true;
   if (opt_.config.resync_interval.count() > 0) {
     next_resync_ = Clock::now() + opt_.config.resync_interval;
   }
@@ -257,12 +263,13 @@ void Agent::WriteChange(const InventoryDiff& diff, bool full) {
   }
   RecordSync(*st);
   if (full) malloc_trim(0);  // the rows of a full sync were freed: give the pages back
-  if (scan_) {
+  if (scan_ && (scan_due_ || st->writes() > 0)) {
     if (Status s = store_->RecordFullScan(*node_, *scan_); !s.ok()) {
       DatabaseFailed(s);
       return;
     }
     scan_.reset();
+    scan_due_ = false;
   }
   if (st->writes() > 0 || full) {
     Log().info("{}: {} in {:.1f} ms", full ? "full sync" : DiffSummary(diff), st->Summary(),
@@ -303,6 +310,7 @@ bool Agent::TryDatabase() {
       return false;
     }
     scan_.reset();
+    scan_due_ = false;
   }
   if (failures_ > 0) {
     Log().warn(
@@ -543,7 +551,7 @@ Agent::LoopEnd Agent::Loop() {
     now = Clock::now();
     if (opt_.config.resync_interval.count() > 0 && now >= next_resync_) {
       counters_.periodic_resyncs.Add();
-      Walk(false, 0, "periodic resync");
+      Walk(false, 0, kPeriodicResync);
     }
     if (behind_ && Clock::now() >= next_db_attempt_ && live_) TryDatabase();
     PingWatchdog(Clock::now());
