@@ -8,7 +8,8 @@
 # that no acknowledged row is missing from the decoded stream and reports what was redelivered.
 #
 #   tests/ha/slot_failover.sh [--keep]     uses its own HA_DIR/HA_PORT_BASE unless set
-# Output: key=value lines; exit 0 when nothing was lost,
+# Output: key=value lines; exit 0 when nothing was lost, the slot was consumed and written
+# through PgBouncer again on the new leader,
 # 77 when skipped (outside CI only: not root and the packages missing).
 set -euo pipefail
 export HA_DIR=${HA_DIR:-/tmp/diskinv-ha-slotfo}
@@ -58,7 +59,10 @@ writer() {
   local i=0
   while [ ! -e "$work/stop-writer" ]; do
     i=$((i + 1))
-    if $PSQL "$HA_BOUNCER_URL&connect_timeout=2" -c "INSERT INTO probe (id) VALUES ($i)" 2>>"$work/writer.err"; then
+    # timeout: a statement queued in PgBouncer for a server connection waits up to its
+    # query_wait_timeout (60 s); connect_timeout does not cover that, and one such psql once
+    # kept the writer from writing at all after the failover. Count it as a failed write.
+    if timeout 5 $PSQL "$HA_BOUNCER_URL&connect_timeout=2" -c "INSERT INTO probe (id) VALUES ($i)" 2>>"$work/writer.err"; then
       echo "$(now) ok $i" >>"$work/writer.log"
     else
       echo "$(now) fail $i" >>"$work/writer.log"
@@ -102,12 +106,13 @@ rc=0
 /usr/bin/python3 - "$work" "$t_kill" "$t_promoted" >"$work/analysis" <<'PY' || rc=$?
 import glob, os, re, sys
 work, t_kill, t_promoted = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
-acked, failed_at, first_ok_after = set(), [], None
+acked, failed_at, first_ok_after, ok_after_kill = set(), [], None, False
 for line in open(f"{work}/writer.log"):
     t, what, i = line.split()
     t, i = float(t), int(i)
     if what == "ok":
         acked.add(i)
+        ok_after_kill = ok_after_kill or t > t_kill
         if failed_at and first_ok_after is None:
             first_ok_after = t
     elif t > t_kill:
@@ -160,7 +165,7 @@ print(f"promoted_after_s={t_promoted - t_kill:.2f}")
 print(f"writes_through_pgbouncer_again_after_s={(first_ok_after - t_kill) if first_ok_after else -1:.2f}")
 print(f"slot_consumed_on_new_leader_after_s={(resumed_at - t_kill) if resumed_at else -1:.2f}")
 print(f"pgoutput_bytes_total={pgo} pgoutput_bytes_after_failover={pgo_after}")
-sys.exit(1 if lost or resumed_at is None or pgo_after == 0 else 0)
+sys.exit(1 if lost or resumed_at is None or pgo_after == 0 or not ok_after_kill else 0)
 PY
 tee -a "$work/result" <"$work/analysis"
 grep -h "now targets" "$HA_DIR/watcher.log" | tail -1 | sed 's/^/watcher: /' | tee -a "$work/result"
