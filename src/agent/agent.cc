@@ -37,6 +37,8 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::duration;
 using std::chrono::milliseconds;
 
+constexpr std::string_view kPeriodicResync = "periodic resync";
+
 spdlog::logger& Log() {
   static std::shared_ptr<spdlog::logger> log = Logger("agent");
   return *log;
@@ -245,6 +247,10 @@ void Agent::Walk(bool resync, uint64_t lost, std::string_view why) {
   rec.missed_events += lost;
   rec.resyncs += resync ? 1 : 0;
   scan_ = rec;
+  // A periodic walk that found nothing is not recorded on the node: it would be the only write
+  // of an idle fleet (one row and one CDC event per node per interval). It is recorded with the
+  // next write that matters (docs/agent.md, "last_full_scan"); the metric has every walk.
+  if (why != kPeriodicResync || resync || lost > 0 || !diff.empty()) scan_due_ = true;
   if (opt_.config.resync_interval.count() > 0) {
     next_resync_ = Clock::now() + opt_.config.resync_interval;
   }
@@ -284,12 +290,13 @@ void Agent::WriteChange(const InventoryDiff& diff, bool full) {
   }
   RecordSync(*st);
   if (full) malloc_trim(0);  // the rows of a full sync were freed: give the pages back
-  if (scan_) {
+  if (scan_ && (scan_due_ || st->writes() > 0)) {
     if (Status s = store_->RecordFullScan(*node_, *scan_); !s.ok()) {
       DatabaseFailed(s);
       return;
     }
     scan_.reset();
+    scan_due_ = false;
   }
   if (st->writes() > 0 || full) {
     Log().info("{}: {} in {:.1f} ms", full ? "full sync" : DiffSummary(diff), st->Summary(),
@@ -330,6 +337,7 @@ bool Agent::TryDatabase() {
       return false;
     }
     scan_.reset();
+    scan_due_ = false;
   }
   if (failures_ > 0) {
     Log().warn(
@@ -728,7 +736,7 @@ Agent::LoopEnd Agent::Loop() {
     now = Clock::now();
     if (opt_.config.resync_interval.count() > 0 && now >= next_resync_) {
       counters_.periodic_resyncs.Add();
-      Walk(false, 0, "periodic resync");
+      Walk(false, 0, kPeriodicResync);
     }
     if (self_check_failed_ && now >= next_self_check_) {
       counters_.periodic_resyncs.Add();

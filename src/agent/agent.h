@@ -7,7 +7,8 @@
 //   coalescer deadline, periodic resync, reconnect attempt and watchdog ping;
 //   events -> Coalescer -> LiveInventory -> InventoryStore::Sync, one transaction per change;
 //   a Resync from the coalescer (ENOBUFS, SEQNUM gap, burst) or the periodic timer: full walk,
-//   full diff, and a record on the node (last_full_scan, missed_events, resyncs).
+//   full diff, and a record on the node (last_full_scan, missed_events, resyncs) unless it was
+//   a periodic walk that found nothing (no idle writes).
 // Database down or restarted: LiveInventory stays exact (state, not a queue of events); the
 // agent retries with exponential backoff (reconnect_min doubling to reconnect_max, +-20%
 // jitter) and, when the database answers again, writes the difference in one full Sync.
@@ -200,6 +201,7 @@ class Agent {
   std::string last_db_error_;
   // A finished walk not yet recorded on the node.
   std::optional<FullScanRecord> scan_;
+  bool scan_due_ = false;  // scan_ is written with the next Sync, even one that writes nothing
   TimePoint next_resync_{}, next_watchdog_{};
   // Last values of the sources' and coalescer's own cumulative counters (for deltas).
   struct SourceSeen {

@@ -29,6 +29,7 @@ WriteStats& WriteStats::operator+=(const WriteStats& o) {
   conflicts_resolved += o.conflicts_resolved;
   transactions += o.transactions;
   unidentified += o.unidentified;
+  held_elsewhere += o.held_elsewhere;
   full = full || o.full;
   return *this;
 }
@@ -50,6 +51,7 @@ std::string WriteStats::Summary() const {
   if (parts.empty()) parts.push_back("no writes");
   add(skipped, "unchanged");
   add(unidentified, "without identifier");
+  add(held_elsewhere, "present on another node (not written)");
   add(retries, "etag retries");
   return fmt::format("{}; {} transactions", fmt::join(parts, ", "), transactions);
 }
@@ -225,16 +227,47 @@ struct InventoryStore::Writer {
     auto now = Read(t, raced);
     if (!now.ok()) return now.status();
     std::vector<std::pair<const DeviceRow*, StoredRow>> again;
+    PgParams unseen;
     for (const DeviceRow* row : rows) {
       if (done.contains(row->uid)) continue;
       auto it = now->find(row->uid);
       if (it == now->end()) {
-        return Status(EAGAIN,
-                      fmt::format("{} {}: conflicting insert but no row", Prefix(t), row->uid));
+        unseen.push_back(row->uid);
+      } else {
+        again.emplace_back(row, it->second);
       }
-      again.emplace_back(row, it->second);
     }
+    if (Status s = HeldElsewhere(t, unseen); !s.ok()) return s;
     return Update(t, std::move(again), p, depth + 1);
+  }
+
+  // Rows the INSERT found taken but this session cannot read: under row-level security
+  // (migration 0003) they are present on another node: a disk that moved in before its old node
+  // tombstoned it, or one identifier on two nodes. The policies forbid writing them, so they are
+  // left alone (counted, not an error: the rest of the Sync is written) until the old node
+  // tombstones the row; the next full Sync then adopts it. diskinv.disk_locations() (SECURITY
+  // DEFINER) tells them from rows deleted meanwhile, which are an error to retry.
+  Status HeldElsewhere(RowTable t, const PgParams& uids) {
+    if (uids.empty()) return Status::Ok();
+    auto r = c.ExecPrepared("disk_locations",
+                            "SELECT uid, node_id FROM diskinv.disk_locations($1::text[]) WHERE "
+                            "tbl = $2 AND state = 'present'",
+                            {PgArray(uids), t == RowTable::kDisk ? "disk" : "partition"});
+    if (!r.ok()) return r.status();
+    std::map<std::string, int64_t> where;
+    for (int i = 0; i < r->rows(); ++i) where[r->Str(i, 0)] = r->Int(i, 1);
+    for (const auto& uid : uids) {
+      auto it = where.find(*uid);
+      if (it == where.end() || it->second == node.id) {
+        return Status(EAGAIN, fmt::format("{} {}: conflicting insert but no row", Prefix(t), *uid));
+      }
+      ++st.held_elsewhere;
+      Logger("store")->debug(
+          "{} {}: present on node {}, not written by node {} until it is "
+          "tombstoned there",
+          Prefix(t), *uid, it->second, node.id);
+    }
+    return Status::Ok();
   }
 
   // Guarded multi-row UPDATE; rows whose etag moved are re-read and retried.

@@ -60,7 +60,10 @@ struct WriteStats {
   uint64_t conflicts_opened = 0, conflicts_resolved = 0;
   uint64_t transactions = 0;  // committed
   uint64_t unidentified = 0;  // devices without any usable identifier (not stored)
-  bool full = false;          // the node's rows were read and diffed in full
+  // Rows present on another node that row-level security keeps this node from reading or
+  // writing (a disk that moved in before its old node tombstoned it): left alone, not stored.
+  uint64_t held_elsewhere = 0;
+  bool full = false;  // the node's rows were read and diffed in full
   uint64_t writes() const {
     return inserted + updated + revived + tombstoned + edges_added + edges_removed +
            conflicts_opened + conflicts_resolved;

@@ -100,8 +100,13 @@ storm() {
 for k in $(seq 1 "$NODES"); do storm "$k" & pids+=($!); done
 sleep 5
 cons_before=$(sql "SELECT confirmed_lsn FROM diskinv.cdc_consumer WHERE app = 'reconcile'")
+# Patroni (synchronous_mode) promotes only the member named in /sync: wait until the replica is
+# that again (it loses it while restarting to load the copied slot) with the storm in flight.
+t_ready=$(now)
+"$ha" wait-failover-ready 120
+say "waited_for_sync_standby_s=$(since "$t_ready")"
 t_kill=$(now)
-"$ha" kill-leader >"$work/kill.log"
+"$ha" kill-leader --now >"$work/kill.log"
 say "$(grep promoted_after_s "$work/kill.log")"
 # Recovery: every node's agent has written (last_full_scan after the kill) and the consumer's
 # persisted position has moved on the new leader.

@@ -8,7 +8,8 @@
 # that no acknowledged row is missing from the decoded stream and reports what was redelivered.
 #
 #   tests/ha/slot_failover.sh [--keep]     uses its own HA_DIR/HA_PORT_BASE unless set
-# Output: key=value lines; exit 0 when nothing was lost,
+# Output: key=value lines; exit 0 when nothing was lost, the slot was consumed and written
+# through PgBouncer again on the new leader,
 # 77 when skipped (outside CI only: not root and the packages missing).
 set -euo pipefail
 export HA_DIR=${HA_DIR:-/tmp/diskinv-ha-slotfo}
@@ -58,7 +59,10 @@ writer() {
   local i=0
   while [ ! -e "$work/stop-writer" ]; do
     i=$((i + 1))
-    if $PSQL "$HA_BOUNCER_URL&connect_timeout=2" -c "INSERT INTO probe (id) VALUES ($i)" 2>>"$work/writer.err"; then
+    # timeout: a statement queued in PgBouncer for a server connection waits up to its
+    # query_wait_timeout (60 s); connect_timeout does not cover that, and one such psql once
+    # kept the writer from writing at all after the failover. Count it as a failed write.
+    if timeout 5 $PSQL "$HA_BOUNCER_URL&connect_timeout=2" -c "INSERT INTO probe (id) VALUES ($i)" 2>>"$work/writer.err"; then
       echo "$(now) ok $i" >>"$work/writer.log"
     else
       echo "$(now) fail $i" >>"$work/writer.log"
@@ -72,8 +76,13 @@ lsn_at() { $PSQL -At -h "$HA_DIR/$1" -p "$2" -U postgres -d postgres -c \
   "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'probe_td'" 2>/dev/null || true; }
 say "before_kill_leader_slot_lsn=$(lsn_at "$leader" "$(cut -d, -f"${leader#pg}" <<<"$HA_PG_PORTS")")"
 say "before_kill_replica_slot_lsn=$(lsn_at "$replica" "$(cut -d, -f"${replica#pg}" <<<"$HA_PG_PORTS")")"
+# Patroni promotes only the synchronous standby; the replica was restarted to load the copied
+# slots and regains that status a few seconds after it streams again (scripts/ha-env).
+t_ready=$(now)
+"$ha" wait-failover-ready 120
+say "waited_for_sync_standby_s=$(since "$t_ready")"
 t_kill=$(now)
-"$ha" kill-leader >"$work/kill.log"
+"$ha" kill-leader --now >"$work/kill.log"
 t_promoted=$(now)
 say "after_promotion_new_leader_slot_lsn=$(lsn_at "$replica" "$(cut -d, -f"${replica#pg}" <<<"$HA_PG_PORTS")")"
 # Keep writing until writes have worked again for a few seconds, then stop and let consumers drain.
@@ -97,12 +106,13 @@ rc=0
 /usr/bin/python3 - "$work" "$t_kill" "$t_promoted" >"$work/analysis" <<'PY' || rc=$?
 import glob, os, re, sys
 work, t_kill, t_promoted = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
-acked, failed_at, first_ok_after = set(), [], None
+acked, failed_at, first_ok_after, ok_after_kill = set(), [], None, False
 for line in open(f"{work}/writer.log"):
     t, what, i = line.split()
     t, i = float(t), int(i)
     if what == "ok":
         acked.add(i)
+        ok_after_kill = ok_after_kill or t > t_kill
         if failed_at and first_ok_after is None:
             first_ok_after = t
     elif t > t_kill:
@@ -155,7 +165,7 @@ print(f"promoted_after_s={t_promoted - t_kill:.2f}")
 print(f"writes_through_pgbouncer_again_after_s={(first_ok_after - t_kill) if first_ok_after else -1:.2f}")
 print(f"slot_consumed_on_new_leader_after_s={(resumed_at - t_kill) if resumed_at else -1:.2f}")
 print(f"pgoutput_bytes_total={pgo} pgoutput_bytes_after_failover={pgo_after}")
-sys.exit(1 if lost or resumed_at is None or pgo_after == 0 else 0)
+sys.exit(1 if lost or resumed_at is None or pgo_after == 0 or not ok_after_kill else 0)
 PY
 tee -a "$work/result" <"$work/analysis"
 grep -h "now targets" "$HA_DIR/watcher.log" | tail -1 | sed 's/^/watcher: /' | tee -a "$work/result"

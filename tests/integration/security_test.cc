@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -195,20 +196,37 @@ testing::PgCluster* Security::cluster_ = nullptr;
 std::string Security::setup_error_, Security::tls_, Security::passfile_, Security::saved_passfile_,
     Security::admin_url_;
 
-TEST_F(Security, NodeCannotChangeAnotherNodesDisks) {
-  auto admin_r = PgConnection::Connect(admin_url_);
-  ASSERT_TRUE(admin_r.ok()) << admin_r.status().message();
-  PgConnection& admin = **admin_r;
+// The administrator's connection and both agents' stores, connected as their own roles, with
+// their nodes registered.
+struct TwoNodes {
+  std::unique_ptr<PgConnection> admin;
+  Result<std::unique_ptr<InventoryStore>> store_a = Status::Invalid("unset"),
+                                          store_b = Status::Invalid("unset");
+  Result<NodeRef> node_a = Status::Invalid("unset"), node_b = Status::Invalid("unset");
+};
 
+void ConnectTwoNodes(const std::string& admin_url, const std::string& url_a,
+                     const std::string& url_b, TwoNodes& n) {
+  auto admin_r = PgConnection::Connect(admin_url);
+  ASSERT_TRUE(admin_r.ok()) << admin_r.status().message();
+  n.admin = std::move(*admin_r);
+  n.store_a = InventoryStore::Connect(url_a);
+  ASSERT_TRUE(n.store_a.ok()) << n.store_a.status().message();
+  n.store_b = InventoryStore::Connect(url_b);
+  ASSERT_TRUE(n.store_b.ok()) << n.store_b.status().message();
+  n.node_a = (*n.store_a)->RegisterNode({"machine-a", "host-a", "boot-a", "test"});
+  ASSERT_TRUE(n.node_a.ok()) << n.node_a.status().message();
+  n.node_b = (*n.store_b)->RegisterNode({"machine-b", "host-b", "boot-b", "test"});
+  ASSERT_TRUE(n.node_b.ok()) << n.node_b.status().message();
+}
+
+TEST_F(Security, NodeCannotChangeAnotherNodesDisks) {
   // Both agents write their inventories through the real store, as their own roles.
-  auto store_a = InventoryStore::Connect(NodeUrl("node_a"));
-  ASSERT_TRUE(store_a.ok()) << store_a.status().message();
-  auto store_b = InventoryStore::Connect(NodeUrl("node_b"));
-  ASSERT_TRUE(store_b.ok()) << store_b.status().message();
-  auto node_a = (*store_a)->RegisterNode({"machine-a", "host-a", "boot-a", "test"});
-  ASSERT_TRUE(node_a.ok()) << node_a.status().message();
-  auto node_b = (*store_b)->RegisterNode({"machine-b", "host-b", "boot-b", "test"});
-  ASSERT_TRUE(node_b.ok()) << node_b.status().message();
+  TwoNodes n;
+  ConnectTwoNodes(admin_url_, NodeUrl("node_a"), NodeUrl("node_b"), n);
+  if (HasFatalFailure()) return;
+  PgConnection& admin = *n.admin;
+  auto [store_a, store_b, node_a, node_b] = std::tie(n.store_a, n.store_b, n.node_a, n.node_b);
   Inventory inv_a, inv_b;
   inv_a.Add(Disk("sda", 0, "0x5000c500000000a1"));
   inv_b.Add(Disk("sda", 0, "0x5000c500000000b1"));
@@ -346,6 +364,75 @@ TEST_F(Security, NodeCannotChangeAnotherNodesDisks) {
   auto write = (*ctl_r)->Exec("UPDATE diskinv.disk SET size_bytes = 1");
   ASSERT_FALSE(write.ok());
   EXPECT_NE(write.status().message().find("SQLSTATE 42501"), std::string::npos);
+}
+
+// A disk moved from node B to node A, and A's agent saw it before B's tombstoned it: A cannot
+// read or write B's present row (row-level security), so its Sync writes everything else and
+// holds that row back (diskinv.disk_locations() tells it is present on B), full or event-driven;
+// once B has tombstoned it, A's next full Sync adopts the same row.
+TEST_F(Security, DiskStillPresentOnItsOldNodeIsHeldBackNotAFailedSync) {
+  TwoNodes n;
+  ConnectTwoNodes(admin_url_, NodeUrl("node_a"), NodeUrl("node_b"), n);
+  if (HasFatalFailure()) return;
+  PgConnection& admin = *n.admin;
+  auto [store_a, store_b, node_a, node_b] = std::tie(n.store_a, n.store_b, n.node_a, n.node_b);
+  const std::string kMoving = "0x5000c5000000c0d1";
+  Inventory inv_b;
+  inv_b.Add(Disk("sdm", 64, kMoving));
+  auto wb = (*store_b)->Sync(*node_b, inv_b);
+  ASSERT_TRUE(wb.ok()) << wb.status().message();
+  ASSERT_EQ(wb->inserted, 1u);
+  const std::string row_sql = fmt::format(
+      "SELECT id, node_id, state, kname, generation FROM diskinv.disk WHERE wwn = '{}'", kMoving);
+  auto b_row = admin.Exec(row_sql);
+  ASSERT_TRUE(b_row.ok() && b_row->rows() == 1);
+  const std::string id = b_row->Str(0, 0), b = std::to_string(node_b->id),
+                    a = std::to_string(node_a->id);
+
+  // A sees the moved disk (as sdx) and a new one of its own.
+  Inventory inv_a;
+  inv_a.Add(Disk("sdw", 80, "0x5000c5000000c0d2"));
+  inv_a.Add(Disk("sdx", 96, kMoving));
+  auto full = (*store_a)->Sync(*node_a, inv_a);
+  ASSERT_TRUE(full.ok()) << "a disk present on another node failed the whole sync: "
+                         << full.status().message();
+  std::printf("  node A, full sync, disk still present on B: %s\n", full->Summary().c_str());
+  EXPECT_EQ(full->inserted, 1u);
+  EXPECT_EQ(full->held_elsewhere, 1u);
+  EXPECT_EQ(full->moved, 0u);
+  auto own = admin.Exec(fmt::format(
+      "SELECT count(*) FROM diskinv.disk WHERE node_id = {} AND wwn = '0x5000c5000000c0d2'", a));
+  ASSERT_TRUE(own.ok());
+  EXPECT_EQ(own->Str(0, 0), "1");
+  // An event on that disk (event mode, from the mirror) is held back the same way.
+  const std::vector<std::string> touched = {"sdx"};
+  auto event = (*store_a)->Sync(*node_a, inv_a, &touched);
+  ASSERT_TRUE(event.ok()) << event.status().message();
+  EXPECT_EQ(event->held_elsewhere, 1u);
+  EXPECT_EQ(event->writes(), 0u);
+  // B's row is untouched: same node, state, name and generation.
+  auto still = admin.Exec(row_sql);
+  ASSERT_TRUE(still.ok() && still->rows() == 1);
+  for (int c = 0; c < 5; ++c) EXPECT_EQ(still->Str(0, c), b_row->Str(0, c)) << "column " << c;
+
+  // B's agent notices the disk is gone: tombstone. A's next full sync takes the same row over.
+  auto gone = (*store_b)->Sync(*node_b, Inventory{});
+  ASSERT_TRUE(gone.ok()) << gone.status().message();
+  EXPECT_EQ(gone->tombstoned, 1u);
+  auto moved = (*store_a)->Sync(*node_a, inv_a);
+  ASSERT_TRUE(moved.ok()) << moved.status().message();
+  std::printf("  node A, after B tombstoned it: %s\n", moved->Summary().c_str());
+  EXPECT_EQ(moved->moved, 1u);
+  EXPECT_EQ(moved->held_elsewhere, 0u);
+  auto after = admin.Exec(row_sql);
+  ASSERT_TRUE(after.ok() && after->rows() == 1);
+  EXPECT_EQ(after->Str(0, 0), id) << "the disk kept its row";
+  EXPECT_EQ(after->Str(0, 1), a);
+  EXPECT_EQ(after->Str(0, 2), "present");
+  EXPECT_EQ(after->Str(0, 3), "sdx");
+  auto quiet = (*store_a)->Sync(*node_a, inv_a);
+  ASSERT_TRUE(quiet.ok()) << quiet.status().message();
+  EXPECT_EQ(quiet->writes(), 0u);
 }
 
 TEST_F(Security, TlsVerifyFullAgainstThePrivateCa) {
