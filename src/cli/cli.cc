@@ -1,11 +1,12 @@
 #include "cli/cli.h"
 
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
-#include <fmt/format.h>
-
+#include "cli/db_module.h"
 #include "common/logging.h"
 #include "common/version.h"
 
@@ -14,24 +15,25 @@ namespace {
 
 struct Command {
   const char* name;
-  int (*run)(std::vector<std::string>);
+  int (*run)(std::vector<std::string>);  // nullptr: in the database module (db_module.h)
   const char* summary;
 };
 
 // The subcommands, in --help order. A new command is one line here and one *_command.cc.
 const Command kCommands[] = {
     {"scan", ScanCommand, "walk sysfs and the udev database once and print every block device"},
-    {"capture", CaptureCommand, "copy the block-device part of sysfs and the udev db into a fixture tree"},
-    {"db", DbCommand, "apply or show the schema migrations of the inventory database"},
+    {"capture", CaptureCommand,
+     "copy the block-device part of sysfs and the udev db into a fixture tree"},
+    {"db", nullptr, "apply or show the schema migrations of the inventory database"},
     {"monitor", MonitorCommand, "print block-device uevents as they arrive, and what each changed"},
-    {"agent", AgentCommand, "the node daemon: keep this node's devices in the inventory database"},
-    {"ls", LsCommand, "list the disks in the inventory database"},
-    {"show", ShowCommand, "show one disk from the inventory database, with its history"},
-    {"up", UpCommand, "run the agent on a private PostgreSQL (or DISKINV_DATABASE_URL)"},
-    {"cdc", CdcCommand, "change data capture: slots, live tail, replay, status"},
-    {"reconcile", ReconcileCommand, "the controller: pool claims and desired queue tuning from CDC"},
-    {"pool", PoolCommand, "pools of disks and the policies that claim disks into them"},
-    {"tune", TuneCommand, "queue tuning profiles, per-disk tuning state, and applying it on a node"},
+    {"agent", nullptr, "the node daemon: keep this node's devices in the inventory database"},
+    {"ls", nullptr, "list the disks in the inventory database"},
+    {"show", nullptr, "show one disk from the inventory database, with its history"},
+    {"up", nullptr, "run the agent on a private PostgreSQL (or DISKINV_DATABASE_URL)"},
+    {"cdc", nullptr, "change data capture: slots, live tail, replay, status"},
+    {"reconcile", nullptr, "the controller: pool claims and desired queue tuning from CDC"},
+    {"pool", nullptr, "pools of disks and the policies that claim disks into them"},
+    {"tune", nullptr, "queue tuning profiles, per-disk tuning state, and applying it on a node"},
 };
 
 constexpr const char* kUsageHead = R"(Usage: diskinv [GLOBAL OPTIONS] COMMAND [ARGS]
@@ -41,7 +43,8 @@ Block-device inventory for Linux storage nodes.
 Commands:
 )";
 
-constexpr const char* kUsageTail = R"(  help       show this help, or `diskinv help COMMAND` for a command's help
+constexpr const char* kUsageTail =
+    R"(  help       show this help, or `diskinv help COMMAND` for a command's help
 
 Global options:
   -v, --verbose          more logging (repeat for debug)
@@ -66,50 +69,6 @@ void PrintUsage(FILE* out) {
 }
 
 }  // namespace
-
-bool ArgParser::Flag(std::string_view long_name, char short_name) {
-  const std::string& a = args[pos];
-  if ((a.size() > 2 && a.compare(0, 2, "--") == 0 && std::string_view(a).substr(2) == long_name) ||
-      (short_name != 0 && a.size() == 2 && a[0] == '-' && a[1] == short_name)) {
-    ++pos;
-    return true;
-  }
-  return false;
-}
-
-bool ArgParser::Option(std::string_view long_name, char short_name, std::string* value,
-                       std::string* error) {
-  const std::string& a = args[pos];
-  std::string lng = fmt::format("--{}", long_name);
-  if (a == lng || (short_name != 0 && a.size() == 2 && a[0] == '-' && a[1] == short_name)) {
-    if (pos + 1 >= args.size()) {
-      *error = fmt::format("option {} needs a value", a);
-      ++pos;
-      return true;
-    }
-    *value = args[pos + 1];
-    pos += 2;
-    return true;
-  }
-  if (a.compare(0, lng.size() + 1, lng + "=") == 0) {
-    *value = a.substr(lng.size() + 1);
-    ++pos;
-    return true;
-  }
-  if (short_name != 0 && a.size() > 2 && a[0] == '-' && a[1] == short_name) {
-    *value = a.substr(2);
-    ++pos;
-    return true;
-  }
-  return false;
-}
-
-int UsageError(std::string_view command, std::string_view msg) {
-  std::fprintf(stderr, "diskinv%s%s: %.*s\nTry 'diskinv %s%s--help' for more information.\n",
-               command.empty() ? "" : " ", std::string(command).c_str(), static_cast<int>(msg.size()),
-               msg.data(), std::string(command).c_str(), command.empty() ? "" : " ");
-  return kExitUsage;
-}
 
 int RunCli(int argc, char** argv) {
   ArgParser p;
@@ -175,7 +134,9 @@ int RunCli(int argc, char** argv) {
     }
   }
   for (const auto& c : kCommands) {
-    if (rest[0] == c.name) return c.run(rest);
+    if (rest[0] != c.name) continue;
+    if (c.run) return c.run(rest);
+    return RunInDbModule(rest, {level, format == "json", level_given || verbose > 0});
   }
   return UsageError("", fmt::format("unknown command '{}'", rest[0]));
 }

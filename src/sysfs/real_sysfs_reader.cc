@@ -56,20 +56,52 @@ void RealSysfsReader::DropCaches() {
     if (d.fd >= 0) close(d.fd);
     d.fd = -1;
     d.path.clear();
+    d.last_use = 0;
   }
 }
 
-int RealSysfsReader::DirFd(std::string_view dir) {
-  for (const auto& d : dirs_) {
-    if (d.fd >= 0 && d.path == dir) return d.fd;
+int RealSysfsReader::CachedDirFd(std::string_view dir) {
+  for (auto& d : dirs_) {
+    if (d.fd >= 0 && d.path == dir) {
+      d.last_use = ++uses_;
+      return d.fd;
+    }
   }
-  int fd = OpenAt(dir, O_PATH | O_DIRECTORY);
+  return -1;
+}
+
+int RealSysfsReader::DirFd(std::string_view dir) {
+  if (int fd = CachedDirFd(dir); fd >= 0) return fd;
+  int fd = -ENOENT;
+  bool opened = false;
+  // A subdirectory of a cached directory (queue/ of a device, the next ancestor down a device
+  // path): one lookup from the parent instead of a walk of the whole path from the root, the
+  // largest kernel cost of a walk of a big tree. Only a real directory qualifies: O_NOFOLLOW
+  // makes a symlink fail (ENOTDIR), and it then takes the root-confined path below.
+  size_t slash = dir.rfind('/');
+  if (slash != std::string_view::npos && slash + 1 < dir.size()) {
+    std::string_view leaf = dir.substr(slash + 1);
+    int parent = leaf == "." || leaf == ".." ? -1 : CachedDirFd(dir.substr(0, slash));
+    if (parent >= 0) {
+      std::string name(leaf);
+      fd = openat(parent, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0) fd = -errno;
+      opened = fd >= 0 || fd == -ENOENT;  // ENOENT from the parent itself is the answer
+    }
+  }
+  if (!opened) fd = OpenAt(dir, O_PATH | O_DIRECTORY);
   if (fd < 0) return fd;
-  CachedDir& slot = dirs_[next_slot_];
-  next_slot_ = (next_slot_ + 1) % kDirCacheSize;
-  if (slot.fd >= 0) close(slot.fd);
-  slot.path.assign(dir);
-  slot.fd = fd;
+  // Evict the least recently used: sys/block and run/udev/data are used for every device and
+  // must not be pushed out by the dozen directories of each one (round-robin reopened them
+  // every few devices, each a walk from the root).
+  CachedDir* slot = &dirs_[0];
+  for (auto& d : dirs_) {
+    if (d.last_use < slot->last_use) slot = &d;
+  }
+  if (slot->fd >= 0) close(slot->fd);
+  slot->path.assign(dir);
+  slot->fd = fd;
+  slot->last_use = ++uses_;
   return fd;
 }
 
@@ -158,22 +190,28 @@ Result<std::string> RealSysfsReader::ReadLink(std::string_view path) {
 Result<std::vector<DirEntry>> RealSysfsReader::ListDir(std::string_view path) {
   int fd = OpenLeaf(path, O_RDONLY | O_DIRECTORY);
   if (fd < 0) return Status::FromErrno(-fd, std::string(path));
-  DIR* d = fdopendir(fd);
-  if (!d) {
-    int err = errno;
-    close(fd);
-    return Status::FromErrno(err, std::string(path));
-  }
+  // getdents64 into a stack buffer rather than opendir/readdir: no fcntl and no 32 KiB
+  // heap buffer per directory (every device has holders/ and slaves/ to list).
+  alignas(struct dirent64) char buf[8192];
   std::vector<DirEntry> out;
-  errno = 0;
-  while (struct dirent* e = readdir(d)) {
-    std::string_view n = e->d_name;
-    if (n == "." || n == "..") continue;
-    out.push_back({std::string(n), FromDType(e->d_type)});
+  for (;;) {
+    ssize_t n = getdents64(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      close(fd);
+      return Status::FromErrno(err, std::string(path));
+    }
+    if (n == 0) break;
+    for (ssize_t off = 0; off < n;) {
+      const auto* e = reinterpret_cast<const struct dirent64*>(buf + off);
+      off += e->d_reclen;
+      std::string_view name = e->d_name;
+      if (name == "." || name == "..") continue;
+      out.push_back({std::string(name), FromDType(e->d_type)});
+    }
   }
-  int err = errno;
-  closedir(d);
-  if (err != 0) return Status::FromErrno(err, std::string(path));
+  close(fd);
   std::sort(out.begin(), out.end(),
             [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
   return out;

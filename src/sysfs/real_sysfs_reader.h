@@ -11,6 +11,7 @@
 
 #include <sys/stat.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -40,6 +41,7 @@ class RealSysfsReader : public SysfsReader {
   int OpenAt(std::string_view path, int flags);  // returns fd or -errno
   // The cached directory handle of `dir` (opened on a miss); -errno when it cannot be opened.
   int DirFd(std::string_view dir);
+  int CachedDirFd(std::string_view dir);  // the cached handle of `dir`, or -1
   // Opens `path` with its directory from the cache and the leaf not followed; falls back to
   // OpenAt when the leaf is a symlink. Returns fd or -errno.
   int OpenLeaf(std::string_view path, int flags);
@@ -51,10 +53,11 @@ class RealSysfsReader : public SysfsReader {
   struct CachedDir {
     std::string path;
     int fd = -1;
+    uint64_t last_use = 0;  // uses_ at the last hit; the smallest is evicted
   };
   static constexpr size_t kDirCacheSize = 16;
   CachedDir dirs_[kDirCacheSize];
-  size_t next_slot_ = 0;
+  uint64_t uses_ = 0;
   std::string scratch_;  // ReadFile's buffer, reused
 
   std::string root_;

@@ -596,8 +596,24 @@ std::string Walker::ScsiTransport(const std::string& device_dir, unsigned host) 
   return {};
 }
 
+void Walker::ExtendChain(const std::string& dir, Chain& c) {
+  auto link = r_.ReadLink(dir + "/subsystem");
+  if (!link.ok()) return;
+  std::string sub = Basename(*link);
+  // lsblk de-duplicates neighbours only: "block:scsi:pci", never "block:scsi:scsi:pci".
+  if (c.names != sub && !StartsWith(c.names, sub + ":")) {
+    c.names = c.names.empty() ? sub : sub + ":" + c.names;
+  }
+  for (const char* h : {"usb", "ieee1394", "pcmcia", "mmc", "ccw"}) c.hotplug |= sub == h;
+}
+
 const Walker::Chain& Walker::SubsystemChain(const std::string& dir) {
   if (auto it = chains_.find(dir); it != chains_.end()) return it->second;
+  Chain c = LeafSubsystemChain(dir);
+  return chains_.emplace(dir, std::move(c)).first->second;
+}
+
+Walker::Chain Walker::LeafSubsystemChain(const std::string& dir) {
   Chain c;
   size_t slash = dir.rfind('/');
   // Stop at the root and at "sys": lsblk climbs further, but nothing above sys/devices has a
@@ -605,20 +621,13 @@ const Walker::Chain& Walker::SubsystemChain(const std::string& dir) {
   if (slash != std::string::npos && dir != "sys") {
     c = SubsystemChain(dir.substr(0, slash));
   }
-  auto link = r_.ReadLink(dir + "/subsystem");
-  if (link.ok()) {
-    std::string sub = Basename(*link);
-    // lsblk de-duplicates neighbours only: "block:scsi:pci", never "block:scsi:scsi:pci".
-    if (c.names != sub && !StartsWith(c.names, sub + ":")) {
-      c.names = c.names.empty() ? sub : sub + ":" + c.names;
-    }
-    for (const char* h : {"usb", "ieee1394", "pcmcia", "mmc", "ccw"}) c.hotplug |= sub == h;
-  }
-  return chains_.emplace(dir, std::move(c)).first->second;
+  ExtendChain(dir, c);
+  return c;
 }
 
 void Walker::ReadSubsystems(BlockDevice& d, const std::string& dir) {
-  const Chain& c = SubsystemChain(dir);
+  Chain leaf;
+  const Chain& c = d.is_partition ? (leaf = LeafSubsystemChain(dir)) : SubsystemChain(dir);
   if (!c.names.empty()) d.subsystems = c.names;
   // lsblk: the device's own `removable` attribute (partitions have none), then the chain.
   d.hotplug = c.hotplug || (!d.is_partition && d.removable.value_or(false));

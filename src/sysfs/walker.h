@@ -86,7 +86,12 @@ class Walker {
     bool hotplug = false;
   };
   // Memoized per directory: thousands of disks share their HBA's and PCI bridges' ancestors.
+  // A partition's directory is a leaf nobody asks about again: computed from its (memoized)
+  // disk's chain without being remembered, which keeps the memo a third of the device count.
   const Chain& SubsystemChain(const std::string& dir);
+  Chain LeafSubsystemChain(const std::string& dir);
+  // Adds `dir`'s own subsystem link to its parent's chain.
+  void ExtendChain(const std::string& dir, Chain& c);
   // lsblk's get_transport for the SCSI device at `device_dir` (root-relative, resolved).
   std::string ScsiTransport(const std::string& device_dir, unsigned host);
 

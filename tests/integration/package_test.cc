@@ -147,7 +147,8 @@ TEST(DebianPackage, BuildsInstallsRunsAndPurgesCleanly) {
   EXPECT_EQ(testing::ReadWholeFile("/lib/udev/rules.d/60-diskinv.rules"),
             testing::ReadWholeFile((src / "rules/60-diskinv.rules").string()));
   for (const char* f :
-       {"/usr/bin/diskinv", "/lib/systemd/system/diskinv-agent.service",
+       {"/usr/bin/diskinv", "/usr/lib/diskinv/diskinv-db.so",
+        "/lib/systemd/system/diskinv-agent.service",
         "/lib/systemd/system/diskinv-reconcile.service", "/usr/share/man/man8/diskinv.8.gz",
         "/usr/share/doc/diskinv/examples/59-diskinv-ignore.rules.example"}) {
     EXPECT_TRUE(fs::exists(f)) << f;
@@ -172,6 +173,14 @@ TEST(DebianPackage, BuildsInstallsRunsAndPurgesCleanly) {
   std::string upstream = version.substr(0, version.rfind('-'));
   EXPECT_EQ(FirstLine(vout), "diskinv " + upstream);
   EXPECT_NE(vout.find("built "), std::string::npos) << vout;
+  // The database commands come from the private module (src/cli/db_module.h); the binary
+  // itself does not load libpq.
+  auto [dbrc, dbout] = testing::RunShell("/usr/bin/diskinv db --help");
+  EXPECT_EQ(dbrc, 0) << dbout;
+  EXPECT_NE(dbout.find("Usage: diskinv db"), std::string::npos) << dbout;
+  EXPECT_EQ(testing::RunShell("ldd /usr/bin/diskinv").second.find("libpq"), std::string::npos);
+  EXPECT_NE(testing::RunShell("ldd /usr/lib/diskinv/diskinv-db.so").second.find("libpq"),
+            std::string::npos);
   auto [src_rc, scan] = testing::RunShell("/usr/bin/diskinv scan -o NAME,TYPE");
   EXPECT_TRUE(src_rc == 0 || src_rc == 3) << src_rc << scan;  // 3: a device changed mid-walk
   EXPECT_NE(scan.find(loop->name() + " "), std::string::npos) << scan;
@@ -196,10 +205,11 @@ TEST(DebianPackage, BuildsInstallsRunsAndPurgesCleanly) {
   // Purge: every file gone, and udev no longer tags (postrm reloaded the rules).
   auto [urc, uout] = testing::RunShell("dpkg --purge diskinv");
   ASSERT_EQ(urc, 0) << uout;
-  for (const char* f : {"/usr/bin/diskinv", "/lib/udev/rules.d/60-diskinv.rules",
-                        "/lib/systemd/system/diskinv-agent.service", "/etc/diskinv",
-                        "/usr/share/man/man8/diskinv.8.gz", "/usr/share/doc/diskinv",
-                        "/etc/systemd/system/multi-user.target.wants/diskinv-agent.service"}) {
+  for (const char* f :
+       {"/usr/bin/diskinv", "/usr/lib/diskinv", "/lib/udev/rules.d/60-diskinv.rules",
+        "/lib/systemd/system/diskinv-agent.service", "/etc/diskinv",
+        "/usr/share/man/man8/diskinv.8.gz", "/usr/share/doc/diskinv",
+        "/etc/systemd/system/multi-user.target.wants/diskinv-agent.service"}) {
     EXPECT_FALSE(fs::exists(fs::symlink_status(f))) << f;
   }
   EXPECT_EQ(testing::RunShell("dpkg-query -W diskinv").first, 1) << "still known to dpkg";

@@ -73,6 +73,12 @@ lab_initramfs_build() {
   depmod -b "$stage" "$LAB_KVER" || die "depmod on the initramfs failed"
 
   _lab_copy_with_libs "$stage" "$DISKINV_BIN" /usr/bin/diskinv || die "cannot copy $DISKINV_BIN"
+  # The database commands (agent, db, ...) are in diskinv-db.so (src/cli/db_module.h); the
+  # guest's diskinv finds it next to itself.
+  local dbmod
+  dbmod=$(dirname "$DISKINV_BIN")/diskinv-db.so
+  [ -e "$dbmod" ] || dbmod=$(dirname "$DISKINV_BIN")/../lib/diskinv/diskinv-db.so  # installed
+  _lab_copy_with_libs "$stage" "$dbmod" /usr/bin/diskinv-db.so || die "cannot copy $dbmod"
   _lab_copy_with_libs "$stage" "$(command -v lsblk)" /usr/bin/lsblk || die "cannot copy lsblk"
   _lab_copy_with_libs "$stage" "$(command -v kmod)" /bin/kmod || die "kmod is not installed"
   for a in modprobe insmod rmmod lsmod modinfo depmod; do ln -sf /bin/kmod "$stage/sbin/$a"; done

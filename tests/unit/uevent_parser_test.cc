@@ -187,6 +187,55 @@ TEST(UeventParser, LimitsAreExact) {
   EXPECT_EQ(why, UeventReject::kTooLarge);
 }
 
+// The parser finds the end of each value eight bytes at a time: every value length, every
+// alignment and every distance to the end of the datagram must still give the exact bytes,
+// with non-ASCII and high bytes (0x80, 0xff) that a word-wise zero test could mistake for NUL.
+TEST(UeventParser, ValuesOfEveryLengthAndAlignmentAreExact) {
+  for (size_t lead = 0; lead < 8; ++lead) {
+    for (size_t len = 0; len < 40; ++len) {
+      std::string value;
+      for (size_t i = 0; i < len; ++i) value.push_back(static_cast<char>("a\x80\xff\x01z"[i % 5]));
+      // A property of `lead` key bytes first shifts V's value against the 8-byte words.
+      std::string shift = lead ? std::string(lead, 'L') + "=1" + '\0' : std::string();
+      std::string body = std::string("ACTION=add\0DEVPATH=/d\0SUBSYSTEM=s\0SEQNUM=1\0", 43) +
+                         shift + "V=" + value + '\0';
+      Result<Uevent> ev = ParseKernelUevent(std::string("add@/d\0", 7) + body);
+      ASSERT_TRUE(ev.ok()) << lead << " " << len << ": " << ev.status().message();
+      ASSERT_NE(ev->Find("V"), nullptr);
+      EXPECT_EQ(*ev->Find("V"), value) << lead << " " << len;
+      // The same value without its terminating NUL is rejected, never read past the end.
+      std::string cut = std::string("add@/d\0", 7) + body;
+      cut.pop_back();
+      UeventReject why;
+      EXPECT_FALSE(ParseKernelUevent(cut, &why).ok());
+    }
+  }
+}
+
+// Keys are checked eight bytes at a time too: a byte that cannot be in a key (space, a
+// control byte, DEL, a high byte) is found at every position, and every length of good key
+// is kept exactly.
+TEST(UeventParser, KeysOfEveryLengthAndEveryBadBytePosition) {
+  const std::string head =
+      std::string("add@/d\0ACTION=add\0DEVPATH=/d\0SUBSYSTEM=s\0SEQNUM=1\0", 50);
+  for (size_t len = 1; len < 24; ++len) {
+    std::string key;
+    for (size_t i = 0; i < len; ++i) key.push_back(static_cast<char>('A' + i % 26));
+    Result<Uevent> ev = ParseKernelUevent(head + key + "=v" + '\0');
+    ASSERT_TRUE(ev.ok()) << len << ": " << ev.status().message();
+    EXPECT_EQ(ev->properties.back(), (UeventProperty{key, "v"})) << len;
+    for (size_t at = 0; at < len; ++at) {
+      for (char bad : {' ', '\x01', '\x7f', '\x80', '\xfe'}) {
+        std::string k = key;
+        k[at] = bad;
+        UeventReject why = UeventReject::kNone;
+        EXPECT_FALSE(ParseKernelUevent(head + k + "=v" + '\0', &why).ok()) << len << " " << at;
+        EXPECT_EQ(why, UeventReject::kBadProperty) << len << " " << at << " " << int(bad);
+      }
+    }
+  }
+}
+
 TEST(UeventParser, UdevHashesMatchSystemd) {
   // Values read from the headers udevd 252 sent on this machine.
   EXPECT_EQ(UdevStringHash("block"), 0xf0031db7u);
