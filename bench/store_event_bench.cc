@@ -7,7 +7,10 @@
 //
 //   sudo build/bench/store_event_bench --benchmark_repetitions=3
 //
-// Needs root (the server runs as the user diskinv) and postgresql-15.
+// Without a database, the identity part alone: IdentifyInventory of the whole node (what every
+// event cost before NodeIndex) and NodeIndex::Update for one touched disk (what it costs now).
+//
+// Needs root (the server runs as the user diskinv) and postgresql-15 (BM_EventSync only).
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -17,6 +20,7 @@
 #include "store/embedded_postgres.h"
 #include "store/inventory_store.h"
 #include "store/migrations.h"
+#include "store/node_index.h"
 
 namespace diskinv {
 namespace {
@@ -35,13 +39,13 @@ BlockDevice Disk(size_t k) {
   d.udev.properties = {{"ID_PATH", fmt::format("pci-0000:00:17.0-ata-{}", k + 1)}};
   d.queue.rotational = false;
   d.queue.scheduler = "mq-deadline";
-  d.partitions = {d.kname + "1", d.kname + "2"};
+  d.partitions = {d.kname + "p1", d.kname + "p2"};
   return d;
 }
 
 BlockDevice Partition(const BlockDevice& disk, int n) {
   BlockDevice p = disk;
-  p.kname = p.name = disk.kname + std::to_string(n);
+  p.kname = p.name = fmt::format("{}p{}", disk.kname, n);
   p.type = "part";
   p.is_partition = true;
   p.pkname = disk.kname;
@@ -84,6 +88,42 @@ Server& TheServer() {
   return s;
 }
 
+Inventory Node(size_t disks) {
+  Inventory inv;
+  for (size_t k = 0; k < disks; ++k) {
+    BlockDevice d = Disk(k);
+    inv.Add(Partition(d, 1));
+    inv.Add(Partition(d, 2));
+    inv.Add(std::move(d));
+  }
+  return inv;
+}
+
+void BM_IdentifyInventory(benchmark::State& state) {
+  Inventory inv = Node(static_cast<size_t>(state.range(0)));
+  for (auto _ : state) benchmark::DoNotOptimize(IdentifyInventory(inv, "m1"));
+  state.counters["devices"] = static_cast<double>(inv.size());
+}
+BENCHMARK(BM_IdentifyInventory)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
+
+void BM_NodeIndexUpdate(benchmark::State& state) {
+  const size_t disks = static_cast<size_t>(state.range(0));
+  Inventory inv = Node(disks);
+  NodeIndex index("m1");
+  index.Rebuild(inv);
+  size_t k = 0;
+  for (auto _ : state) {
+    std::string kname = fmt::format("sd{}", k);
+    BlockDevice d = *inv.FindByName(kname);
+    *d.size_bytes += 4096;
+    inv.Add(std::move(d));
+    benchmark::DoNotOptimize(index.Update(inv, {kname}));
+    k = (k + 1) % disks;
+  }
+  state.counters["devices"] = static_cast<double>(inv.size());
+}
+BENCHMARK(BM_NodeIndexUpdate)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMicrosecond);
+
 void BM_EventSync(benchmark::State& state) {
   if (geteuid() != 0) {
     state.SkipWithError("needs root");
@@ -95,13 +135,7 @@ void BM_EventSync(benchmark::State& state) {
     return;
   }
   const size_t disks = static_cast<size_t>(state.range(0));
-  Inventory inv;
-  for (size_t k = 0; k < disks; ++k) {
-    BlockDevice d = Disk(k);
-    inv.Add(Partition(d, 1));
-    inv.Add(Partition(d, 2));
-    inv.Add(std::move(d));
-  }
+  Inventory inv = Node(disks);
   auto store = InventoryStore::Connect(server.pg->url());
   if (!store.ok()) {
     state.SkipWithError(store.status().message().c_str());

@@ -1,6 +1,7 @@
 #include "store/inventory_store.h"
 
 #include <fmt/format.h>
+#include <malloc.h>
 
 #include <algorithm>
 #include <deque>
@@ -715,6 +716,9 @@ Result<WriteStats> InventoryStore::Sync(const NodeRef& node, const Inventory& in
   }
   m.node_id = node.id;
   m.valid = true;
+  // A full sync frees megabytes of rows and results in small pieces; give the pages back
+  // rather than keep the load's high-water mark as the agent's resident size.
+  if (st.full) malloc_trim(0);
   Logger("store")->debug("node {} {} sync: {}", node.id, st.full ? "full" : "event", st.Summary());
   return st;
 }
