@@ -106,6 +106,14 @@ void BM_IdentifyInventory(benchmark::State& state) {
 }
 BENCHMARK(BM_IdentifyInventory)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
 
+void BM_NodeIndexRebuild(benchmark::State& state) {
+  Inventory inv = Node(static_cast<size_t>(state.range(0)));
+  NodeIndex index("m1");
+  for (auto _ : state) index.Rebuild(inv);
+  state.counters["devices"] = static_cast<double>(inv.size());
+}
+BENCHMARK(BM_NodeIndexRebuild)->Arg(10000)->Unit(benchmark::kMillisecond);
+
 void BM_NodeIndexUpdate(benchmark::State& state) {
   const size_t disks = static_cast<size_t>(state.range(0));
   Inventory inv = Node(disks);

@@ -6,12 +6,47 @@
 
 namespace diskinv {
 
+// The same result as Update(inv, every kname) from empty, in one pass per kind and without
+// recording the change (a full sync of 30,000 devices rebuilds it).
 void NodeIndex::Rebuild(const Inventory& inv) {
   *this = NodeIndex(std::move(node_));
-  std::vector<std::string> all;
-  all.reserve(inv.size());
-  for (const BlockDevice& d : inv.devices()) all.push_back(d.kname);
-  Update(inv, all);
+  entries_.reserve(inv.size());
+  for (const BlockDevice& d : inv.devices()) {
+    if (d.is_partition) continue;
+    Entry& e = entries_[d.kname];
+    e.id = DiskIdentity::FromDevice(d, node_);
+    if (e.id.ok()) {
+      e.base_uid = e.id.uid;
+      groups_[e.id.uid].insert(d.kname);
+    }
+  }
+  for (const auto& [uid, members] : groups_) {
+    if (members.size() < 2) continue;
+    std::vector<std::pair<const BlockDevice*, DiskIdentity*>> group;
+    for (const std::string& k : members) group.emplace_back(inv.FindByName(k), &entries_[k].id);
+    MarkDuplicates(group, node_);
+  }
+  for (const BlockDevice& d : inv.devices()) {
+    if (!d.is_partition) continue;
+    const DiskIdentity* parent = inv.FindByName(d.pkname) ? Find(d.pkname) : nullptr;
+    DiskIdentity id = DiskIdentity::FromDevice(d, node_, parent);
+    entries_[d.kname].id = std::move(id);
+  }
+  IndexChange ignored;
+  for (const BlockDevice& d : inv.devices()) {
+    Entry& e = entries_[d.kname];
+    Learn(d, d.kname, e, ignored);
+    e.slaves = d.slaves;
+    for (const std::string& s : e.slaves) holders_[s].insert(d.kname);
+    if (!e.id.ok()) continue;
+    for (const std::string& s : e.slaves) {
+      const DiskIdentity* sid = inv.FindByName(s) ? Find(s) : nullptr;
+      if (sid == nullptr || !sid->ok()) continue;
+      HolderEdge edge{sid->uid, e.id.uid};
+      ++edges_[edge];
+      e.edges.push_back(std::move(edge));
+    }
+  }
 }
 
 const DiskIdentity* NodeIndex::Find(std::string_view kname) const {
