@@ -212,10 +212,10 @@ void MarkDuplicates(const std::vector<std::pair<const BlockDevice*, DiskIdentity
   std::sort(names.begin(), names.end());
   // Paths of one multipath map share its holder; say so, it is the expected duplicate. The first
   // shared holder of the member with the lowest kname, so that the order of `group` is moot.
-  const BlockDevice* ref = std::min_element(group.begin(), group.end(), [](const auto& a,
-                                                                           const auto& b) {
-                             return a.first->kname < b.first->kname;
-                           })->first;
+  const BlockDevice* ref =
+      std::min_element(group.begin(), group.end(), [](const auto& a, const auto& b) {
+        return a.first->kname < b.first->kname;
+      })->first;
   std::string via;
   for (const std::string& h : ref->holders) {
     if (std::all_of(group.begin(), group.end(), [&](const auto& m) {

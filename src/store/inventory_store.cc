@@ -595,8 +595,8 @@ Result<WriteStats> InventoryStore::Sync(const NodeRef& node, const Inventory& in
   uint64_t written = 0;  // row writes of earlier transactions
   auto flush = [&](bool last) -> Status {
     if (written > 0 && opt_.between_transactions && !opt_.between_transactions()) {
-      return Status(EINTR, fmt::format("sync of node {} interrupted after {} row writes", node.id,
-                                       written));
+      return Status(
+          EINTR, fmt::format("sync of node {} interrupted after {} row writes", node.id, written));
     }
     Writer::Pending p;
     Status s = w.Transaction(ops, 0, ops.size(),

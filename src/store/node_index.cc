@@ -36,16 +36,36 @@ void NodeIndex::Rebuild(const Inventory& inv) {
   for (const BlockDevice& d : inv.devices()) {
     Entry& e = entries_[d.kname];
     Learn(d, d.kname, e, ignored);
-    e.slaves = d.slaves;
-    for (const std::string& s : e.slaves) holders_[s].insert(d.kname);
-    if (!e.id.ok()) continue;
-    for (const std::string& s : e.slaves) {
-      const DiskIdentity* sid = inv.FindByName(s) ? Find(s) : nullptr;
-      if (sid == nullptr || !sid->ok()) continue;
-      HolderEdge edge{sid->uid, e.id.uid};
-      ++edges_[edge];
-      e.edges.push_back(std::move(edge));
+    Link(inv, d, e, nullptr);
+  }
+}
+
+void NodeIndex::Unlink(const std::string& kname, Entry& e, IndexChange* out) {
+  for (const HolderEdge& edge : e.edges) {
+    if (--edges_[edge] == 0) edges_.erase(edge);
+    if (out != nullptr) out->edges.insert(edge);
+  }
+  e.edges.clear();
+  for (const std::string& s : e.slaves) {
+    if (auto h = holders_.find(s); h != holders_.end()) {
+      h->second.erase(kname);
+      if (h->second.empty()) holders_.erase(h);
     }
+  }
+  e.slaves.clear();
+}
+
+void NodeIndex::Link(const Inventory& inv, const BlockDevice& d, Entry& e, IndexChange* out) {
+  e.slaves = d.slaves;
+  for (const std::string& s : e.slaves) holders_[s].insert(d.kname);
+  if (!e.id.ok()) return;
+  for (const std::string& s : e.slaves) {
+    const DiskIdentity* sid = inv.FindByName(s) ? Find(s) : nullptr;
+    if (sid == nullptr || !sid->ok()) continue;
+    HolderEdge edge{sid->uid, e.id.uid};
+    ++edges_[edge];
+    if (out != nullptr) out->edges.insert(edge);
+    e.edges.push_back(std::move(edge));
   }
 }
 
@@ -176,7 +196,8 @@ IndexChange NodeIndex::Update(const Inventory& inv, const std::vector<std::strin
   }
   // 3. Partitions of those disks, and partitions touched.
   for (const std::string& k : disks) {
-    if (auto it = parts_.find(k); it != parts_.end()) parts.insert(it->second.begin(), it->second.end());
+    if (auto it = parts_.find(k); it != parts_.end())
+      parts.insert(it->second.begin(), it->second.end());
   }
   // 4. Apply: disks first (partitions derive from them), then partitions.
   std::vector<std::string> redone;
@@ -192,16 +213,7 @@ IndexChange NodeIndex::Update(const Inventory& inv, const std::vector<std::strin
     const BlockDevice* d = inv.FindByName(k);
     if (d == nullptr || !id) {
       if (it != entries_.end()) {
-        for (const HolderEdge& e : it->second.edges) {
-          if (--edges_[e] == 0) edges_.erase(e);
-          out.edges.insert(e);
-        }
-        for (const std::string& s : it->second.slaves) {
-          if (auto h = holders_.find(s); h != holders_.end()) {
-            h->second.erase(k);
-            if (h->second.empty()) holders_.erase(h);
-          }
-        }
+        Unlink(k, it->second, &out);
         entries_.erase(it);
       }
       return;
@@ -234,35 +246,15 @@ IndexChange NodeIndex::Update(const Inventory& inv, const std::vector<std::strin
     if (auto h = holders_.find(k); h != holders_.end()) {
       holders.insert(h->second.begin(), h->second.end());
     }
-    if (const BlockDevice* d = inv.FindByName(k)) holders.insert(d->holders.begin(), d->holders.end());
+    if (const BlockDevice* d = inv.FindByName(k))
+      holders.insert(d->holders.begin(), d->holders.end());
   }
   for (const std::string& k : holders) {
     auto it = entries_.find(k);
     const BlockDevice* d = inv.FindByName(k);
     if (it == entries_.end() || d == nullptr) continue;
-    Entry& e = it->second;
-    for (const HolderEdge& edge : e.edges) {
-      if (--edges_[edge] == 0) edges_.erase(edge);
-      out.edges.insert(edge);
-    }
-    e.edges.clear();
-    for (const std::string& s : e.slaves) {
-      if (auto h = holders_.find(s); h != holders_.end()) {
-        h->second.erase(k);
-        if (h->second.empty()) holders_.erase(h);
-      }
-    }
-    e.slaves = d->slaves;
-    for (const std::string& s : e.slaves) holders_[s].insert(k);
-    if (!e.id.ok()) continue;
-    for (const std::string& s : e.slaves) {
-      const DiskIdentity* sid = inv.FindByName(s) ? Find(s) : nullptr;
-      if (sid == nullptr || !sid->ok()) continue;
-      HolderEdge edge{sid->uid, e.id.uid};
-      ++edges_[edge];
-      e.edges.push_back(edge);
-      out.edges.insert(edge);
-    }
+    Unlink(k, it->second, &out);
+    Link(inv, *d, it->second, &out);
   }
   return out;
 }

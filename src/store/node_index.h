@@ -29,8 +29,8 @@ namespace diskinv {
 struct IndexChange {
   // Devices touched or re-identified -> their uid before ("" when they had none).
   std::map<std::string, std::string> knames;
-  std::set<HolderEdge> edges;        // edges that appeared or went away
-  std::set<ConflictKey> conflicts;   // conflicts opened, changed or resolved
+  std::set<HolderEdge> edges;       // edges that appeared or went away
+  std::set<ConflictKey> conflicts;  // conflicts opened, changed or resolved
 };
 
 class NodeIndex {
@@ -60,6 +60,10 @@ class NodeIndex {
     std::vector<std::pair<ConflictKey, std::string>> conflicts;  // key, reason
   };
   void Forget(const std::string& kname, Entry& e, IndexChange& out);
+  // Drops `e`'s edges and its places in the holder index; records `d`'s slaves and the edges
+  // from those that have an identity. `out` (optional) gets the edges.
+  void Unlink(const std::string& kname, Entry& e, IndexChange* out);
+  void Link(const Inventory& inv, const BlockDevice& d, Entry& e, IndexChange* out);
   void Learn(const BlockDevice& dev, const std::string& kname, Entry& e, IndexChange& out);
 
   std::string node_;

@@ -84,7 +84,8 @@ class RandomNode {
     if (int s = Pick(6); s < 4) d.serial = kSerials[s];
     if (Pick(2) == 0) d.udev.properties = {{"ID_PATH", "pci-0:" + d.kname}};
     d.partitions.clear();
-    for (int n = 1, parts = Pick(3); n <= parts; ++n) d.partitions.push_back(fmt::format("{}p{}", d.kname, n));
+    for (int n = 1, parts = Pick(3); n <= parts; ++n)
+      d.partitions.push_back(fmt::format("{}p{}", d.kname, n));
     d.size_bytes = static_cast<uint64_t>(Pick(4)) << 30;
   }
 
