@@ -67,6 +67,8 @@ struct Server {
     auto s = EmbeddedPostgres::Start(po);
     if (!s.ok()) {
       error = s.status().message();
+      std::error_code ec;
+      std::filesystem::remove_all(po.state_dir, ec);  // what a failed start left
       return;
     }
     pg = std::move(*s);
