@@ -204,6 +204,39 @@ DiskIdentity DiskIdentity::FromDevice(const BlockDevice& dev, std::string_view n
   return b.id;
 }
 
+void MarkDuplicates(const std::vector<std::pair<const BlockDevice*, DiskIdentity*>>& group,
+                    std::string_view node) {
+  std::vector<std::string> names;
+  for (const auto& [dev, id] : group) names.push_back(dev->kname);
+  // Sorted: the inventory's order changes with removals, the reason must not.
+  std::sort(names.begin(), names.end());
+  // Paths of one multipath map share its holder; say so, it is the expected duplicate. The first
+  // shared holder of the member with the lowest kname, so that the order of `group` is moot.
+  const BlockDevice* ref =
+      std::min_element(group.begin(), group.end(), [](const auto& a, const auto& b) {
+        return a.first->kname < b.first->kname;
+      })->first;
+  std::string via;
+  for (const std::string& h : ref->holders) {
+    if (std::all_of(group.begin(), group.end(), [&](const auto& m) {
+          const auto& hs = m.first->holders;
+          return std::find(hs.begin(), hs.end(), h) != hs.end();
+        })) {
+      via = fmt::format(" (paths of {})", h);
+      break;
+    }
+  }
+  const DiskIdentity& first = *group[0].second;
+  std::string why = fmt::format("duplicate {} '{}' on {}{}", IdentitySourceName(first.source),
+                                first.identifier, fmt::join(names, ", "), via);
+  for (const auto& [dev, id] : group) {
+    const std::string* path = dev->udev.Get("ID_PATH");
+    std::string tag = path && !path->empty() ? *path : dev->kname;
+    id->uid += node.empty() ? "~" + tag : fmt::format("~{}:{}", node, tag);
+    id->conflict = why;
+  }
+}
+
 std::vector<DiskIdentity> IdentifyInventory(const Inventory& inv, std::string_view node) {
   const auto& devs = inv.devices();
   std::vector<DiskIdentity> ids(devs.size());
@@ -215,29 +248,9 @@ std::vector<DiskIdentity> IdentifyInventory(const Inventory& inv, std::string_vi
   }
   for (const auto& [uid, members] : by_uid) {
     if (members.size() < 2) continue;
-    std::vector<std::string> names;
-    for (size_t i : members) names.push_back(devs[i].kname);
-    // Sorted: the inventory's order changes with removals, the reason must not.
-    std::sort(names.begin(), names.end());
-    // Paths of one multipath map share its holder; say so, it is the expected duplicate.
-    std::string via;
-    for (const std::string& h : devs[members[0]].holders) {
-      if (std::all_of(members.begin(), members.end(), [&](size_t i) {
-            return std::find(devs[i].holders.begin(), devs[i].holders.end(), h) !=
-                   devs[i].holders.end();
-          })) {
-        via = fmt::format(" (paths of {})", h);
-        break;
-      }
-    }
-    std::string why = fmt::format("duplicate {} '{}' on {}{}", IdentitySourceName(ids[members[0]].source),
-                                  ids[members[0]].identifier, fmt::join(names, ", "), via);
-    for (size_t i : members) {
-      const std::string* path = devs[i].udev.Get("ID_PATH");
-      std::string tag = path && !path->empty() ? *path : devs[i].kname;
-      ids[i].uid += node.empty() ? "~" + tag : fmt::format("~{}:{}", node, tag);
-      ids[i].conflict = why;
-    }
+    std::vector<std::pair<const BlockDevice*, DiskIdentity*>> group;
+    for (size_t i : members) group.emplace_back(&devs[i], &ids[i]);
+    MarkDuplicates(group, node);
   }
   for (size_t i = 0; i < devs.size(); ++i) {
     if (!devs[i].is_partition) continue;

@@ -73,6 +73,12 @@ struct DiskIdentity {
 // marked in `conflict`; partitions are derived from their (possibly disambiguated) parents.
 std::vector<DiskIdentity> IdentifyInventory(const Inventory& inv, std::string_view node = {});
 
+// Disambiguates whole disks that derived one uid (at least two, identities as FromDevice gave
+// them): each uid gets "~<ID_PATH or kname>" (node scoped when `node` is given) and `conflict`
+// says why, naming every member and the holder they share (multipath). Independent of order.
+void MarkDuplicates(const std::vector<std::pair<const BlockDevice*, DiskIdentity*>>& group,
+                    std::string_view node);
+
 // Helpers, exposed for tests. Each returns "" when the value is acceptable, else the reason.
 std::string BogusHexIdReason(std::string_view hex);       // after prefix removal, lower case
 std::string BogusSerialReason(std::string_view serial);  // whitespace normalized

@@ -1,8 +1,10 @@
 #include "store/inventory_store.h"
 
 #include <fmt/format.h>
+#include <malloc.h>
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -11,6 +13,7 @@
 #include "common/logging.h"
 #include "store/device_row.h"
 #include "store/migrations.h"
+#include "store/node_index.h"
 #include "store/node_rows.h"
 
 namespace diskinv {
@@ -138,7 +141,7 @@ struct InventoryStore::Mirror {
   bool valid = false;
   int64_t node_id = 0;
   std::unordered_map<std::string, StoredRow> rows[2];  // by uid; disk, partition
-  std::unordered_map<std::string, std::string> uid_by_kname;
+  NodeIndex index;  // identities, edges and conflicts of the inventory last written
   std::set<HolderEdge> edges;                    // present edges of the node
   std::map<ConflictKey, ConflictRow> conflicts;  // open conflicts of the node
 
@@ -477,16 +480,14 @@ struct InventoryStore::Writer {
   }
 
   // Full mode: the node's rows, and the rows of `wanted` uids wherever they are.
-  Status Load(const NodeRows& want) {
-    m = Mirror{};
+  Status Load(const PgParams (&uids)[2]) {
+    for (auto& rows : m.rows) rows.clear();
+    m.edges.clear();
+    m.conflicts.clear();
     m.node_id = node.id;
     for (RowTable t : kTables) {
-      PgParams uids;
-      for (const DeviceRow& row : want.rows) {
-        if (row.table == t) uids.push_back(row.uid);
-      }
       auto r = c.ExecPrepared(fmt::format("{}_select_node", Prefix(t)), SelectSql(t, true),
-                              {NodeId(), PgArray(uids)});
+                              {NodeId(), PgArray(uids[t == RowTable::kDisk ? 0 : 1])});
       if (!r.ok()) return r.status();
       ReadRows(*r, m.Rows(t));
     }
@@ -508,10 +509,10 @@ struct InventoryStore::Writer {
   }
 
   // Partial mode: rows of selected devices the mirror has never seen (new, or moved in).
-  Status LoadUnknown(const NodeRows& want) {
+  Status LoadUnknown(const std::vector<DeviceRow>& want) {
     for (RowTable t : kTables) {
       PgParams uids;
-      for (const DeviceRow& row : want.rows) {
+      for (const DeviceRow& row : want) {
         if (row.table == t && m.Find(t, row.uid) == nullptr) uids.push_back(row.uid);
       }
       auto r = Read(t, uids);
@@ -615,83 +616,23 @@ Result<WriteStats> InventoryStore::Sync(const NodeRef& node, const Inventory& in
   Writer w{*conn_, opt_, m, node, st};
   st.full = touched == nullptr || !m.valid || m.node_id != node.id;
   m.valid = false;  // until this call succeeds
-  using Op = Writer::Op;
   using Kind = Writer::Kind;
-  std::vector<Op> ops;
-  NodeRows want;
-  if (st.full) {
-    want = BuildNodeRows(inv, node.machine_id);
-    if (Status s = w.Load(want); !s.ok()) return s;
-    std::unordered_set<std::string> current;
-    for (const auto& [kname, uid] : want.uid_by_kname) current.insert(uid);
-    for (RowTable t : kTables) {
-      for (const auto& [uid, s] : m.Rows(t)) {
-        if (s.present && s.node_id == node.id && !current.contains(uid)) {
-          ops.push_back({Kind::kTombstone, t, nullptr, uid, s});
-        }
-      }
-    }
-  } else {
-    // Devices the event touched; devices whose uid is not the one last written (a duplicate
-    // appeared or went away); devices in a duplicate group (the reason in their row names
-    // every member, so one member's change is a change of all: rare, and cheap).
-    std::set<std::string> knames(touched->begin(), touched->end());
-    want = BuildNodeRows(inv, node.machine_id, [&](const BlockDevice& d, const DiskIdentity& id) {
-      if (knames.contains(d.kname) || !id.conflict.empty()) return true;
-      auto it = m.uid_by_kname.find(d.kname);
-      return it == m.uid_by_kname.end() || it->second != id.uid;
-    });
-    if (Status s = w.LoadUnknown(want); !s.ok()) return s;
-    std::set<std::string> selected_uids;
-    for (const DeviceRow& row : want.rows) {
-      knames.insert(row.kname);
-      selected_uids.insert(row.uid);
-    }
-    // A uid last written for one of these knames that no device holds now: tombstone.
-    for (const std::string& kname : knames) {
-      auto old = m.uid_by_kname.find(kname);
-      if (old == m.uid_by_kname.end() || selected_uids.contains(old->second)) continue;
-      auto now = want.uid_by_kname.find(kname);
-      if (now != want.uid_by_kname.end() && now->second == old->second) continue;
-      w.TombstoneIfMine(ops, old->second);
-    }
-  }
-  st.unidentified = want.unidentified.size();
-  for (const DeviceRow& row : want.rows) {
-    const StoredRow* s = m.Find(row.table, row.uid);
-    if (s == nullptr) {
-      ops.push_back({Kind::kInsert, row.table, &row, row.uid, {}});
-    } else if (Equal(StoredEtag(row, node.id), *s, node.id)) {
-      ++st.skipped;
-    } else {
-      ops.push_back({Kind::kUpdate, row.table, &row, row.uid, *s});
-    }
-  }
+  // Row writes go out in transactions of batch_rows as they are found, so that a full sync
+  // holds one batch of rows, not the node's (the initial load of 30,000 rows: 1,000).
+  const size_t chunk = std::max<size_t>(opt_.batch_rows, 1);
+  std::vector<Writer::Op> ops;
+  std::deque<DeviceRow> batch;  // the rows `ops` point to
   std::vector<HolderEdge> edges_add, edges_remove;
-  std::set_difference(want.edges.begin(), want.edges.end(), m.edges.begin(), m.edges.end(),
-                      std::back_inserter(edges_add));
-  std::set_difference(m.edges.begin(), m.edges.end(), want.edges.begin(), want.edges.end(),
-                      std::back_inserter(edges_remove));
   std::vector<std::pair<ConflictKey, ConflictRow>> open;
   std::vector<ConflictKey> resolve;
-  for (const auto& [key, row] : want.conflicts) {
-    auto it = m.conflicts.find(key);
-    if (it == m.conflicts.end() || !(it->second == row)) open.emplace_back(key, row);
-  }
-  for (const auto& [key, row] : m.conflicts) {
-    if (!want.conflicts.contains(key)) resolve.push_back(key);
-  }
-  bool side = !edges_add.empty() || !edges_remove.empty() || !open.empty() || !resolve.empty();
-  const size_t chunk = std::max<size_t>(opt_.batch_rows, 1);
-  for (size_t begin = 0; begin < ops.size() || (begin == 0 && side); begin += chunk) {
-    size_t end = std::min(ops.size(), begin + chunk);
-    if (begin > 0 && opt_.between_transactions && !opt_.between_transactions()) {
-      return Status(EINTR, fmt::format("sync of node {} interrupted after {} of {} row writes",
-                                       node.id, begin, ops.size()));
+  uint64_t written = 0;  // row writes of earlier transactions
+  auto flush = [&](bool last) -> Status {
+    if (written > 0 && opt_.between_transactions && !opt_.between_transactions()) {
+      return Status(
+          EINTR, fmt::format("sync of node {} interrupted after {} row writes", node.id, written));
     }
-    bool last = end == ops.size();
     Writer::Pending p;
-    Status s = w.Transaction(ops, begin, end,
+    Status s = w.Transaction(ops, 0, ops.size(),
                              last ? std::function<Status()>([&] {
                                if (Status e = w.Edges(edges_add, edges_remove); !e.ok()) return e;
                                return w.Conflicts(open, resolve);
@@ -700,17 +641,117 @@ Result<WriteStats> InventoryStore::Sync(const NodeRef& node, const Inventory& in
                              p);
     if (!s.ok()) return s;
     for (auto& [t, uid, row] : p.rows) m.Rows(t)[uid] = std::move(row);
-    if (last) {
-      for (const auto& e : edges_add) m.edges.insert(e);
-      for (const auto& e : edges_remove) m.edges.erase(e);
-      for (const auto& [key, row] : open) m.conflicts[key] = row;
-      for (const auto& key : resolve) m.conflicts.erase(key);
+    written += ops.size();
+    ops.clear();
+    batch.clear();
+    return Status::Ok();
+  };
+  auto room = [&]() -> Status { return ops.size() < chunk ? Status::Ok() : flush(false); };
+  // Writes `row` unless the mirror holds it already.
+  auto consider = [&](DeviceRow row) -> Status {
+    const StoredRow* s = m.Find(row.table, row.uid);
+    if (s != nullptr && Equal(StoredEtag(row, node.id), *s, node.id)) {
+      ++st.skipped;
+      return Status::Ok();
     }
-    if (end == ops.size()) break;
+    if (Status f = room(); !f.ok()) return f;
+    batch.push_back(std::move(row));
+    const DeviceRow& r = batch.back();
+    ops.push_back({s ? Kind::kUpdate : Kind::kInsert, r.table, &r, r.uid, s ? *s : StoredRow{}});
+    return Status::Ok();
+  };
+  if (st.full) {
+    m.index = NodeIndex(node.machine_id);
+    m.index.Rebuild(inv);
+    std::unordered_set<std::string> current;
+    PgParams uids[2];
+    for (const BlockDevice& d : inv.devices()) {
+      const DiskIdentity* id = m.index.Find(d.kname);
+      if (!id->ok()) continue;
+      current.insert(id->uid);
+      uids[id->source == IdentitySource::kPartition ? 1 : 0].push_back(id->uid);
+    }
+    if (Status s = w.Load(uids); !s.ok()) return s;
+    std::set<HolderEdge> edges = m.index.Edges();
+    std::set_difference(edges.begin(), edges.end(), m.edges.begin(), m.edges.end(),
+                        std::back_inserter(edges_add));
+    std::set_difference(m.edges.begin(), m.edges.end(), edges.begin(), edges.end(),
+                        std::back_inserter(edges_remove));
+    std::map<ConflictKey, ConflictRow> conflicts = m.index.Conflicts();
+    for (const auto& [key, row] : conflicts) {
+      auto it = m.conflicts.find(key);
+      if (it == m.conflicts.end() || !(it->second == row)) open.emplace_back(key, row);
+    }
+    for (const auto& [key, row] : m.conflicts) {
+      if (!conflicts.contains(key)) resolve.push_back(key);
+    }
+    std::vector<Writer::Op> tombstones;
+    for (RowTable t : kTables) {
+      for (const auto& [uid, s] : m.Rows(t)) {
+        if (s.present && s.node_id == node.id && !current.contains(uid)) {
+          tombstones.push_back({Kind::kTombstone, t, nullptr, uid, s});
+        }
+      }
+    }
+    current.clear();
+    for (auto& op : tombstones) {
+      if (Status s = room(); !s.ok()) return s;
+      ops.push_back(std::move(op));
+    }
+    for (const BlockDevice& d : inv.devices()) {
+      const DiskIdentity* id = m.index.Find(d.kname);
+      if (!id->ok()) continue;
+      if (Status s = consider(MakeDeviceRow(d, *id)); !s.ok()) return s;
+    }
+  } else {
+    // The devices the event touched and those the index re-identified with them (a duplicate
+    // appeared or went away, a whole disk's uid changed under its partitions): O(touched).
+    IndexChange change = m.index.Update(inv, *touched);
+    std::vector<DeviceRow> want;
+    for (const auto& [kname, before] : change.knames) {
+      const BlockDevice* d = inv.FindByName(kname);
+      const DiskIdentity* id = m.index.Find(kname);
+      if (d != nullptr && id != nullptr && id->ok()) want.push_back(MakeDeviceRow(*d, *id));
+    }
+    if (Status s = w.LoadUnknown(want); !s.ok()) return s;
+    std::set<std::string> selected_uids;
+    for (const DeviceRow& row : want) selected_uids.insert(row.uid);
+    // A uid last written for one of these knames that no device holds now: tombstone.
+    for (const auto& [kname, before] : change.knames) {
+      if (before.empty() || selected_uids.contains(before)) continue;
+      const DiskIdentity* now = m.index.Find(kname);
+      if (now != nullptr && now->uid == before) continue;
+      w.TombstoneIfMine(ops, before);
+    }
+    for (const HolderEdge& e : change.edges) {
+      bool wanted = m.index.HasEdge(e), stored = m.edges.contains(e);
+      if (wanted && !stored) edges_add.push_back(e);
+      if (!wanted && stored) edges_remove.push_back(e);
+    }
+    for (const ConflictKey& key : change.conflicts) {
+      std::optional<ConflictRow> row = m.index.Conflict(key);
+      auto it = m.conflicts.find(key);
+      if (row && (it == m.conflicts.end() || !(it->second == *row))) open.emplace_back(key, *row);
+      if (!row && it != m.conflicts.end()) resolve.push_back(key);
+    }
+    for (DeviceRow& row : want) {
+      if (Status s = consider(std::move(row)); !s.ok()) return s;
+    }
   }
-  m.uid_by_kname = std::move(want.uid_by_kname);
+  st.unidentified = m.index.unidentified();
+  bool side = !edges_add.empty() || !edges_remove.empty() || !open.empty() || !resolve.empty();
+  if (!ops.empty() || side) {
+    if (Status s = flush(true); !s.ok()) return s;
+    for (const auto& e : edges_add) m.edges.insert(e);
+    for (const auto& e : edges_remove) m.edges.erase(e);
+    for (const auto& [key, row] : open) m.conflicts[key] = row;
+    for (const auto& key : resolve) m.conflicts.erase(key);
+  }
   m.node_id = node.id;
   m.valid = true;
+  // A full sync frees megabytes of rows and results in small pieces; give the pages back
+  // rather than keep the load's high-water mark as the agent's resident size.
+  if (st.full) malloc_trim(0);
   Logger("store")->debug("node {} {} sync: {}", node.id, st.full ? "full" : "event", st.Summary());
   return st;
 }

@@ -1,9 +1,9 @@
 // NodeRows: what a node's tables should hold for one Inventory, built without I/O.
 //
-// Identities come from IdentifyInventory over the whole inventory (duplicates are a property
-// of the node, not of one device), so `uid_by_kname`, `edges` and `conflicts` always describe
-// every device; `rows` holds only the devices a caller selected (all of them by default), so an
-// event that touched one disk builds one or two rows, not ten thousand.
+// Identities come from a NodeIndex of the whole inventory (the same as IdentifyInventory:
+// duplicates are a property of the node, not of one device), so `uid_by_kname`, `edges` and
+// `conflicts` always describe every device; `rows` holds only the devices a caller selected (all of
+// them by default), so an event that touched one disk builds one or two rows, not ten thousand.
 #pragma once
 
 #include <compare>
