@@ -1,11 +1,11 @@
 #include "model/disk_identity.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
 #include <map>
-
-#include <fmt/format.h>
 
 #include "common/parse.h"
 
@@ -115,8 +115,10 @@ void TryWholeDisk(Builder& b, const BlockDevice& d, std::string_view node) {
     if (std::string why = BogusSerialReason(s); !why.empty()) {
       b.id.rejected.push_back({"serial", *serial, why});
     } else {
-      std::string model = NormalizeWhitespace(d.model.value_or(d.nvme ? d.nvme->model.value_or("") : ""));
-      std::string key = fmt::format("{}:{}:{}", NormalizeWhitespace(d.vendor.value_or("")), model, s);
+      std::string model =
+          NormalizeWhitespace(d.model.value_or(d.nvme ? d.nvme->model.value_or("") : ""));
+      std::string key =
+          fmt::format("{}:{}:{}", NormalizeWhitespace(d.vendor.value_or("")), model, s);
       b.Set(IdentitySource::kSerial, "serial:" + key, key);
       return;
     }
@@ -131,34 +133,61 @@ void TryWholeDisk(Builder& b, const BlockDevice& d, std::string_view node) {
 
 // Serial strings that firmware, USB bridges and VMs use when they have none.
 constexpr std::array<std::string_view, 18> kPlaceholderSerials = {
-    "to be filled by o.e.m.", "default string", "none", "n/a", "na", "not specified",
-    "not available", "unknown", "serial", "serialnumber", "serial number", "no serial",
-    "system serial number", "0123456789", "123456789", "1234567890", "0123456789abcdef",
+    "to be filled by o.e.m.",
+    "default string",
+    "none",
+    "n/a",
+    "na",
+    "not specified",
+    "not available",
+    "unknown",
+    "serial",
+    "serialnumber",
+    "serial number",
+    "no serial",
+    "system serial number",
+    "0123456789",
+    "123456789",
+    "1234567890",
+    "0123456789abcdef",
     "00000000-0000-0000-0000-000000000000"};
 
 }  // namespace
 
 std::string_view IdentitySourceName(IdentitySource s) {
   switch (s) {
-    case IdentitySource::kNone: return "none";
-    case IdentitySource::kWwn: return "wwn";
-    case IdentitySource::kEui64: return "eui64";
-    case IdentitySource::kNguid: return "nguid";
-    case IdentitySource::kNsUuid: return "uuid";
-    case IdentitySource::kSerial: return "serial";
-    case IdentitySource::kPath: return "path";
-    case IdentitySource::kDmUuid: return "dm_uuid";
-    case IdentitySource::kMdUuid: return "md_uuid";
-    case IdentitySource::kLoop: return "loop";
-    case IdentitySource::kPartition: return "partition";
-    case IdentitySource::kName: return "name";
+    case IdentitySource::kNone:
+      return "none";
+    case IdentitySource::kWwn:
+      return "wwn";
+    case IdentitySource::kEui64:
+      return "eui64";
+    case IdentitySource::kNguid:
+      return "nguid";
+    case IdentitySource::kNsUuid:
+      return "uuid";
+    case IdentitySource::kSerial:
+      return "serial";
+    case IdentitySource::kPath:
+      return "path";
+    case IdentitySource::kDmUuid:
+      return "dm_uuid";
+    case IdentitySource::kMdUuid:
+      return "md_uuid";
+    case IdentitySource::kLoop:
+      return "loop";
+    case IdentitySource::kPartition:
+      return "partition";
+    case IdentitySource::kName:
+      return "name";
   }
   return "none";
 }
 
 std::string BogusHexIdReason(std::string_view hex) {
   if (hex.empty()) return "empty";
-  if (!std::all_of(hex.begin(), hex.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); })) {
+  if (!std::all_of(hex.begin(), hex.end(),
+                   [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); })) {
     return "not hexadecimal";
   }
   if (hex.size() < 16) return fmt::format("too short ({} hex digits)", hex.size());

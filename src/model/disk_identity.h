@@ -49,7 +49,7 @@ struct RejectedIdentifier {
 struct DiskIdentity {
   std::string uid;  // empty when source == kNone
   IdentitySource source = IdentitySource::kNone;
-  std::string identifier;                  // the normalized identifier value the uid is built on
+  std::string identifier;  // the normalized identifier value the uid is built on
   std::vector<RejectedIdentifier> rejected;
   // Set by IdentifyInventory when several devices of one inventory derive the same uid: each of
   // them then gets "<uid>~<ID_PATH or kname>" and this says why (never merged silently).
@@ -80,7 +80,7 @@ void MarkDuplicates(const std::vector<std::pair<const BlockDevice*, DiskIdentity
                     std::string_view node);
 
 // Helpers, exposed for tests. Each returns "" when the value is acceptable, else the reason.
-std::string BogusHexIdReason(std::string_view hex);       // after prefix removal, lower case
+std::string BogusHexIdReason(std::string_view hex);      // after prefix removal, lower case
 std::string BogusSerialReason(std::string_view serial);  // whitespace normalized
 
 }  // namespace diskinv

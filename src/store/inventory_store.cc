@@ -141,8 +141,8 @@ struct InventoryStore::Mirror {
   bool valid = false;
   int64_t node_id = 0;
   std::unordered_map<std::string, StoredRow> rows[2];  // by uid; disk, partition
-  NodeIndex index;  // identities, edges and conflicts of the inventory last written
-  std::set<HolderEdge> edges;                    // present edges of the node
+  NodeIndex index;             // identities, edges and conflicts of the inventory last written
+  std::set<HolderEdge> edges;  // present edges of the node
   std::map<ConflictKey, ConflictRow> conflicts;  // open conflicts of the node
 
   std::unordered_map<std::string, StoredRow>& Rows(RowTable t) {
