@@ -32,6 +32,7 @@
 #include "support/agent_process.h"
 #include "support/loop_device.h"
 #include "support/lsblk_compare.h"
+#include "support/shell.h"
 #include "support/udevd.h"
 #include "sysfs/real_sysfs_reader.h"
 #include "sysfs/walker.h"
@@ -52,14 +53,6 @@ using testing::RunCommand;
 using testing::ShellQuote;
 using testing::Snapshot;
 
-#define REQUIRE_FACILITY(ok, reason)                      \
-  do {                                                    \
-    if (!(ok)) {                                          \
-      if (std::getenv("CI")) FAIL() << (reason);          \
-      GTEST_SKIP() << (reason) << " (CI unset: skipped)"; \
-    }                                                     \
-  } while (0)
-
 bool WaitFor(const std::function<bool()>& cond, milliseconds timeout = milliseconds(10000)) {
   auto deadline = Clock::now() + timeout;
   while (Clock::now() < deadline) {
@@ -69,15 +62,8 @@ bool WaitFor(const std::function<bool()>& cond, milliseconds timeout = milliseco
   return cond();
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::string MachineId() {
-  std::string s = ReadFile("/etc/machine-id");
+  std::string s = testing::ReadWholeFile("/etc/machine-id");
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
 }
@@ -87,14 +73,14 @@ class AgentLive : public ::testing::Test {
   static void TearDownTestSuite() { udevd_.reset(); }
 
   void SetUp() override {
-    REQUIRE_FACILITY(geteuid() == 0, "needs root (loop devices, uevents)");
-    REQUIRE_FACILITY(access("/dev/loop-control", F_OK) == 0, "no /dev/loop-control");
-    REQUIRE_FACILITY(MachineId().size() == 32, "no /etc/machine-id");
+    DISKINV_REQUIRE_FACILITY(geteuid() == 0, "needs root (loop devices, uevents)");
+    DISKINV_REQUIRE_FACILITY(access("/dev/loop-control", F_OK) == 0, "no /dev/loop-control");
+    DISKINV_REQUIRE_FACILITY(MachineId().size() == 32, "no /etc/machine-id");
     auto cluster = testing::SharedPgCluster();
-    REQUIRE_FACILITY(cluster.ok(), "no PostgreSQL: " + cluster.status().message());
+    DISKINV_REQUIRE_FACILITY(cluster.ok(), "no PostgreSQL: " + cluster.status().message());
     if (!udevd_) {
       auto u = testing::Udevd::Ensure();
-      REQUIRE_FACILITY(u.ok(), "no udevd: " + u.status().message());
+      DISKINV_REQUIRE_FACILITY(u.ok(), "no udevd: " + u.status().message());
       udevd_ = std::move(*u);
     }
     char tmpl[] = "/tmp/diskinv-agent-test.XXXXXX";
@@ -331,7 +317,7 @@ TEST_F(AgentLive, KillNineDuringAStormThenRestartMatchesAFreshWalk) {
 
 TEST_F(AgentLive, DatabaseDownDuringChanges) {
   auto cluster = testing::PgCluster::Create();  // our own: this test stops it
-  REQUIRE_FACILITY(cluster.ok(), "no PostgreSQL: " + cluster.status().message());
+  DISKINV_REQUIRE_FACILITY(cluster.ok(), "no PostgreSQL: " + cluster.status().message());
   std::string url = (*cluster)->url();
   {
     auto c = MustConnect(url);

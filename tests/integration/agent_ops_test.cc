@@ -20,6 +20,7 @@
 #include <string>
 #include <thread>
 
+#include "integration/uevent_test_support.h"
 #include "support/agent_process.h"
 #include "support/cdc_harness.h"
 #include "support/http_client.h"
@@ -39,15 +40,9 @@ using testing::AgentProcess;
 using testing::CdcDatabase;
 using testing::PromText;
 using testing::PromValue;
+using testing::ReadSys;
 using testing::ScrapeUntil;
 using testing::WaitFor;
-
-std::string ReadSys(const std::string& path) {
-  std::ifstream in(path);
-  std::string s;
-  std::getline(in, s);
-  return s;
-}
 
 class AgentOps : public ::testing::Test {
  protected:

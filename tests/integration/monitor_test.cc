@@ -282,10 +282,10 @@ Json Inventory(uint64_t seqnum, size_t devices, Json added, Json removed, Json c
 class MonitorCommand : public ::testing::Test {
  protected:
   void SetUp() override {
-    REQUIRE_FACILITY(geteuid() == 0, "needs root (uevent files, loop ioctls, zram)");
-    REQUIRE_FACILITY(access("/dev/loop-control", F_OK) == 0, "no /dev/loop-control");
-    REQUIRE_FACILITY(access("/sys/class/zram-control/hot_add", F_OK) == 0,
-                     "no zram-control (modprobe zram)");
+    DISKINV_REQUIRE_FACILITY(geteuid() == 0, "needs root (uevent files, loop ioctls, zram)");
+    DISKINV_REQUIRE_FACILITY(access("/dev/loop-control", F_OK) == 0, "no /dev/loop-control");
+    DISKINV_REQUIRE_FACILITY(access("/sys/class/zram-control/hot_add", F_OK) == 0,
+                             "no zram-control (modprobe zram)");
   }
 };
 
@@ -432,7 +432,7 @@ TEST_F(MonitorCommand, JsonInventoryShowsWhatEachEventChanged) {
 
 TEST_F(MonitorCommand, UdevSourceShowsEventsAfterUdevWithItsProperties) {
   Result<std::unique_ptr<testing::Udevd>> udevd = testing::Udevd::Ensure();
-  REQUIRE_FACILITY(udevd.ok(), "no udevd: " + udevd.status().message());
+  DISKINV_REQUIRE_FACILITY(udevd.ok(), "no udevd: " + udevd.status().message());
   Result<std::unique_ptr<UdevMonitor>> ref = UdevMonitor::Open();
   ASSERT_TRUE(ref.ok());
   std::unique_ptr<Monitor> mon = Monitor::Start({"--udev", "--json", "--count", "3"});

@@ -86,7 +86,7 @@ std::string Prop(const Uevent& e, const char* key) {
 class KernelUevents : public ::testing::Test {
  protected:
   void SetUp() override {
-    REQUIRE_FACILITY(geteuid() == 0, "needs root (NETLINK_KOBJECT_UEVENT, loop ioctls)");
+    DISKINV_REQUIRE_FACILITY(geteuid() == 0, "needs root (NETLINK_KOBJECT_UEVENT, loop ioctls)");
     Result<std::unique_ptr<NetlinkSocket>> s = NetlinkSocket::Open({.subsystems = {"block"}});
     ASSERT_TRUE(s.ok()) << s.status().message();
     sock_ = std::move(s).value();
@@ -116,7 +116,7 @@ TEST_F(KernelUevents, ReceiveBufferIsForcedTo128MiB) {
 }
 
 TEST_F(KernelUevents, LoopAttachResizeSynthChangeDetach) {
-  REQUIRE_FACILITY(access("/dev/loop-control", F_OK) == 0, "no /dev/loop-control");
+  DISKINV_REQUIRE_FACILITY(access("/dev/loop-control", F_OK) == 0, "no /dev/loop-control");
   Result<LoopDevice> loop = LoopDevice::Attach(4 << 20);
   ASSERT_TRUE(loop.ok()) << loop.status().message();
   const std::string sys = "/sys/block/" + loop->name();
@@ -170,7 +170,7 @@ TEST_F(KernelUevents, LoopAttachResizeSynthChangeDetach) {
 }
 
 TEST_F(KernelUevents, LoopControlAddRemove) {
-  REQUIRE_FACILITY(access("/dev/loop-control", F_OK) == 0, "no /dev/loop-control");
+  DISKINV_REQUIRE_FACILITY(access("/dev/loop-control", F_OK) == 0, "no /dev/loop-control");
   Result<std::unique_ptr<NetlinkSocket>> all = NetlinkSocket::Open();  // every subsystem
   ASSERT_TRUE(all.ok());
   Result<int> idx = LoopControlAdd();
@@ -202,8 +202,8 @@ TEST_F(KernelUevents, LoopControlAddRemove) {
 
 TEST_F(KernelUevents, ZramHotAddHotRemove) {
   const std::string ctl = "/sys/class/zram-control";
-  REQUIRE_FACILITY(access((ctl + "/hot_add").c_str(), F_OK) == 0,
-                   "no zram-control (modprobe zram)");
+  DISKINV_REQUIRE_FACILITY(access((ctl + "/hot_add").c_str(), F_OK) == 0,
+                           "no zram-control (modprobe zram)");
   std::string id = ReadSys(ctl + "/hot_add");  // reading hot_add creates the device
   ASSERT_FALSE(id.empty());
   std::string devpath = "/devices/virtual/block/zram" + id;
@@ -222,7 +222,7 @@ TEST_F(KernelUevents, ZramHotAddHotRemove) {
 }
 
 TEST_F(KernelUevents, DatagramFromUserSpaceIsRejected) {
-  REQUIRE_FACILITY(access("/dev/loop-control", F_OK) == 0, "no /dev/loop-control");
+  DISKINV_REQUIRE_FACILITY(access("/dev/loop-control", F_OK) == 0, "no /dev/loop-control");
   int tx = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT);
   ASSERT_GE(tx, 0);
   sockaddr_nl src{};

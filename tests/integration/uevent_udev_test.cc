@@ -64,11 +64,11 @@ class UdevUevents : public ::testing::Test {
   // One udevd for the suite: started (if none runs) by the first test, stopped after the last.
   static void TearDownTestSuite() { udevd_.reset(); }
   void SetUp() override {
-    REQUIRE_FACILITY(geteuid() == 0, "needs root");
-    REQUIRE_FACILITY(access("/dev/loop-control", F_OK) == 0, "no /dev/loop-control");
+    DISKINV_REQUIRE_FACILITY(geteuid() == 0, "needs root");
+    DISKINV_REQUIRE_FACILITY(access("/dev/loop-control", F_OK) == 0, "no /dev/loop-control");
     if (!udevd_) {
       Result<std::unique_ptr<Udevd>> u = Udevd::Ensure();
-      REQUIRE_FACILITY(u.ok(), "no udevd: " + u.status().message());
+      DISKINV_REQUIRE_FACILITY(u.ok(), "no udevd: " + u.status().message());
       udevd_ = std::move(u).value();
       if (udevd_->started_by_us()) std::printf("[ info ] started udevd, pid %d\n", udevd_->pid());
     }
