@@ -1,8 +1,10 @@
 #include "common/json_writer.h"
 
-#include <cassert>
-
 #include <fmt/format.h>
+
+#include <array>
+#include <cassert>
+#include <charconv>
 
 namespace diskinv {
 namespace {
@@ -39,30 +41,50 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
   return n;
 }
 
+// Bytes that end a plain run: control characters, '"', '\\' and every non-ASCII byte (checked
+// for valid UTF-8 one sequence at a time). One table load per byte instead of four compares.
+constexpr auto kStopByte = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) t[c] = c < 0x20 || c >= 0x80 || c == '"' || c == '\\';
+  return t;
+}();
+
 }  // namespace
 
 void JsonWriter::AppendQuoted(std::string& out, std::string_view s) {
+  // Most values are plain ASCII: each run of bytes that need no work is appended at once.
   out.push_back('"');
   size_t i = 0;
   while (i < s.size()) {
-    // Fast path: a run of plain ASCII that needs no escaping.
     size_t j = i;
-    while (j < s.size()) {
-      auto c = static_cast<unsigned char>(s[j]);
-      if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
-      ++j;
-    }
+    while (j < s.size() && !kStopByte[static_cast<unsigned char>(s[j])]) ++j;
     out.append(s.data() + i, j - i);
     i = j;
     if (i >= s.size()) break;
     auto c = static_cast<unsigned char>(s[i]);
     switch (c) {
-      case '"': out += "\\\""; ++i; continue;
-      case '\\': out += "\\\\"; ++i; continue;
-      case '\n': out += "\\n"; ++i; continue;
-      case '\t': out += "\\t"; ++i; continue;
-      case '\r': out += "\\r"; ++i; continue;
-      default: break;
+      case '"':
+        out += "\\\"";
+        ++i;
+        continue;
+      case '\\':
+        out += "\\\\";
+        ++i;
+        continue;
+      case '\n':
+        out += "\\n";
+        ++i;
+        continue;
+      case '\t':
+        out += "\\t";
+        ++i;
+        continue;
+      case '\r':
+        out += "\\r";
+        ++i;
+        continue;
+      default:
+        break;
     }
     if (c < 0x20) {
       out += fmt::format("\\u{:04x}", c);
@@ -105,7 +127,11 @@ JsonWriter& JsonWriter::Key(std::string_view key) {
   stack_.back().first = false;
   Newline();
   AppendQuoted(out_, key);
-  out_ += pretty_ ? ": " : ":";
+  if (pretty_) {
+    out_ += ": ";
+  } else {
+    out_.push_back(':');
+  }
   after_key_ = true;
   return *this;
 }
@@ -150,14 +176,21 @@ JsonWriter& JsonWriter::String(std::string_view s) {
 
 JsonWriter& JsonWriter::Uint(uint64_t v) {
   BeforeValue();
-  fmt::format_to(std::back_inserter(out_), "{}", v);
+  AppendNumber(v);
   return *this;
 }
 
 JsonWriter& JsonWriter::Int(int64_t v) {
   BeforeValue();
-  fmt::format_to(std::back_inserter(out_), "{}", v);
+  AppendNumber(v);
   return *this;
+}
+
+template <typename T>
+void JsonWriter::AppendNumber(T v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  out_.append(buf, r.ptr);
 }
 
 JsonWriter& JsonWriter::Bool(bool b) {

@@ -40,6 +40,8 @@ class JsonWriter {
  private:
   void BeforeValue();
   void Newline();
+  template <typename T>
+  void AppendNumber(T v);
 
   struct Level {
     bool is_object;

@@ -3,8 +3,10 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -40,7 +42,20 @@ Result<std::unique_ptr<RealSysfsReader>> RealSysfsReader::Open(const std::string
   int fd = open(r.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno(errno, fmt::format("cannot open sysroot {}", r));
   bool in_root = NormalizePath(r).empty() ? false : true;
-  return std::unique_ptr<RealSysfsReader>(new RealSysfsReader(r, fd, in_root));
+  auto reader = std::unique_ptr<RealSysfsReader>(new RealSysfsReader(r, fd, in_root));
+  // sysfs (kernfs) and tmpfs fill a getdents64 buffer until the next entry does not fit or
+  // the directory ends, so a fill that leaves room for the longest entry is the end: ListDir
+  // then skips the second getdents64 that would return 0 (one syscall per directory, two
+  // per device). Other filesystems (FUSE answers page by page) keep the second call.
+  if (int sys = openat(fd, "sys", O_PATH | O_DIRECTORY | O_CLOEXEC); sys >= 0) {
+    struct statfs fs;
+    if (fstatfs(sys, &fs) == 0) {
+      reader->sys_fills_getdents_ =
+          fs.f_type == SYSFS_MAGIC || fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC;
+    }
+    close(sys);
+  }
+  return reader;
 }
 
 RealSysfsReader::RealSysfsReader(std::string root, int root_fd, bool in_root)
@@ -114,8 +129,11 @@ int RealSysfsReader::OpenLeaf(std::string_view path, int flags) {
   if (leaf == "." || leaf == "..") return OpenAt(path, flags);
   int fd = openat(dfd, leaf.c_str(), flags | O_NOFOLLOW | O_CLOEXEC);
   if (fd >= 0) return fd;
-  // ELOOP: the leaf is a symlink, which only the root-confined resolution may follow.
-  if (errno == ELOOP) return OpenAt(path, flags);
+  // The leaf is a symlink, which only the root-confined resolution may follow: ELOOP, or
+  // ENOTDIR when a directory was asked for (O_NOFOLLOW | O_DIRECTORY on a link).
+  if (errno == ELOOP || (errno == ENOTDIR && (flags & O_DIRECTORY) != 0)) {
+    return OpenAt(path, flags);
+  }
   return -errno;
 }
 
@@ -193,8 +211,11 @@ Result<std::vector<DirEntry>> RealSysfsReader::ListDir(std::string_view path) {
   // getdents64 into a stack buffer rather than opendir/readdir: no fcntl and no 32 KiB
   // heap buffer per directory (every device has holders/ and slaves/ to list).
   alignas(struct dirent64) char buf[8192];
+  // The largest record getdents64 can write: an entry with a NAME_MAX name.
+  constexpr size_t kMaxRecord = (offsetof(struct dirent64, d_name) + NAME_MAX + 1 + 7) & ~7UL;
+  bool fills = sys_fills_getdents_ && path.substr(0, 4) == "sys/";
   std::vector<DirEntry> out;
-  for (;;) {
+  for (bool more = true; more;) {
     ssize_t n = getdents64(fd, buf, sizeof(buf));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
@@ -203,6 +224,7 @@ Result<std::vector<DirEntry>> RealSysfsReader::ListDir(std::string_view path) {
       return Status::FromErrno(err, std::string(path));
     }
     if (n == 0) break;
+    more = !fills || sizeof(buf) - static_cast<size_t>(n) < kMaxRecord;
     for (ssize_t off = 0; off < n;) {
       const auto* e = reinterpret_cast<const struct dirent64*>(buf + off);
       off += e->d_reclen;

@@ -63,6 +63,8 @@ class RealSysfsReader : public SysfsReader {
   std::string root_;
   int root_fd_;
   bool resolve_in_root_;  // false for "/" (plain openat is the same and cheaper)
+  // sys/ is sysfs or tmpfs: a getdents64 fill short of the buffer is the directory's end.
+  bool sys_fills_getdents_ = false;
 };
 
 }  // namespace diskinv

@@ -388,8 +388,9 @@ std::optional<BlockDevice> Walker::ProbePartition(const BlockDevice& disk, const
     c.Error("maj:min", dir + "/dev", num.status());
   }
   ReadCommon(c, d);
-  d.removable = c.Bool("removable", "rm");
-  if (!d.removable) d.removable = disk.removable;  // partitions have no flag: the disk's
+  // The kernel gives partitions no `removable` (block/partitions/core.c, part_attrs): lsblk's
+  // ENOENT fallback to the whole disk's flag, without the failed open per partition.
+  d.removable = disk.removable;
   d.partn = c.U64("partition", "partn");
   d.start = c.U64("start", "start");
   d.queue = disk.queue;  // the queue is the whole disk's (lsblk redirects queue/ too)
@@ -627,7 +628,19 @@ Walker::Chain Walker::LeafSubsystemChain(const std::string& dir) {
 
 void Walker::ReadSubsystems(BlockDevice& d, const std::string& dir) {
   Chain leaf;
-  const Chain& c = d.is_partition ? (leaf = LeafSubsystemChain(dir)) : SubsystemChain(dir);
+  const Chain* chain = nullptr;
+  if (d.is_partition) {
+    // A partition is a block-class device inside its disk's directory: its own link can only
+    // add "block", which the disk's chain already starts with (and lsblk de-duplicates). Read
+    // it only when the disk's chain does not start with "block" (a tree without the link).
+    size_t slash = dir.rfind('/');
+    const Chain& disk = SubsystemChain(slash == std::string::npos ? dir : dir.substr(0, slash));
+    bool block = disk.names == "block" || StartsWith(disk.names, "block:");
+    chain = block ? &disk : &(leaf = LeafSubsystemChain(dir));
+  } else {
+    chain = &SubsystemChain(dir);
+  }
+  const Chain& c = *chain;
   if (!c.names.empty()) d.subsystems = c.names;
   // lsblk: the device's own `removable` attribute (partitions have none), then the chain.
   d.hotplug = c.hotplug || (!d.is_partition && d.removable.value_or(false));

@@ -37,6 +37,7 @@ nvme0n1 tran nvme
 nvme0n1 model QEMU NVMe Ctrl
 nvme0n1 nvme.transport pcie
 nvme0n1 nvme.nsid 1
+nvme0n1 nvme.subsystem ~nvme-subsys
 nvme0n1 size 67108864
 nvme0n1p2 start 34816
 nvme0n1p2 pkname nvme0n1
