@@ -76,9 +76,18 @@ void RealSysfsReader::DropCaches() {
 }
 
 int RealSysfsReader::CachedDirFd(std::string_view dir) {
-  for (auto& d : dirs_) {
+  // Runs of reads share a directory (a device's queue/ has 26 attributes): the slot of the
+  // last hit first, then the others.
+  CachedDir& last = dirs_[last_hit_];
+  if (last.fd >= 0 && last.path == dir) {
+    last.last_use = ++uses_;
+    return last.fd;
+  }
+  for (size_t i = 0; i < kDirCacheSize; ++i) {
+    CachedDir& d = dirs_[i];
     if (d.fd >= 0 && d.path == dir) {
       d.last_use = ++uses_;
+      last_hit_ = i;
       return d.fd;
     }
   }
@@ -116,6 +125,7 @@ int RealSysfsReader::DirFd(std::string_view dir) {
   if (slot->fd >= 0) close(slot->fd);
   slot->path.assign(dir);
   slot->fd = fd;
+  last_hit_ = static_cast<size_t>(slot - dirs_);
   slot->last_use = ++uses_;
   return fd;
 }

@@ -57,6 +57,7 @@ class RealSysfsReader : public SysfsReader {
   };
   static constexpr size_t kDirCacheSize = 16;
   CachedDir dirs_[kDirCacheSize];
+  size_t last_hit_ = 0;  // index into dirs_ of the last cache hit
   uint64_t uses_ = 0;
   std::string scratch_;  // ReadFile's buffer, reused
 
