@@ -12,6 +12,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <cstring>
 #include <memory>
 
 namespace diskinv {
@@ -21,6 +23,24 @@ std::string Rel(std::string_view path) {
   while (!path.empty() && path.front() == '/') path.remove_prefix(1);
   return path.empty() ? std::string(".") : std::string(path);
 }
+
+// One path component as a C string on the stack: the leaves given to openat, readlinkat and
+// fstatat ("discard_max_hw_bytes", "ID_..." records) would otherwise each be a heap string.
+class Leaf {
+ public:
+  explicit Leaf(std::string_view name) : ok_(name.size() <= NAME_MAX) {
+    size_t n = ok_ ? name.size() : 0;
+    name.copy(buf_, n);
+    buf_[n] = '\0';
+  }
+  bool ok() const { return ok_; }  // false: longer than NAME_MAX (the call gets ENAMETOOLONG)
+  const char* c_str() const { return buf_; }
+  bool dot() const { return (buf_[0] == '.' && buf_[1] == 0) || std::strcmp(buf_, "..") == 0; }
+
+ private:
+  char buf_[NAME_MAX + 1];
+  bool ok_;
+};
 
 EntryType FromDType(unsigned char t) {
   switch (t) {
@@ -106,8 +126,8 @@ int RealSysfsReader::DirFd(std::string_view dir) {
   if (slash != std::string_view::npos && slash + 1 < dir.size()) {
     std::string_view leaf = dir.substr(slash + 1);
     int parent = leaf == "." || leaf == ".." ? -1 : CachedDirFd(dir.substr(0, slash));
-    if (parent >= 0) {
-      std::string name(leaf);
+    Leaf name(leaf);
+    if (parent >= 0 && name.ok()) {
       fd = openat(parent, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (fd < 0) fd = -errno;
       opened = fd >= 0 || fd == -ENOENT;  // ENOENT from the parent itself is the answer
@@ -135,8 +155,9 @@ int RealSysfsReader::OpenLeaf(std::string_view path, int flags) {
   if (slash == std::string_view::npos || slash + 1 == path.size()) return OpenAt(path, flags);
   int dfd = DirFd(path.substr(0, slash));
   if (dfd < 0) return dfd;
-  std::string leaf(path.substr(slash + 1));
-  if (leaf == "." || leaf == "..") return OpenAt(path, flags);
+  Leaf leaf(path.substr(slash + 1));
+  if (!leaf.ok()) return -ENAMETOOLONG;
+  if (leaf.dot()) return OpenAt(path, flags);
   int fd = openat(dfd, leaf.c_str(), flags | O_NOFOLLOW | O_CLOEXEC);
   if (fd >= 0) return fd;
   // The leaf is a symlink, which only the root-confined resolution may follow: ELOOP, or
@@ -199,10 +220,13 @@ Result<std::string> RealSysfsReader::ReadFile(std::string_view path, size_t max_
 
 Result<std::string> RealSysfsReader::ReadLink(std::string_view path) {
   // Resolve the parent directory inside the root, then read the link itself.
-  std::string rel = Rel(path);
+  std::string_view rel = path;
+  while (!rel.empty() && rel.front() == '/') rel.remove_prefix(1);
+  if (rel.empty()) rel = ".";
   size_t slash = rel.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : rel.substr(0, slash);
-  std::string leaf = slash == std::string::npos ? rel : rel.substr(slash + 1);
+  std::string_view dir = slash == std::string_view::npos ? "." : rel.substr(0, slash);
+  Leaf leaf(slash == std::string_view::npos ? rel : rel.substr(slash + 1));
+  if (!leaf.ok()) return Status::FromErrno(ENAMETOOLONG, std::string(path));
   int dfd = DirFd(dir);
   if (dfd < 0) return Status::FromErrno(-dfd, std::string(path));
   char buf[4096];
@@ -252,8 +276,9 @@ Result<std::vector<DirEntry>> RealSysfsReader::ListDir(std::string_view path) {
 int RealSysfsReader::StatLeaf(std::string_view path, struct stat* st) {
   size_t slash = path.rfind('/');
   if (slash == std::string_view::npos || slash + 1 == path.size()) return 1;
-  std::string leaf(path.substr(slash + 1));
-  if (leaf == "." || leaf == "..") return 1;
+  Leaf leaf(path.substr(slash + 1));
+  if (!leaf.ok()) return -ENAMETOOLONG;
+  if (leaf.dot()) return 1;
   int dfd = DirFd(path.substr(0, slash));
   if (dfd < 0) return dfd;
   if (fstatat(dfd, leaf.c_str(), st, AT_SYMLINK_NOFOLLOW) != 0) return -errno;
