@@ -1,27 +1,26 @@
 #include "sysfs/sysfs_reader.h"
 
-#include <vector>
+#include <string>
 
 namespace diskinv {
 
 std::string NormalizePath(std::string_view path) {
-  std::vector<std::string_view> parts;
+  // One pass into one buffer: ".." drops the last component written (never above the root).
+  std::string out;
+  out.reserve(path.size());
   size_t i = 0;
   while (i <= path.size()) {
     size_t j = path.find('/', i);
     if (j == std::string_view::npos) j = path.size();
     std::string_view part = path.substr(i, j - i);
     if (part == "..") {
-      if (!parts.empty()) parts.pop_back();
+      size_t last = out.rfind('/');
+      out.resize(last == std::string::npos ? 0 : last);
     } else if (!part.empty() && part != ".") {
-      parts.push_back(part);
+      if (!out.empty()) out.push_back('/');
+      out.append(part);
     }
     i = j + 1;
-  }
-  std::string out;
-  for (auto p : parts) {
-    if (!out.empty()) out.push_back('/');
-    out.append(p);
   }
   return out;
 }
@@ -29,7 +28,11 @@ std::string NormalizePath(std::string_view path) {
 std::string ResolveLinkTarget(std::string_view link_path, std::string_view target) {
   if (!target.empty() && target.front() == '/') return NormalizePath(target);
   size_t slash = link_path.rfind('/');
-  std::string base(slash == std::string_view::npos ? std::string_view() : link_path.substr(0, slash));
+  std::string_view dir =
+      slash == std::string_view::npos ? std::string_view() : link_path.substr(0, slash);
+  std::string base;
+  base.reserve(dir.size() + 1 + target.size());
+  base.append(dir);
   if (!base.empty()) base.push_back('/');
   base.append(target);
   return NormalizePath(base);

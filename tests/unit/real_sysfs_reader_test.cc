@@ -167,5 +167,25 @@ TEST(Status, FromErrnoNamesTheErrorAsStrerrorDoes) {
   EXPECT_EQ(Status::FromErrno(98765, "y").message(), std::string("y: ") + strerror(98765));
 }
 
+TEST(SysfsPath, NormalizeNeverClimbsAboveTheRoot) {
+  EXPECT_EQ(NormalizePath("sys/block/../devices/./pci0000:00//x/"), "sys/devices/pci0000:00/x");
+  EXPECT_EQ(NormalizePath("/sys/block/sda"), "sys/block/sda");
+  EXPECT_EQ(NormalizePath("a/../../../b"), "b");
+  EXPECT_EQ(NormalizePath("../.."), "");
+  EXPECT_EQ(NormalizePath(""), "");
+  EXPECT_EQ(NormalizePath("a/b/c/../../d"), "a/d");
+  EXPECT_EQ(NormalizePath("a/b/.."), "a");
+}
+
+TEST(SysfsPath, LinkTargetsResolveFromTheLinksDirectory) {
+  EXPECT_EQ(ResolveLinkTarget("sys/block/sda", "../devices/pci0000:00/0000:00:05.0/block/sda"),
+            "sys/devices/pci0000:00/0000:00:05.0/block/sda");
+  EXPECT_EQ(ResolveLinkTarget("sys/devices/x/block/sda/device", "../../1:0:0:0"),
+            "sys/devices/x/1:0:0:0");
+  EXPECT_EQ(ResolveLinkTarget("sys/block/sda", "/sys/devices/abs"), "sys/devices/abs");
+  EXPECT_EQ(ResolveLinkTarget("link", "target"), "target");
+  EXPECT_EQ(ResolveLinkTarget("sys/l", "../../../../etc"), "etc");
+}
+
 }  // namespace
 }  // namespace diskinv
