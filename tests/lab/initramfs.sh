@@ -44,6 +44,9 @@ _lab_copy_with_libs() {  # STAGE HOST_PATH [GUEST_PATH]
 lab_initramfs_build() {
   local out=$1 stage
   stage=$(mktemp -d "${TMPDIR:-/tmp}/diskinv-lab-initrd.XXXXXX") || die "mktemp failed"
+  # The archive's "." is the guest's "/": 0755 as on any system (mktemp makes 0700, which
+  # leaves every unprivileged process of the guest unable to resolve a path).
+  chmod 755 "$stage"
   mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,run,tmp,lab,root,lib64}
   # /lib and /lib64 as on the host (merged-/usr hosts resolve ldd paths under /lib too).
   cp /bin/busybox "$stage/bin/busybox" || die "busybox-static is not installed"

@@ -2,7 +2,8 @@
 #
 # lab_pg_start DIR: initdb (as the postgres user: initdb refuses root) and start a server on a
 #   free port, listening on 127.0.0.1 only (QEMU's user network maps the guest's 10.0.2.2
-#   there), trust authentication, database "diskinv"; sets LAB_PG_PORT and LAB_PG_URL (for the
+#   there), trust authentication (replication too), wal_level=logical (a reconciler may
+#   follow the change stream), database "diskinv"; sets LAB_PG_PORT and LAB_PG_URL (for the
 #   host; the guest uses 10.0.2.2 and the same port).
 # lab_pg_sql SQL: runs SQL in that database, prints the rows unaligned (psql -Atc).
 # lab_pg_wait SQL WANT: until SQL prints WANT (at most 60 s; the agent writes asynchronously).
@@ -19,7 +20,7 @@ lab_pg_start() {
     >"$LAB_PG_DIR/initdb.log" 2>&1 || { cat "$LAB_PG_DIR/initdb.log"; return 1; }
   LAB_PG_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   runuser -u postgres -- "$LAB_PG_BIN/pg_ctl" -D "$LAB_PG_DIR/data" -l "$LAB_PG_DIR/server.log" -w \
-    -o "-p $LAB_PG_PORT -k $LAB_PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off" start \
+    -o "-p $LAB_PG_PORT -k $LAB_PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c wal_level=logical" start \
     >/dev/null || { tail -n 20 "$LAB_PG_DIR/server.log"; return 1; }
   runuser -u postgres -- "$LAB_PG_BIN/createdb" -h 127.0.0.1 -p "$LAB_PG_PORT" -U postgres diskinv ||
     return 1

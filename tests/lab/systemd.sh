@@ -13,8 +13,9 @@
 # their shared libraries; the host's unit files for the targets, journald and udevd (nothing
 # else of the host's boot: each unit the host has but the guest lacks would only fail);
 # diskinv's own files where the Debian package puts them (packaging/systemd/*.service,
-# rules/60-diskinv.rules, /etc/diskinv/diskinv.conf as a link to the 9p share, so the host
-# writes it after it knows the database port); a fixed machine-id and hostname.
+# rules/60-diskinv.rules; /etc/diskinv/diskinv.conf and /etc/default/diskinv (the units'
+# EnvironmentFile) as links to diskinv.conf and default-diskinv on the 9p share, so the host
+# writes them after it knows the database port); a fixed machine-id and hostname.
 
 LAB_SYSTEMD_UNITS=(
   basic.target sysinit.target local-fs.target local-fs-pre.target swap.target sockets.target
@@ -34,6 +35,7 @@ lab_systemd_cpio() {
   shift 3
   [ -x /lib/systemd/systemd ] || { echo "the host has no /lib/systemd/systemd (package systemd)"; return 1; }
   stage=$(mktemp -d "${TMPDIR:-/tmp}/diskinv-lab-systemd.XXXXXX") || return 1
+  chmod 755 "$stage"  # this archive's "." sets the mode of the guest's "/" too (initramfs.sh)
   for f in /lib/systemd/systemd /lib/systemd/systemd-journald /lib/systemd/systemd-udevd \
            /bin/systemctl /bin/journalctl; do
     _lab_copy_with_libs "$stage" "$f" || { rm -rf "$stage"; return 1; }
@@ -47,6 +49,7 @@ lab_systemd_cpio() {
   cp "$DISKINV_ROOT"/packaging/systemd/*.service "$stage/lib/systemd/system/" || return 1
   cp "$DISKINV_ROOT/rules/60-diskinv.rules" "$stage/lib/udev/rules.d/" || return 1
   ln -s /lab/diskinv.conf "$stage/etc/diskinv/diskinv.conf"
+  mkdir -p "$stage/etc/default" && ln -s /lab/default-diskinv "$stage/etc/default/diskinv"
   for f in "$@"; do cp "$f" "$stage/etc/systemd/system/diskinv-agent.service.d/" || return 1; done
   echo "$machine_id" >"$stage/etc/machine-id"
   echo "$hostname" >"$stage/etc/hostname"
