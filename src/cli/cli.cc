@@ -117,7 +117,10 @@ int RunCli(int argc, char** argv) {
       !st.ok()) {
     return UsageError("", st.message());
   }
-  if (level_given || verbose > 0) MarkLogLevelFromCommandLine();
+  // An explicit level (option or environment) wins over the config file and the daemons'
+  // default of info.
+  bool explicit_level = level_given || verbose > 0 || std::getenv("DISKINV_LOG_LEVEL") != nullptr;
+  if (explicit_level) MarkLogLevelFromCommandLine();
   if (p.Done()) {
     PrintUsage(stderr);
     return kExitUsage;
@@ -136,7 +139,7 @@ int RunCli(int argc, char** argv) {
   for (const auto& c : kCommands) {
     if (rest[0] != c.name) continue;
     if (c.run) return c.run(rest);
-    return RunInDbModule(rest, {level, format == "json", level_given || verbose > 0});
+    return RunInDbModule(rest, {level, format == "json", explicit_level});
   }
   return UsageError("", fmt::format("unknown command '{}'", rest[0]));
 }

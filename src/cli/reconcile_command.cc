@@ -121,9 +121,7 @@ int ReconcileCommand(std::vector<std::string> args) {
   }
   // The controller as a service says what it does (the slot it streams, reconnects, the
   // periodic pass) like the agent; --once and an explicit level keep the default (warnings).
-  if (!once && !LogLevelFromCommandLine() && std::getenv("DISKINV_LOG_LEVEL") == nullptr) {
-    (void)SetLogLevel("info");
-  }
+  if (!once && !LogLevelFromCommandLine()) (void)SetLogLevel("info");
   ReconcilerOptions ro;
   ro.batch_disks = batch;
   Reconciler rec(ro);

@@ -18,7 +18,8 @@ enum class LogFormat { kText, kJson };
 Status SetupLogging(std::string_view level, LogFormat format);
 // Changes the level of every logger (a daemon's config reload), keeping sink and format.
 Status SetLogLevel(std::string_view level);
-// Set by the CLI when -v/--log-level chose the level: a config file must not override it.
+// Set by the CLI when -v, --log-level or DISKINV_LOG_LEVEL chose the level: neither a config
+// file nor a daemon's default (info) overrides it.
 void MarkLogLevelFromCommandLine();
 bool LogLevelFromCommandLine();
 // Returns (creating on first use) the named logger; all share the sink chosen by SetupLogging.

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "support/lsblk_compare.h"  // DiskinvBinary
 #include "support/shell.h"
 
 namespace diskinv {
@@ -87,6 +88,28 @@ TEST(Logging, OtherStderrKeepsTimestampsEvenWithAStaleJournalStream) {
   EXPECT_NE(stale.find("info [logtest] started\n"), std::string::npos) << stale;
   unsetenv("JOURNAL_STREAM");
   ASSERT_TRUE(SetupLogging("warn", LogFormat::kText).ok());
+}
+
+// The daemons default to info; -v/--log-level and DISKINV_LOG_LEVEL choose otherwise. The agent
+// runs once on a fixture with an unreachable database (port 1): it still walks and logs.
+TEST(Logging, DaemonDefaultIsInfoAndAnExplicitLevelWins) {
+  std::string agent = fmt::format(
+      "DISKINV_MACHINE_ID=0123456789abcdef0123456789abcdef {} {{}} agent --once --sysroot "
+      "{}/fixtures/sysfs/sata --database-url postgresql://127.0.0.1:1/x 2>&1",
+      testing::DiskinvBinary(),
+      std::getenv("DISKINV_SOURCE_DIR") ? std::getenv("DISKINV_SOURCE_DIR") : ".");
+  auto run = [&](const std::string& env, const std::string& opt) {
+    auto [rc, out] = testing::RunShell("unset DISKINV_LOG_LEVEL; " + env + " " +
+                                       fmt::format(fmt::runtime(agent), opt));
+    EXPECT_NE(rc, 0) << out;  // no database: the write fails
+    return out;
+  };
+  EXPECT_NE(run("", "").find("info [agent] full walk (start)"), std::string::npos);
+  EXPECT_EQ(run("DISKINV_LOG_LEVEL=warn", "").find("info [agent]"), std::string::npos);
+  EXPECT_EQ(run("", "--log-level warn").find("info [agent]"), std::string::npos);
+  std::string error = run("DISKINV_LOG_LEVEL=error", "");
+  EXPECT_EQ(error.find("warning [agent]"), std::string::npos) << error;
+  EXPECT_NE(error.find("could not write the inventory"), std::string::npos) << error;
 }
 
 }  // namespace
