@@ -48,6 +48,14 @@ lab_guest() {
   # systemctl show -P PROPERTY of the agent's / the reconciler's unit.
   agent() { systemctl show -P "$1" diskinv-agent.service; }
   rec() { systemctl show -P "$1" diskinv-reconcile.service; }
+  # sandboxed PID UNIT CAPBND: the sandbox as the process sees it: only the capabilities of
+  # CAPBND can ever be held, no new privileges, a seccomp filter (/lab/out/UNIT-proc-status.txt).
+  sandboxed() {
+    grep -E '^(Uid|CapBnd|CapEff|NoNewPrivs|Seccomp):' "/proc/$1/status" | tee "/lab/out/$2-proc-status.txt"
+    grep -q "^CapBnd:[[:space:]]*$3\$" "/proc/$1/status" || fail "$2: capability bounding set"
+    grep -q '^NoNewPrivs:[[:space:]]*1$' "/proc/$1/status" || fail "$2: NoNewPrivs"
+    grep -q '^Seccomp:[[:space:]]*2$' "/proc/$1/status" || fail "$2: no seccomp filter"
+  }
   wait_for /dev/sda
   # 1. Nothing enables the unit here: only sda's udev record (TAG+="systemd",
   #    SYSTEMD_WANTS+="diskinv-agent.service") can start it. Type=notify: "active" means the
@@ -68,12 +76,8 @@ lab_guest() {
   echo "STATUS: $(agent StatusText)"
   local pid
   pid=$(agent MainPID)
-  # 2. The sandbox as the process sees it: only CAP_NET_ADMIN (bit 12) can ever be held,
-  #    no new privileges, seccomp filter on; the agent still reads sysfs and the udev db.
-  grep -E '^(CapBnd|CapEff|NoNewPrivs|Seccomp):' "/proc/$pid/status" | tee /lab/out/agent-proc-status.txt
-  grep -q '^CapBnd:[[:space:]]*0000000000001000$' "/proc/$pid/status" || fail "capability bounding set"
-  grep -q '^NoNewPrivs:[[:space:]]*1$' "/proc/$pid/status" || fail "NoNewPrivs"
-  grep -q '^Seccomp:[[:space:]]*2$' "/proc/$pid/status" || fail "no seccomp filter"
+  # 2. The sandbox: only CAP_NET_ADMIN (bit 12); the agent still reads sysfs and the udev db.
+  sandboxed "$pid" agent 0000000000001000
   # 3. Events reach the sandboxed agent (netlink allowed by RestrictAddressFamilies).
   start_events
   snapshot boot
@@ -93,10 +97,7 @@ lab_guest() {
   [ "$(rec ActiveState)" = active ] || fail "diskinv-reconcile.service is $(rec ActiveState)/$(rec SubState)"
   local rpid
   rpid=$(rec MainPID)
-  grep -E '^(Uid|CapBnd|CapEff|NoNewPrivs|Seccomp):' "/proc/$rpid/status" | tee /lab/out/reconcile-proc-status.txt
-  grep -q '^CapBnd:[[:space:]]*0000000000000000$' "/proc/$rpid/status" || fail "reconcile: capability bounding set"
-  grep -q '^NoNewPrivs:[[:space:]]*1$' "/proc/$rpid/status" || fail "reconcile: NoNewPrivs"
-  grep -q '^Seccomp:[[:space:]]*2$' "/proc/$rpid/status" || fail "reconcile: no seccomp filter"
+  sandboxed "$rpid" reconcile 0000000000000000
   awk '/^Uid:/ { exit !($2 >= 61184 && $2 <= 65519) }' "/proc/$rpid/status" ||
     fail "reconcile does not run as a dynamic user (61184-65519)"
   # 5. Desired tuning from that controller: a pool, a policy and a profile written on the host
