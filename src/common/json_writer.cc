@@ -3,8 +3,12 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <bit>
 #include <cassert>
 #include <charconv>
+#include <cstring>
+
+#include "common/swar.h"
 
 namespace diskinv {
 namespace {
@@ -49,6 +53,24 @@ constexpr auto kStopByte = [] {
   return t;
 }();
 
+// The index of the first stop byte at or after `i`, or s.size(). Eight bytes at a time: the
+// 300 devices of a 100-disk scan are ~860 KB of JSON, and byte by byte this scan was the
+// largest user-space cost of `diskinv scan --json` after reading the files.
+size_t FirstStopByte(std::string_view s, size_t i) {
+  const char* p = s.data() + i;
+  const char* end = s.data() + s.size();
+  while (end - p >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    uint64_t stop =
+        swar::BytesBelowOrHigh(w, 0x20) | swar::BytesEqual(w, '"') | swar::BytesEqual(w, '\\');
+    if (stop != 0) return static_cast<size_t>(p - s.data()) + std::countr_zero(stop) / 8;
+    p += 8;
+  }
+  while (p < end && !kStopByte[static_cast<unsigned char>(*p)]) ++p;
+  return static_cast<size_t>(p - s.data());
+}
+
 }  // namespace
 
 void JsonWriter::AppendQuoted(std::string& out, std::string_view s) {
@@ -56,8 +78,7 @@ void JsonWriter::AppendQuoted(std::string& out, std::string_view s) {
   out.push_back('"');
   size_t i = 0;
   while (i < s.size()) {
-    size_t j = i;
-    while (j < s.size() && !kStopByte[static_cast<unsigned char>(s[j])]) ++j;
+    size_t j = FirstStopByte(s, i);
     out.append(s.data() + i, j - i);
     i = j;
     if (i >= s.size()) break;

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "common/parse.h"
+#include "common/swar.h"
 
 namespace diskinv {
 namespace {
@@ -68,12 +69,6 @@ bool ValidKey(std::string_view k) {
   return !k.empty() && std::all_of(k.begin(), k.end(), [](char c) { return c > ' ' && c < 0x7f; });
 }
 
-constexpr uint64_t kOnes = 0x0101010101010101, kHighs = 0x8080808080808080;
-
-// The bytes of `w` that are 0, flagged by their high bit. A flag can be wrong only above a
-// true one (borrow), so the lowest flag is exact: little-endian, that is the first such byte.
-constexpr uint64_t ZeroBytes(uint64_t w) { return (w - kOnes) & ~w & kHighs; }
-
 // The first NUL at or after `p`; the caller guarantees one before `end`. Eight bytes at a time
 // while they are inside [p, end): values are mostly 5-60 bytes, where a call to memchr costs
 // more than the search.
@@ -81,7 +76,7 @@ const char* FindNul(const char* p, const char* end) {
   while (end - p >= 8) {
     uint64_t w;
     std::memcpy(&w, p, 8);
-    if (uint64_t z = ZeroBytes(w); z != 0) return p + std::countr_zero(z) / 8;
+    if (uint64_t z = swar::ZeroBytes(w); z != 0) return p + std::countr_zero(z) / 8;
     p += 8;
   }
   while (*p != '\0') ++p;
@@ -98,10 +93,9 @@ const char* EndOfKey(const char* p, const char* end) {
   while (end - p >= 8) {
     uint64_t w;
     std::memcpy(&w, p, 8);
-    uint64_t stop = ((w - kOnes * 0x21) & ~w & kHighs)  // < 0x21 (controls, space, NUL)
-                    | (w & kHighs)                      // >= 0x80
-                    | ZeroBytes(w ^ (kOnes * 0x7f))     // DEL
-                    | ZeroBytes(w ^ (kOnes * '='));
+    uint64_t stop = swar::BytesBelowOrHigh(w, 0x21)  // controls, space, NUL; >= 0x80
+                    | swar::BytesEqual(w, 0x7f)      // DEL
+                    | swar::BytesEqual(w, '=');
     if (stop != 0) return p + std::countr_zero(stop) / 8;
     p += 8;
   }
