@@ -33,7 +33,8 @@ void OptKey(JsonWriter& w, const char* key, const std::optional<T>& v) {
   }
 }
 
-void StringArray(JsonWriter& w, const char* key, const std::vector<std::string>& v) {
+template <typename List>  // std::vector<std::string> or PackedStrings
+void StringArray(JsonWriter& w, const char* key, const List& v) {
   w.Key(key).BeginArray();
   for (const auto& s : v) w.String(s);
   w.EndArray();

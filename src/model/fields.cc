@@ -1,8 +1,7 @@
 #include "model/fields.h"
 
-#include <strings.h>
-
 #include <fmt/format.h>
+#include <strings.h>
 
 namespace diskinv {
 namespace {
@@ -18,9 +17,9 @@ FieldValue Str(const std::string& s) {
 }
 // A udev property as lsblk shows it; `unhex` for the *_ENC properties ("\x20" -> ' ').
 FieldValue Udev(const BlockDevice& d, std::string_view key, bool unhex = false) {
-  const std::string* v = d.udev.Get(key);
+  std::optional<std::string_view> v = d.udev.Get(key);
   if (!v) return std::monostate{};
-  return unhex ? UnhexMangle(*v) : *v;
+  return unhex ? UnhexMangle(*v) : std::string(*v);
 }
 FieldValue Bytes512(const std::optional<uint64_t>& sectors) {
   if (!sectors || *sectors > UINT64_MAX / 512) return std::monostate{};
