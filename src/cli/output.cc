@@ -41,7 +41,7 @@ void StringArray(JsonWriter& w, const char* key, const List& v) {
 }
 
 void WriteNested(JsonWriter& w, const BlockDevice& d) {
-  StringArray(w, "schedulers", d.queue.schedulers);
+  StringArray(w, "schedulers", d.queue->schedulers);
   StringArray(w, "partitions", d.partitions);
   StringArray(w, "holders", d.holders);
   StringArray(w, "slaves", d.slaves);

@@ -16,6 +16,7 @@
 #include "common/parse.h"
 #include "model/box.h"
 #include "model/packed_strings.h"
+#include "model/shared_value.h"
 
 namespace diskinv {
 
@@ -134,7 +135,8 @@ struct BlockDevice {
   std::optional<std::string> subsystems;
   std::optional<bool> hotplug;
 
-  QueueLimits queue;
+  // Shared, copy on write: a partition's queue is its disk's (see QueueLimits).
+  SharedValue<QueueLimits> queue;
   // Boxed (on the heap when present): most devices have neither, and inline optionals cost
   // about 950 bytes per device.
   Box<ScsiIdentity> scsi;

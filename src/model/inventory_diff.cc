@@ -46,7 +46,7 @@ std::vector<FieldChange> DiffDevice(const BlockDevice& a, const BlockDevice& b) 
     FieldValue va = f.get(a), vb = f.get(b);
     if (va != vb) out.push_back({f.key, std::move(va), std::move(vb)});
   }
-  DiffList("schedulers", a.queue.schedulers, b.queue.schedulers, out);
+  DiffList("schedulers", a.queue->schedulers, b.queue->schedulers, out);
   DiffList("partitions", a.partitions, b.partitions, out);
   DiffList("holders", a.holders, b.holders, out);
   DiffList("slaves", a.slaves, b.slaves, out);

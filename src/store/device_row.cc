@@ -123,7 +123,7 @@ void CommonAttrs(Attrs& a, const BlockDevice& d, const DiskIdentity& id) {
 std::string DiskAttrs(const BlockDevice& d, const DiskIdentity& id) {
   Attrs a;
   CommonAttrs(a, d, id);
-  const QueueLimits& q = d.queue;
+  const QueueLimits& q = *d.queue;
   a.S("rev", d.rev);
   a.S("wwid", d.wwid);
   a.S("state", d.state);
@@ -218,7 +218,7 @@ DeviceRow MakeDeviceRow(const BlockDevice& d, const DiskIdentity& id) {
                   Text(id.conflict),
                   a.w.Take()};
   } else {
-    const QueueLimits& q = d.queue;
+    const QueueLimits& q = *d.queue;
     Value eui = d.nvme ? Text(d.nvme->eui64) : Value();
     Value nguid = d.nvme ? Text(d.nvme->nguid) : Value();
     Value serial = d.serial ? Text(d.serial) : (d.nvme ? Text(d.nvme->serial) : Value());

@@ -316,7 +316,7 @@ std::optional<BlockDevice> Walker::ProbeDisk(const std::string& name, ScanStats&
   d.removable = c.Bool("removable", "rm");
   d.diskseq = c.U64("diskseq", "disk-seq");
   d.ext_range = c.U64("ext_range", "ext_range");
-  ReadQueue(c, d.queue);
+  ReadQueue(c, d.queue.Mutable());
   d.holders = Names(r_.ListDir(dir + "/holders"));
   d.slaves = Names(r_.ListDir(dir + "/slaves"));
   d.partitions = PartitionNames(name, dir);
