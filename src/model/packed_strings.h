@@ -87,8 +87,10 @@ class PackedStrings {
   std::string data_;
 };
 
-// Key/value pairs in insertion order (udev E: lines), stored as a PackedStrings of alternating
-// keys and values. Duplicate keys are kept; Get returns the first.
+// Key/value pairs in insertion order (udev E: lines). Duplicate keys are kept; Get returns the
+// first. An entry is a tag, the key's bytes unless the tag names a well-known key, then the
+// value as in PackedStrings. Well-known keys (ID_SERIAL, ID_PATH, ... the udev properties of
+// block devices, a fixed list) cost one or two bytes: keys were a third of a record's bytes.
 class PackedProperties {
  public:
   using Entry = std::pair<std::string_view, std::string_view>;
@@ -101,9 +103,9 @@ class PackedProperties {
     using reference = Entry;
 
     Iterator() = default;
-    Entry operator*() const { return {*it_, *std::next(it_)}; }
+    Entry operator*() const { return entry_; }
     Iterator& operator++() {
-      std::advance(it_, 2);
+      Load(next_);
       return *this;
     }
     Iterator operator++(int) {
@@ -111,12 +113,17 @@ class PackedProperties {
       ++*this;
       return old;
     }
-    bool operator==(const Iterator& o) const = default;
+    bool operator==(const Iterator& o) const { return pos_ == o.pos_; }
 
    private:
     friend class PackedProperties;
-    explicit Iterator(PackedStrings::Iterator it) : it_(it) {}
-    PackedStrings::Iterator it_;
+    Iterator(std::string_view data, size_t pos) : data_(data) { Load(pos); }
+    void Load(size_t pos);
+
+    std::string_view data_;
+    size_t pos_ = 0;
+    size_t next_ = 0;
+    Entry entry_;
   };
   using iterator = Iterator;
   using const_iterator = Iterator;
@@ -125,31 +132,23 @@ class PackedProperties {
   PackedProperties() = default;
   PackedProperties(std::initializer_list<Entry> items);
 
-  void Add(std::string_view key, std::string_view value) {
-    kv_.push_back(key);
-    kv_.push_back(value);
-  }
-  void clear() { kv_.clear(); }
-  void reserve(size_t bytes) { kv_.reserve(bytes); }
-  void shrink_to_fit() { kv_.shrink_to_fit(); }
+  void Add(std::string_view key, std::string_view value);
+  void clear() { data_.clear(); }
+  void reserve(size_t bytes) { data_.reserve(bytes); }
+  void shrink_to_fit() { data_.shrink_to_fit(); }
 
   // The value of the first entry with `key`, or nullopt.
   std::optional<std::string_view> Get(std::string_view key) const;
 
-  Iterator begin() const { return Iterator(kv_.begin()); }
-  Iterator end() const { return Iterator(kv_.end()); }
-  bool empty() const { return kv_.empty(); }
-  size_t size() const { return kv_.size() / 2; }  // O(entries)
-
-  // Bytes one entry takes in the list.
-  static size_t EncodedSize(size_t key_length, size_t value_length) {
-    return PackedStrings::EncodedSize(key_length) + PackedStrings::EncodedSize(value_length);
-  }
+  Iterator begin() const { return Iterator(data_, 0); }
+  Iterator end() const { return Iterator(data_, data_.size()); }
+  bool empty() const { return data_.empty(); }
+  size_t size() const;  // O(entries)
 
   bool operator==(const PackedProperties&) const = default;
 
  private:
-  PackedStrings kv_;
+  std::string data_;
 };
 
 }  // namespace diskinv

@@ -84,5 +84,35 @@ TEST(PackedProperties, IteratesPairsInInsertionOrderAndGetsTheFirstOfDuplicates)
   EXPECT_EQ((PackedProperties{{"A", "B"}}), (PackedProperties{{"A", "B"}}));
 }
 
+TEST(PackedProperties, WellKnownAndOtherKeysReadBackTheSame) {
+  // ID_PATH and ID_SERIAL are on the well-known list (stored as a tag), the others are not.
+  PackedProperties p;
+  p.Add("ID_PATH", "pci-0000:00:17.0-ata-1");
+  p.Add("ID_PATHX", "x");
+  p.Add("ID_PAT", "y");
+  p.Add("MY_RULE", std::string(200, 'm'));
+  p.Add("", "empty key");
+  p.Add("ID_SERIAL", "");
+  std::vector<std::pair<std::string, std::string>> seen;
+  for (const auto& [k, v] : p) seen.emplace_back(k, v);
+  EXPECT_EQ(seen,
+            (std::vector<std::pair<std::string, std::string>>{{"ID_PATH", "pci-0000:00:17.0-ata-1"},
+                                                              {"ID_PATHX", "x"},
+                                                              {"ID_PAT", "y"},
+                                                              {"MY_RULE", std::string(200, 'm')},
+                                                              {"", "empty key"},
+                                                              {"ID_SERIAL", ""}}));
+  EXPECT_EQ(p.Get("ID_PATH"), "pci-0000:00:17.0-ata-1");
+  EXPECT_EQ(p.Get("ID_PATHX"), "x");
+  EXPECT_EQ(p.Get(""), "empty key");
+  EXPECT_EQ(p.Get("ID_SERIAL"), "");
+  EXPECT_EQ(p.size(), 6u);
+  PackedProperties copy = p;
+  EXPECT_EQ(copy, p);
+  copy.Add("ID_PATH", "second");
+  EXPECT_NE(copy, p);
+  EXPECT_EQ(copy.Get("ID_PATH"), "pci-0000:00:17.0-ata-1");
+}
+
 }  // namespace
 }  // namespace diskinv
