@@ -23,19 +23,13 @@ bool ReadVarint(std::string_view data, size_t& p, size_t& v) {
 
 }  // namespace
 
-void PackedStrings::Iterator::Load(size_t pos) {
-  // Entries are written only by push_back and Add, so the encoding is well formed; the bounds
-  // checks keep a corrupted list from reading outside it.
+// Entries are written only by push_back and Add, so the encoding is well formed; the bounds
+// checks keep a corrupted list from reading outside it.
+size_t PackedStrings::Decode(std::string_view data, size_t pos, std::string_view& value) {
   size_t length = 0;
-  size_t p = pos;
-  if (pos >= data_.size() || !ReadVarint(data_, p, length) || length > data_.size() - p) {
-    pos_ = next_ = data_.size();
-    value_ = {};
-    return;
-  }
-  pos_ = pos;
-  value_ = data_.substr(p, length);
-  next_ = p + length;
+  if (!ReadVarint(data, pos, length) || length > data.size() - pos) return std::string_view::npos;
+  value = data.substr(pos, length);
+  return pos + length;
 }
 
 PackedStrings::PackedStrings(std::initializer_list<std::string_view> items) {
@@ -55,12 +49,6 @@ size_t PackedStrings::EncodedSize(size_t length) {
 void PackedStrings::push_back(std::string_view s) {
   AppendVarint(data_, s.size());
   data_.append(s);
-}
-
-size_t PackedStrings::size() const {
-  size_t n = 0;
-  for (auto it = begin(); it != end(); ++it) ++n;
-  return n;
 }
 
 bool PackedStrings::contains(std::string_view s) const {
@@ -133,27 +121,18 @@ int WellKnownKey(std::string_view key) {
 
 // Entry: tag (LEB128), then the key's bytes when the tag is even (2 * key length), none when it
 // is odd (2 * well-known index + 1), then the value's length (LEB128) and bytes.
-void PackedProperties::Iterator::Load(size_t pos) {
-  size_t p = pos, tag = 0, length = 0;
-  std::string_view key;
-  if (pos < data_.size() && ReadVarint(data_, p, tag)) {
-    if (tag % 2 == 1 && tag / 2 < std::size(kWellKnownKeys)) {
-      key = kWellKnownKeys[tag / 2];
-    } else if (tag % 2 == 0 && tag / 2 <= data_.size() - p) {
-      key = data_.substr(p, tag / 2);
-      p += tag / 2;
-    } else {
-      p = std::string_view::npos;
-    }
-    if (p != std::string_view::npos && ReadVarint(data_, p, length) && length <= data_.size() - p) {
-      pos_ = pos;
-      entry_ = {key, data_.substr(p, length)};
-      next_ = p + length;
-      return;
-    }
+size_t PackedProperties::Decode(std::string_view data, size_t pos, Entry& entry) {
+  size_t tag = 0;
+  if (!ReadVarint(data, pos, tag)) return std::string_view::npos;
+  if (tag % 2 == 1) {
+    if (tag / 2 >= std::size(kWellKnownKeys)) return std::string_view::npos;
+    entry.first = kWellKnownKeys[tag / 2];
+  } else {
+    if (tag / 2 > data.size() - pos) return std::string_view::npos;
+    entry.first = data.substr(pos, tag / 2);
+    pos += tag / 2;
   }
-  pos_ = next_ = data_.size();
-  entry_ = {};
+  return PackedStrings::Decode(data, pos, entry.second);
 }
 
 PackedProperties::PackedProperties(std::initializer_list<Entry> items) {
@@ -169,12 +148,6 @@ void PackedProperties::Add(std::string_view key, std::string_view value) {
   }
   AppendVarint(data_, value.size());
   data_.append(value);
-}
-
-size_t PackedProperties::size() const {
-  size_t n = 0;
-  for (auto it = begin(); it != end(); ++it) ++n;
-  return n;
 }
 
 std::optional<std::string_view> PackedProperties::Get(std::string_view key) const {

@@ -24,39 +24,52 @@
 
 namespace diskinv {
 
+// Forward iterator over the entries encoded in a string. Decode(data, pos, value) reads the
+// entry at `pos` into `value` and returns where the next one starts, or npos when there is none
+// (at the end, or a malformed entry: iteration stops there).
+template <typename Value, size_t (*Decode)(std::string_view data, size_t pos, Value& value)>
+class PackedIterator {
+ public:
+  using iterator_category = std::forward_iterator_tag;
+  using value_type = Value;
+  using difference_type = std::ptrdiff_t;
+  using pointer = void;
+  using reference = Value;
+
+  PackedIterator() = default;
+  PackedIterator(std::string_view data, size_t pos) : data_(data) { Load(pos); }
+  Value operator*() const { return value_; }
+  PackedIterator& operator++() {
+    Load(next_);
+    return *this;
+  }
+  PackedIterator operator++(int) {
+    PackedIterator old = *this;
+    ++*this;
+    return old;
+  }
+  bool operator==(const PackedIterator& o) const { return pos_ == o.pos_; }
+
+ private:
+  void Load(size_t pos) {
+    next_ = pos < data_.size() ? Decode(data_, pos, value_) : std::string_view::npos;
+    if (next_ == std::string_view::npos) {
+      pos = next_ = data_.size();
+      value_ = {};
+    }
+    pos_ = pos;
+  }
+
+  std::string_view data_;
+  size_t pos_ = 0;   // start of the current entry; data_.size() at the end
+  size_t next_ = 0;  // start of the next entry
+  Value value_{};
+};
+
 class PackedStrings {
  public:
-  class Iterator {
-   public:
-    using iterator_category = std::forward_iterator_tag;
-    using value_type = std::string_view;
-    using difference_type = std::ptrdiff_t;
-    using pointer = void;
-    using reference = std::string_view;
-
-    Iterator() = default;
-    std::string_view operator*() const { return value_; }
-    Iterator& operator++() {
-      Load(next_);
-      return *this;
-    }
-    Iterator operator++(int) {
-      Iterator old = *this;
-      ++*this;
-      return old;
-    }
-    bool operator==(const Iterator& o) const { return pos_ == o.pos_; }
-
-   private:
-    friend class PackedStrings;
-    Iterator(std::string_view data, size_t pos) : data_(data) { Load(pos); }
-    void Load(size_t pos);
-
-    std::string_view data_;
-    size_t pos_ = 0;   // start of the current entry's length; data_.size() at the end
-    size_t next_ = 0;  // start of the next entry
-    std::string_view value_;
-  };
+  static size_t Decode(std::string_view data, size_t pos, std::string_view& value);
+  using Iterator = PackedIterator<std::string_view, &Decode>;
   using iterator = Iterator;
   using const_iterator = Iterator;
   using value_type = std::string_view;
@@ -74,7 +87,7 @@ class PackedStrings {
   Iterator begin() const { return Iterator(data_, 0); }
   Iterator end() const { return Iterator(data_, data_.size()); }
   bool empty() const { return data_.empty(); }
-  size_t size() const;  // O(entries)
+  size_t size() const { return static_cast<size_t>(std::distance(begin(), end())); }  // O(n)
   bool contains(std::string_view s) const;
   std::vector<std::string> ToVector() const;
 
@@ -94,37 +107,8 @@ class PackedStrings {
 class PackedProperties {
  public:
   using Entry = std::pair<std::string_view, std::string_view>;
-  class Iterator {
-   public:
-    using iterator_category = std::forward_iterator_tag;
-    using value_type = Entry;
-    using difference_type = std::ptrdiff_t;
-    using pointer = void;
-    using reference = Entry;
-
-    Iterator() = default;
-    Entry operator*() const { return entry_; }
-    Iterator& operator++() {
-      Load(next_);
-      return *this;
-    }
-    Iterator operator++(int) {
-      Iterator old = *this;
-      ++*this;
-      return old;
-    }
-    bool operator==(const Iterator& o) const { return pos_ == o.pos_; }
-
-   private:
-    friend class PackedProperties;
-    Iterator(std::string_view data, size_t pos) : data_(data) { Load(pos); }
-    void Load(size_t pos);
-
-    std::string_view data_;
-    size_t pos_ = 0;
-    size_t next_ = 0;
-    Entry entry_;
-  };
+  static size_t Decode(std::string_view data, size_t pos, Entry& entry);
+  using Iterator = PackedIterator<Entry, &Decode>;
   using iterator = Iterator;
   using const_iterator = Iterator;
   using value_type = Entry;
@@ -143,7 +127,7 @@ class PackedProperties {
   Iterator begin() const { return Iterator(data_, 0); }
   Iterator end() const { return Iterator(data_, data_.size()); }
   bool empty() const { return data_.empty(); }
-  size_t size() const;  // O(entries)
+  size_t size() const { return static_cast<size_t>(std::distance(begin(), end())); }  // O(n)
 
   bool operator==(const PackedProperties&) const = default;
 

@@ -10,16 +10,13 @@
 namespace diskinv {
 namespace {
 
-struct Item {
-  std::string name;
-  std::vector<int> values;
-  bool operator==(const Item&) const = default;
-};
+// A name and its values.
+using Item = std::pair<std::string, std::vector<int>>;
 
 TEST(SharedValue, DefaultReadsAsADefaultValue) {
   SharedValue<Item> a, b;
   EXPECT_EQ(*a, Item{});
-  EXPECT_TRUE(a->name.empty());
+  EXPECT_TRUE(a->first.empty());
   EXPECT_EQ(a, b);
   EXPECT_FALSE(a.SharesWith(b));  // nothing allocated
   a.Mutable();                    // allocated, still the default value
@@ -32,21 +29,21 @@ TEST(SharedValue, CopiesShareUntilOneIsWritten) {
   SharedValue<Item> b = a;
   EXPECT_TRUE(a.SharesWith(b));
   EXPECT_EQ(&*a, &*b);
-  b.Mutable().values.push_back(2);
+  b.Mutable().second.push_back(2);
   EXPECT_FALSE(a.SharesWith(b));
-  EXPECT_EQ(a->values, std::vector<int>{1});  // the original is untouched
-  EXPECT_EQ(b->values, (std::vector<int>{1, 2}));
+  EXPECT_EQ(a->second, std::vector<int>{1});  // the original is untouched
+  EXPECT_EQ(b->second, (std::vector<int>{1, 2}));
   EXPECT_NE(a, b);
   // A value not shared is written in place.
   const Item* before = &*b;
-  b.Mutable().name = "b";
+  b.Mutable().first = "b";
   EXPECT_EQ(&*b, before);
   // Equal values in different blocks compare equal.
   SharedValue<Item> c = Item{"a", {1}};
   EXPECT_FALSE(a.SharesWith(c));
   EXPECT_EQ(a, c);
   c = b;
-  EXPECT_EQ(c->name, "b");
+  EXPECT_EQ(c->first, "b");
   EXPECT_TRUE(c.SharesWith(b));
 }
 
