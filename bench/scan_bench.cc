@@ -48,8 +48,8 @@ void BM_InventoryToJson(benchmark::State& state) {
     d.model = "ST4000NM0035-1V4107";
     d.serial = "ZC1" + std::to_string(i);
     d.wwn = "0x5000c500a1b2c3d4";
-    d.queue.logical_block_size = 512;
-    d.queue.scheduler = "mq-deadline";
+    d.queue.Mutable().logical_block_size = 512;
+    d.queue.Mutable().scheduler = "mq-deadline";
     d.udev = ParseUdevDbRecord(kUdevRecord);
     inv.Add(std::move(d));
   }

@@ -37,8 +37,8 @@ BlockDevice Disk(size_t k) {
   d.serial = fmt::format("BTYF{:08d}", k);
   d.wwn = fmt::format("0x5000c500{:08x}", k + 1);
   d.udev.properties = {{"ID_PATH", fmt::format("pci-0000:00:17.0-ata-{}", k + 1)}};
-  d.queue.rotational = false;
-  d.queue.scheduler = "mq-deadline";
+  d.queue.Mutable().rotational = false;
+  d.queue.Mutable().scheduler = "mq-deadline";
   d.partitions = {d.kname + "p1", d.kname + "p2"};
   return d;
 }

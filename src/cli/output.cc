@@ -33,14 +33,15 @@ void OptKey(JsonWriter& w, const char* key, const std::optional<T>& v) {
   }
 }
 
-void StringArray(JsonWriter& w, const char* key, const std::vector<std::string>& v) {
+template <typename List>  // std::vector<std::string> or PackedStrings
+void StringArray(JsonWriter& w, const char* key, const List& v) {
   w.Key(key).BeginArray();
   for (const auto& s : v) w.String(s);
   w.EndArray();
 }
 
 void WriteNested(JsonWriter& w, const BlockDevice& d) {
-  StringArray(w, "schedulers", d.queue.schedulers);
+  StringArray(w, "schedulers", d.queue->schedulers);
   StringArray(w, "partitions", d.partitions);
   StringArray(w, "holders", d.holders);
   StringArray(w, "slaves", d.slaves);

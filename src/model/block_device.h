@@ -14,6 +14,9 @@
 #include <vector>
 
 #include "common/parse.h"
+#include "model/box.h"
+#include "model/packed_strings.h"
+#include "model/shared_value.h"
 
 namespace diskinv {
 
@@ -61,10 +64,10 @@ struct QueueLimits {
 
 // One designator from SCSI VPD page 0x83 (device identification), decoded from device/vpd_pg83.
 struct VpdDesignator {
-  int code_set = 0;      // 1 binary, 2 ASCII, 3 UTF-8
-  int association = 0;   // 0 logical unit, 1 target port, 2 target device
-  int type = 0;          // 1 T10 vendor, 2 EUI-64, 3 NAA, 4 rel. port, 8 SCSI name, ...
-  std::string value;     // hex for binary designators, text otherwise
+  int code_set = 0;     // 1 binary, 2 ASCII, 3 UTF-8
+  int association = 0;  // 0 logical unit, 1 target port, 2 target device
+  int type = 0;         // 1 T10 vendor, 2 EUI-64, 3 NAA, 4 rel. port, 8 SCSI name, ...
+  std::string value;    // hex for binary designators, text otherwise
   bool operator==(const VpdDesignator&) const = default;
 };
 
@@ -90,16 +93,17 @@ struct NvmeIdentity {
   bool operator==(const NvmeIdentity&) const = default;
 };
 
-// The udev database record (run/udev/data/bMAJ:MIN) for the device.
+// The udev database record (run/udev/data/bMAJ:MIN) for the device. The lists are packed (one
+// heap block each, see packed_strings.h): the agent keeps one record per device.
 struct UdevRecord {
   bool present = false;
-  std::vector<std::pair<std::string, std::string>> properties;  // E: lines in file order
-  std::vector<std::string> links;                               // S: lines, e.g. "disk/by-id/..."
-  std::vector<std::string> tags;                                // G: lines
-  std::vector<std::string> current_tags;                        // Q: lines
-  std::optional<uint64_t> initialized_usec;                     // I: line
-  // Returns the value of property `key` or nullptr.
-  const std::string* Get(std::string_view key) const;
+  PackedProperties properties;               // E: lines in file order
+  PackedStrings links;                       // S: lines, e.g. "disk/by-id/..."
+  PackedStrings tags;                        // G: lines
+  PackedStrings current_tags;                // Q: lines
+  std::optional<uint64_t> initialized_usec;  // I: line
+  // Returns the value of property `key` (the first one) or nullopt.
+  std::optional<std::string_view> Get(std::string_view key) const { return properties.Get(key); }
   bool operator==(const UdevRecord&) const = default;
 };
 
@@ -110,8 +114,8 @@ struct BlockDevice {
   std::string path;     // device node: /dev/sda, /dev/mapper/NAME
   std::string devpath;  // sysfs path without /sys: /devices/pci0000:00/.../block/sda
   DevNum devnum;
-  std::string type;     // disk part loop dm mpath lvm crypt raid1 rom zbc ...
-  std::string pkname;   // partitions: the whole disk's kname
+  std::string type;    // disk part loop dm mpath lvm crypt raid1 rom zbc ...
+  std::string pkname;  // partitions: the whole disk's kname
   bool is_partition = false;
   bool hidden = false;  // e.g. NVMe multipath path devices (nvmeXcYnZ)
 
@@ -131,9 +135,12 @@ struct BlockDevice {
   std::optional<std::string> subsystems;
   std::optional<bool> hotplug;
 
-  QueueLimits queue;
-  std::optional<ScsiIdentity> scsi;
-  std::optional<NvmeIdentity> nvme;
+  // Shared, copy on write: a partition's queue is its disk's (see QueueLimits).
+  SharedValue<QueueLimits> queue;
+  // Boxed (on the heap when present): most devices have neither, and inline optionals cost
+  // about 950 bytes per device.
+  Box<ScsiIdentity> scsi;
+  Box<NvmeIdentity> nvme;
   UdevRecord udev;
 
   // Loop, dm, md specifics.

@@ -123,8 +123,8 @@ void TryWholeDisk(Builder& b, const BlockDevice& d, std::string_view node) {
       return;
     }
   }
-  if (const std::string* p = d.udev.Get("ID_PATH"); p && !p->empty()) {
-    b.Set(IdentitySource::kPath, Scoped("path", node, *p), *p);
+  if (auto p = d.udev.Get("ID_PATH"); p && !p->empty()) {
+    b.Set(IdentitySource::kPath, Scoped("path", node, *p), std::string(*p));
     return;
   }
   const std::string& name = d.name.empty() ? d.kname : d.name;
@@ -259,8 +259,8 @@ void MarkDuplicates(const std::vector<std::pair<const BlockDevice*, DiskIdentity
   std::string why = fmt::format("duplicate {} '{}' on {}{}", IdentitySourceName(first.source),
                                 first.identifier, fmt::join(names, ", "), via);
   for (const auto& [dev, id] : group) {
-    const std::string* path = dev->udev.Get("ID_PATH");
-    std::string tag = path && !path->empty() ? *path : dev->kname;
+    auto path = dev->udev.Get("ID_PATH");
+    std::string tag = path && !path->empty() ? std::string(*path) : dev->kname;
     id->uid += node.empty() ? "~" + tag : fmt::format("~{}:{}", node, tag);
     id->conflict = why;
   }

@@ -1,8 +1,7 @@
 #include "model/fields.h"
 
-#include <strings.h>
-
 #include <fmt/format.h>
+#include <strings.h>
 
 namespace diskinv {
 namespace {
@@ -18,9 +17,9 @@ FieldValue Str(const std::string& s) {
 }
 // A udev property as lsblk shows it; `unhex` for the *_ENC properties ("\x20" -> ' ').
 FieldValue Udev(const BlockDevice& d, std::string_view key, bool unhex = false) {
-  const std::string* v = d.udev.Get(key);
+  std::optional<std::string_view> v = d.udev.Get(key);
   if (!v) return std::monostate{};
-  return unhex ? UnhexMangle(*v) : *v;
+  return unhex ? UnhexMangle(*v) : std::string(*v);
 }
 FieldValue Bytes512(const std::optional<uint64_t>& sectors) {
   if (!sectors || *sectors > UINT64_MAX / 512) return std::monostate{};
@@ -48,29 +47,29 @@ const std::vector<FieldDef> kFields = {
   {"REV", "rev", "device revision", true, false, L, [](const BlockDevice& d) { return Opt(d.rev); }},
   {"HCTL", "hctl", "Host:Channel:Target:Lun for SCSI", true, false, L, [](const BlockDevice& d) { return Opt(d.hctl); }},
   {"STATE", "state", "state of the device", true, false, L, [](const BlockDevice& d) { return Opt(d.state); }},
-  {"ROTA", "rota", "rotational device", true, false, R, [](const BlockDevice& d) { return Opt(d.queue.rotational); }},
-  {"RAND", "rand", "adds randomness", true, false, R, [](const BlockDevice& d) { return Opt(d.queue.add_random); }},
-  {"SCHED", "sched", "I/O scheduler name", true, false, L, [](const BlockDevice& d) { return Opt(d.queue.scheduler); }},
-  {"RQ-SIZE", "rq-size", "request queue size", true, false, R, [](const BlockDevice& d) { return Opt(d.queue.nr_requests); }},
-  {"RA", "ra", "read-ahead of the device (KiB)", true, false, R, [](const BlockDevice& d) { return Opt(d.queue.read_ahead_kb); }},
-  {"LOG-SEC", "log-sec", "logical sector size", true, false, R, [](const BlockDevice& d) { return Opt(d.queue.logical_block_size); }},
-  {"PHY-SEC", "phy-sec", "physical sector size", true, false, R, [](const BlockDevice& d) { return Opt(d.queue.physical_block_size); }},
-  {"MIN-IO", "min-io", "minimum I/O size", true, false, R, [](const BlockDevice& d) { return Opt(d.queue.minimum_io_size); }},
-  {"OPT-IO", "opt-io", "optimal I/O size", true, false, R, [](const BlockDevice& d) { return Opt(d.queue.optimal_io_size); }},
+  {"ROTA", "rota", "rotational device", true, false, R, [](const BlockDevice& d) { return Opt(d.queue->rotational); }},
+  {"RAND", "rand", "adds randomness", true, false, R, [](const BlockDevice& d) { return Opt(d.queue->add_random); }},
+  {"SCHED", "sched", "I/O scheduler name", true, false, L, [](const BlockDevice& d) { return Opt(d.queue->scheduler); }},
+  {"RQ-SIZE", "rq-size", "request queue size", true, false, R, [](const BlockDevice& d) { return Opt(d.queue->nr_requests); }},
+  {"RA", "ra", "read-ahead of the device (KiB)", true, false, R, [](const BlockDevice& d) { return Opt(d.queue->read_ahead_kb); }},
+  {"LOG-SEC", "log-sec", "logical sector size", true, false, R, [](const BlockDevice& d) { return Opt(d.queue->logical_block_size); }},
+  {"PHY-SEC", "phy-sec", "physical sector size", true, false, R, [](const BlockDevice& d) { return Opt(d.queue->physical_block_size); }},
+  {"MIN-IO", "min-io", "minimum I/O size", true, false, R, [](const BlockDevice& d) { return Opt(d.queue->minimum_io_size); }},
+  {"OPT-IO", "opt-io", "optimal I/O size", true, false, R, [](const BlockDevice& d) { return Opt(d.queue->optimal_io_size); }},
   {"ALIGNMENT", "alignment", "alignment offset", true, false, R, [](const BlockDevice& d) { return Opt(d.alignment_offset); }},
   {"DISC-ALN", "disc-aln", "discard alignment offset", true, false, R, [](const BlockDevice& d) { return Opt(d.discard_alignment); }},
-  {"DISC-GRAN", "disc-gran", "discard granularity", true, true, R, [](const BlockDevice& d) { return Opt(d.queue.discard_granularity); }},
-  {"DISC-MAX", "disc-max", "discard max bytes", true, true, R, [](const BlockDevice& d) { return Opt(d.queue.discard_max_bytes); }},
-  {"DISC-ZERO", "disc-zero", "discard zeroes data", true, false, R, [](const BlockDevice& d) { return Opt(d.queue.discard_zeroes_data); }},
-  {"WSAME", "wsame", "write same max bytes", true, true, R, [](const BlockDevice& d) { return Opt(d.queue.write_same_max_bytes); }},
-  {"ZONED", "zoned", "zone model", true, false, L, [](const BlockDevice& d) { return Opt(d.queue.zoned); }},
-  {"ZONE-NR", "zone-nr", "number of zones", true, false, R, [](const BlockDevice& d) { return Opt(d.queue.nr_zones); }},
-  {"ZONE-OMAX", "zone-omax", "maximum number of open zones", true, false, R, [](const BlockDevice& d) { return Opt(d.queue.max_open_zones); }},
-  {"ZONE-AMAX", "zone-amax", "maximum number of active zones", true, false, R, [](const BlockDevice& d) { return Opt(d.queue.max_active_zones); }},
-  {"ZONE-SZ", "zone-sz", "zone size (chunk_sectors in bytes)", true, true, R, [](const BlockDevice& d) { return Bytes512(d.queue.chunk_sectors); }},
-  {"ZONE-WGRAN", "zone-wgran", "zone write granularity", true, true, R, [](const BlockDevice& d) { return Opt(d.queue.zone_write_granularity); }},
-  {"ZONE-APP", "zone-app", "zone append max bytes", true, true, R, [](const BlockDevice& d) { return Opt(d.queue.zone_append_max_bytes); }},
-  {"DAX", "dax", "dax-capable device", true, false, R, [](const BlockDevice& d) { return Opt(d.queue.dax); }},
+  {"DISC-GRAN", "disc-gran", "discard granularity", true, true, R, [](const BlockDevice& d) { return Opt(d.queue->discard_granularity); }},
+  {"DISC-MAX", "disc-max", "discard max bytes", true, true, R, [](const BlockDevice& d) { return Opt(d.queue->discard_max_bytes); }},
+  {"DISC-ZERO", "disc-zero", "discard zeroes data", true, false, R, [](const BlockDevice& d) { return Opt(d.queue->discard_zeroes_data); }},
+  {"WSAME", "wsame", "write same max bytes", true, true, R, [](const BlockDevice& d) { return Opt(d.queue->write_same_max_bytes); }},
+  {"ZONED", "zoned", "zone model", true, false, L, [](const BlockDevice& d) { return Opt(d.queue->zoned); }},
+  {"ZONE-NR", "zone-nr", "number of zones", true, false, R, [](const BlockDevice& d) { return Opt(d.queue->nr_zones); }},
+  {"ZONE-OMAX", "zone-omax", "maximum number of open zones", true, false, R, [](const BlockDevice& d) { return Opt(d.queue->max_open_zones); }},
+  {"ZONE-AMAX", "zone-amax", "maximum number of active zones", true, false, R, [](const BlockDevice& d) { return Opt(d.queue->max_active_zones); }},
+  {"ZONE-SZ", "zone-sz", "zone size (chunk_sectors in bytes)", true, true, R, [](const BlockDevice& d) { return Bytes512(d.queue->chunk_sectors); }},
+  {"ZONE-WGRAN", "zone-wgran", "zone write granularity", true, true, R, [](const BlockDevice& d) { return Opt(d.queue->zone_write_granularity); }},
+  {"ZONE-APP", "zone-app", "zone append max bytes", true, true, R, [](const BlockDevice& d) { return Opt(d.queue->zone_append_max_bytes); }},
+  {"DAX", "dax", "dax-capable device", true, false, R, [](const BlockDevice& d) { return Opt(d.queue->dax); }},
   {"PKNAME", "pkname", "internal parent kernel device name", true, false, L, [](const BlockDevice& d) { return Str(d.pkname); }},
   {"START", "start", "partition start offset (sectors)", true, false, R, [](const BlockDevice& d) { return Opt(d.start); }},
   {"HOTPLUG", "hotplug", "removable or hotplug device (usb, pcmcia, ...)", true, false, R, [](const BlockDevice& d) { return Opt(d.hotplug); }},
@@ -87,12 +86,12 @@ const std::vector<FieldDef> kFields = {
   {"PARTFLAGS", "partflags", "partition flags (udev ID_PART_ENTRY_FLAGS)", true, false, L, [](const BlockDevice& d) { return Udev(d, "ID_PART_ENTRY_FLAGS"); }},
   {"PARTN", "partn", "partition number", false, false, R, [](const BlockDevice& d) { return Opt(d.partn); }},
   {"DISK-SEQ", "disk-seq", "disk sequence number", false, false, R, [](const BlockDevice& d) { return Opt(d.diskseq); }},
-  {"DISC-MAX-HW", "disc-max-hw", "discard max hardware bytes", false, true, R, [](const BlockDevice& d) { return Opt(d.queue.discard_max_hw_bytes); }},
-  {"WZEROES", "wzeroes", "write zeroes max bytes", false, true, R, [](const BlockDevice& d) { return Opt(d.queue.write_zeroes_max_bytes); }},
-  {"MAX-SECT-KB", "max-sectors-kb", "max request size (KiB)", false, false, R, [](const BlockDevice& d) { return Opt(d.queue.max_sectors_kb); }},
-  {"MAX-HW-SECT-KB", "max-hw-sectors-kb", "max hardware request size (KiB)", false, false, R, [](const BlockDevice& d) { return Opt(d.queue.max_hw_sectors_kb); }},
-  {"CHUNK-SECT", "chunk-sectors", "chunk (zone) size in sectors", false, false, R, [](const BlockDevice& d) { return Opt(d.queue.chunk_sectors); }},
-  {"RQ-AFFINITY", "rq-affinity", "completion CPU affinity", false, false, R, [](const BlockDevice& d) { return Opt(d.queue.rq_affinity); }},
+  {"DISC-MAX-HW", "disc-max-hw", "discard max hardware bytes", false, true, R, [](const BlockDevice& d) { return Opt(d.queue->discard_max_hw_bytes); }},
+  {"WZEROES", "wzeroes", "write zeroes max bytes", false, true, R, [](const BlockDevice& d) { return Opt(d.queue->write_zeroes_max_bytes); }},
+  {"MAX-SECT-KB", "max-sectors-kb", "max request size (KiB)", false, false, R, [](const BlockDevice& d) { return Opt(d.queue->max_sectors_kb); }},
+  {"MAX-HW-SECT-KB", "max-hw-sectors-kb", "max hardware request size (KiB)", false, false, R, [](const BlockDevice& d) { return Opt(d.queue->max_hw_sectors_kb); }},
+  {"CHUNK-SECT", "chunk-sectors", "chunk (zone) size in sectors", false, false, R, [](const BlockDevice& d) { return Opt(d.queue->chunk_sectors); }},
+  {"RQ-AFFINITY", "rq-affinity", "completion CPU affinity", false, false, R, [](const BlockDevice& d) { return Opt(d.queue->rq_affinity); }},
   {"WWID", "wwid", "sysfs wwid (SCSI device/wwid, NVMe wwid)", false, false, L, [](const BlockDevice& d) { return Opt(d.wwid); }},
   {"FIRMWARE", "firmware", "firmware revision (NVMe firmware_rev, SCSI rev)", false, false, L, [](const BlockDevice& d) { return Opt(d.firmware_rev); }},
   {"DEVPATH", "devpath", "sysfs device path", false, false, L, [](const BlockDevice& d) { return Str(d.devpath); }},

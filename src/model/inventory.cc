@@ -4,13 +4,6 @@
 
 namespace diskinv {
 
-const std::string* UdevRecord::Get(std::string_view key) const {
-  for (const auto& [k, v] : properties) {
-    if (k == key) return &v;
-  }
-  return nullptr;
-}
-
 void Inventory::Add(BlockDevice dev) {
   if (auto it = by_name_.find(dev.kname); it != by_name_.end()) {
     size_t i = it->second;

@@ -1,8 +1,8 @@
 #include "model/inventory_diff.h"
 
-#include <map>
-
 #include <fmt/format.h>
+
+#include <map>
 
 namespace diskinv {
 namespace {
@@ -13,8 +13,17 @@ std::string Join(const std::vector<std::string>& v) {
   return out;
 }
 
-void DiffList(const char* key, const std::vector<std::string>& a, const std::vector<std::string>& b,
-              std::vector<FieldChange>& out) {
+std::string Join(const PackedStrings& v) {
+  std::string out;
+  for (std::string_view s : v) {
+    if (!out.empty()) out += ',';
+    out += s;
+  }
+  return out;
+}
+
+template <typename List>
+void DiffList(const char* key, const List& a, const List& b, std::vector<FieldChange>& out) {
   if (a != b) out.push_back({key, Join(a), Join(b)});
 }
 
@@ -37,32 +46,38 @@ std::vector<FieldChange> DiffDevice(const BlockDevice& a, const BlockDevice& b) 
     FieldValue va = f.get(a), vb = f.get(b);
     if (va != vb) out.push_back({f.key, std::move(va), std::move(vb)});
   }
-  DiffList("schedulers", a.queue.schedulers, b.queue.schedulers, out);
+  DiffList("schedulers", a.queue->schedulers, b.queue->schedulers, out);
   DiffList("partitions", a.partitions, b.partitions, out);
   DiffList("holders", a.holders, b.holders, out);
   DiffList("slaves", a.slaves, b.slaves, out);
-  if (a.scsi != b.scsi) out.push_back({"scsi", a.scsi ? "present" : "null", b.scsi ? "present" : "null"});
+  if (a.scsi != b.scsi)
+    out.push_back({"scsi", a.scsi ? "present" : "null", b.scsi ? "present" : "null"});
   if (a.nvme != b.nvme) {
     out.push_back({"nvme", a.nvme ? "present" : "null", b.nvme ? "present" : "null"});
   }
   // udev properties by key: added, removed, changed.
-  std::map<std::string, std::string> pa(a.udev.properties.begin(), a.udev.properties.end());
-  std::map<std::string, std::string> pb(b.udev.properties.begin(), b.udev.properties.end());
+  // (The first of duplicate keys counts, as in UdevRecord::Get.)
+  using Map = std::map<std::string_view, std::string_view>;
+  Map pa, pb;
+  for (const auto& [k, v] : a.udev.properties) pa.emplace(k, v);
+  for (const auto& [k, v] : b.udev.properties) pb.emplace(k, v);
+  auto field = [](std::string_view k) { return "udev.properties." + std::string(k); };
   for (const auto& [k, v] : pa) {
     auto it = pb.find(k);
     if (it == pb.end()) {
-      out.push_back({"udev.properties." + k, v, std::monostate{}});
+      out.push_back({field(k), std::string(v), std::monostate{}});
     } else if (it->second != v) {
-      out.push_back({"udev.properties." + k, v, it->second});
+      out.push_back({field(k), std::string(v), std::string(it->second)});
     }
   }
   for (const auto& [k, v] : pb) {
-    if (!pa.count(k)) out.push_back({"udev.properties." + k, std::monostate{}, v});
+    if (!pa.count(k)) out.push_back({field(k), std::monostate{}, std::string(v)});
   }
   DiffList("udev.links", a.udev.links, b.udev.links, out);
   DiffList("udev.tags", a.udev.tags, b.udev.tags, out);
   if (a.errors != b.errors) {
-    out.push_back({"errors", static_cast<uint64_t>(a.errors.size()), static_cast<uint64_t>(b.errors.size())});
+    out.push_back(
+        {"errors", static_cast<uint64_t>(a.errors.size()), static_cast<uint64_t>(b.errors.size())});
   }
   return out;
 }

@@ -66,7 +66,7 @@ Value Num(std::optional<uint64_t> v) {
 Value Num(uint64_t v) { return Num(std::optional<uint64_t>(v)); }
 Value Bool(std::optional<bool> b) { return b ? Value(*b ? "t" : "f") : Value(); }
 Value Udev(const BlockDevice& d, const char* key) {
-  const std::string* v = d.udev.Get(key);
+  std::optional<std::string_view> v = d.udev.Get(key);
   return v ? Value(*v) : Value();
 }
 
@@ -103,7 +103,7 @@ void CommonAttrs(Attrs& a, const BlockDevice& d, const DiskIdentity& id) {
   a.List("slaves", d.slaves);
   for (const char* key : {"ID_PATH", "ID_BUS", "ID_SERIAL", "ID_WWN_WITH_EXTENSION", "DM_NAME",
                           "DM_UUID", "MD_UUID", "MD_LEVEL", "ID_FS_LABEL"}) {
-    if (const std::string* v = d.udev.Get(key)) a.w.Key(key).String(*v);
+    if (auto v = d.udev.Get(key)) a.w.Key(key).String(*v);
   }
   if (!id.rejected.empty()) {
     a.w.Key("identity_rejected").BeginArray();
@@ -123,7 +123,7 @@ void CommonAttrs(Attrs& a, const BlockDevice& d, const DiskIdentity& id) {
 std::string DiskAttrs(const BlockDevice& d, const DiskIdentity& id) {
   Attrs a;
   CommonAttrs(a, d, id);
-  const QueueLimits& q = d.queue;
+  const QueueLimits& q = *d.queue;
   a.S("rev", d.rev);
   a.S("wwid", d.wwid);
   a.S("state", d.state);
@@ -218,7 +218,7 @@ DeviceRow MakeDeviceRow(const BlockDevice& d, const DiskIdentity& id) {
                   Text(id.conflict),
                   a.w.Take()};
   } else {
-    const QueueLimits& q = d.queue;
+    const QueueLimits& q = *d.queue;
     Value eui = d.nvme ? Text(d.nvme->eui64) : Value();
     Value nguid = d.nvme ? Text(d.nvme->nguid) : Value();
     Value serial = d.serial ? Text(d.serial) : (d.nvme ? Text(d.nvme->serial) : Value());

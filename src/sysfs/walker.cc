@@ -216,8 +216,8 @@ Inventory Walker::WalkAll() {
 }
 
 bool IgnoredByUdev(const UdevRecord& r) {
-  const std::string* v = r.Get("DISKINV_IGNORE");
-  return v != nullptr && *v == "1";
+  auto v = r.Get("DISKINV_IGNORE");
+  return v && *v == "1";
 }
 
 bool IgnoredByUdev(const BlockDevice& d) { return IgnoredByUdev(d.udev); }
@@ -316,7 +316,7 @@ std::optional<BlockDevice> Walker::ProbeDisk(const std::string& name, ScanStats&
   d.removable = c.Bool("removable", "rm");
   d.diskseq = c.U64("diskseq", "disk-seq");
   d.ext_range = c.U64("ext_range", "ext_range");
-  ReadQueue(c, d.queue);
+  ReadQueue(c, d.queue.Mutable());
   d.holders = Names(r_.ListDir(dir + "/holders"));
   d.slaves = Names(r_.ListDir(dir + "/slaves"));
   d.partitions = PartitionNames(name, dir);
@@ -400,9 +400,9 @@ std::optional<BlockDevice> Walker::ProbePartition(const BlockDevice& disk, const
   if (opt_.udev) ReadUdev(c, d);
   // A partition's WWN is its disk's (udev copies ID_WWN to partitions); lsblk reads it
   // from the partition's own record, so do the same.
-  if (const auto* w = d.udev.Get("ID_WWN_WITH_EXTENSION")) {
+  if (auto w = d.udev.Get("ID_WWN_WITH_EXTENSION")) {
     d.wwn = *w;
-  } else if (const auto* w2 = d.udev.Get("ID_WWN")) {
+  } else if (auto w2 = d.udev.Get("ID_WWN")) {
     d.wwn = *w2;
   }
   return d;
@@ -749,18 +749,18 @@ void Walker::ApplyUdevIdentity(BlockDevice& d) {
   };
   // Serial: lsblk's priority among udev properties, whitespace normalized; else sysfs.
   for (const char* key : {"SCSI_IDENT_SERIAL", "ID_SCSI_SERIAL", "ID_SERIAL_SHORT", "ID_SERIAL"}) {
-    if (const auto* v = u.Get(key)) {
+    if (auto v = u.Get(key)) {
       std::string s = NormalizeWhitespace(*v);
       note("serial", d.serial, s);
       d.serial = s;
       break;
     }
   }
-  if (const auto* v = u.Get("ID_MODEL_ENC")) {
+  if (auto v = u.Get("ID_MODEL_ENC")) {
     std::string m = NormalizeWhitespace(UnhexMangle(*v));
     note("model", d.model, m);
     d.model = m;
-  } else if (const auto* v2 = u.Get("ID_MODEL")) {
+  } else if (auto v2 = u.Get("ID_MODEL")) {
     std::string m = NormalizeWhitespace(*v2);
     note("model", d.model, m);
     d.model = m;
@@ -775,11 +775,11 @@ void Walker::ApplyUdevIdentity(BlockDevice& d) {
   if (!sysfs_wwn && d.wwid) {
     if (std::string w = d.nvme ? *d.wwid : WwnFromWwid(*d.wwid); !w.empty()) sysfs_wwn = w;
   }
-  const std::string* w = u.Get("ID_WWN_WITH_EXTENSION");
+  auto w = u.Get("ID_WWN_WITH_EXTENSION");
   if (!w) w = u.Get("ID_WWN");
   if (w) {
     if (sysfs_wwn && *sysfs_wwn != *w && !StartsWith(*w, *sysfs_wwn)) {
-      d.disagreements["wwn"] = {"udev", *w, *sysfs_wwn};
+      d.disagreements["wwn"] = {"udev", std::string(*w), *sysfs_wwn};
     }
     d.wwn = *w;
   } else if (sysfs_wwn) {

@@ -18,6 +18,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       diskinv::UdevDbParseStats st;
       auto r = diskinv::ParseUdevDbRecord(in, &st);
       if (r.properties.size() > diskinv::kUdevDbMaxLines) __builtin_trap();
+      // Every parsed key reads back from the packed list: non-empty, without '=', found by Get.
+      for (const auto& [k, v] : r.properties) {
+        if (k.empty() || k.find('=') != std::string_view::npos || !r.Get(k)) __builtin_trap();
+      }
+      if (r.links.size() > diskinv::kUdevDbMaxLines) __builtin_trap();
       break;
     }
     case 1: {
@@ -28,9 +33,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)diskinv::PreferredNaa(v.designators);
       break;
     }
-    case 2: (void)diskinv::ParseScheduler(in); break;
-    case 3: (void)diskinv::ParseUeventFile(in); break;
-    case 4: (void)diskinv::ParseHctl(in); break;
+    case 2:
+      (void)diskinv::ParseScheduler(in);
+      break;
+    case 3:
+      (void)diskinv::ParseUeventFile(in);
+      break;
+    case 4:
+      (void)diskinv::ParseHctl(in);
+      break;
     default:
       (void)diskinv::ParseU64(in);
       (void)diskinv::ParseDevNum(in);

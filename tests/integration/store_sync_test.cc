@@ -33,8 +33,8 @@ BlockDevice Disk(const std::string& kname, uint32_t minor, const std::string& ww
   if (!wwn.empty()) d.wwn = wwn;
   if (!serial.empty()) d.serial = serial;
   d.udev.properties = {{"ID_PATH", fmt::format("pci-0000:00:17.0-ata-{}", minor / 16 + 1)}};
-  d.queue.rotational = false;
-  d.queue.scheduler = "mq-deadline";
+  d.queue.Mutable().rotational = false;
+  d.queue.Mutable().scheduler = "mq-deadline";
   return d;
 }
 
@@ -188,7 +188,7 @@ TEST_F(StoreSync, EventPathLeavesWhatAFullDiffWouldWrite) {
       default:  // change
         if (cur) {
           BlockDevice d = *cur;
-          d.queue.scheduler = rng() % 2 ? "none" : "mq-deadline";
+          d.queue.Mutable().scheduler = rng() % 2 ? "none" : "mq-deadline";
           d.size_bytes = *d.size_bytes + 4096;
           next.Add(d);
         }

@@ -18,11 +18,12 @@ BlockDevice Disk(std::string kname, unsigned minor) {
 
 void SetUdev(BlockDevice& d, std::string key, std::string value) {
   d.udev.present = true;
-  d.udev.properties.emplace_back(std::move(key), std::move(value));
+  d.udev.properties.Add(key, value);
 }
 
 BlockDevice Part(const BlockDevice& disk, uint64_t n) {
-  BlockDevice p = Disk(disk.kname + std::to_string(n), disk.devnum.minor + static_cast<unsigned>(n));
+  BlockDevice p =
+      Disk(disk.kname + std::to_string(n), disk.devnum.minor + static_cast<unsigned>(n));
   p.type = "part";
   p.is_partition = true;
   p.pkname = disk.kname;

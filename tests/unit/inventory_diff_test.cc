@@ -11,7 +11,7 @@ BlockDevice Disk(const std::string& name, uint32_t minor) {
   d.devnum = {8, minor};
   d.type = "disk";
   d.size_bytes = 1 << 20;
-  d.queue.scheduler = "none";
+  d.queue.Mutable().scheduler = "none";
   d.udev.present = true;
   d.udev.properties = {{"ID_SERIAL", "A"}, {"ID_FS_TYPE", "ext4"}};
   return d;
@@ -21,7 +21,7 @@ TEST(DiffDevice, ReportsExactlyTheChangedFields) {
   BlockDevice a = Disk("sda", 0), b = a;
   EXPECT_TRUE(DiffDevice(a, b).empty());
   b.size_bytes = 2 << 20;
-  b.queue.scheduler = "mq-deadline";
+  b.queue.Mutable().scheduler = "mq-deadline";
   b.udev.properties = {{"ID_SERIAL", "A"}, {"ID_PART_TABLE_TYPE", "gpt"}};
   auto c = DiffDevice(a, b);
   // The lsblk columns FSTYPE and PTTYPE come from those udev properties: both views change.

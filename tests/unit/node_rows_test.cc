@@ -121,7 +121,7 @@ TEST(DeviceRow, EtagFollowsContentAndStoredEtagTheNode) {
   EXPECT_EQ(MakeDeviceRow(a, id).etag, r1.etag);
   a.udev.initialized_usec = 123;  // volatile: not stored, no new etag
   EXPECT_EQ(MakeDeviceRow(a, id).etag, r1.etag);
-  a.queue.scheduler = "none";
+  a.queue.Mutable().scheduler = "none";
   EXPECT_NE(MakeDeviceRow(a, id).etag, r1.etag);
   EXPECT_NE(StoredEtag(r1, 1), StoredEtag(r1, 2));
   EXPECT_EQ(StoredEtag(r1, 1), StoredEtag(r1, 1));

@@ -94,8 +94,8 @@ TEST(Walker, ReadsASataDiskLikeLsblk) {
   EXPECT_EQ(*sda->serial, "QM00001");
   EXPECT_EQ(*sda->wwn, "0x5000c50015ea71ac");
   EXPECT_EQ(*sda->rev, "2.5+");
-  EXPECT_EQ(*sda->queue.scheduler, "mq-deadline");
-  EXPECT_EQ(*sda->queue.rotational, true);
+  EXPECT_EQ(*sda->queue->scheduler, "mq-deadline");
+  EXPECT_EQ(*sda->queue->rotational, true);
   EXPECT_EQ(sda->partitions, std::vector<std::string>{"sda1"});
   EXPECT_EQ(sda->udev.links.size(), 1u);
   EXPECT_EQ(sda->devpath,
@@ -109,7 +109,8 @@ TEST(Walker, ReadsASataDiskLikeLsblk) {
   EXPECT_EQ(p->pkname, "sda");
   EXPECT_EQ(*p->partn, 1u);
   EXPECT_EQ(*p->start, 2048u);
-  EXPECT_EQ(p->queue, sda->queue);  // inherited, as the kernel and lsblk do
+  EXPECT_EQ(p->queue, sda->queue);               // inherited, as the kernel and lsblk do
+  EXPECT_TRUE(p->queue.SharesWith(sda->queue));  // and not copied
   EXPECT_FALSE(p->tran.has_value());
   EXPECT_FALSE(p->model.has_value());
   EXPECT_EQ(*p->wwn, "0x5000c50015ea71ac");
@@ -139,7 +140,7 @@ TEST(Walker, GarbageAndUnreadableAttributesBecomeFieldErrors) {
   ASSERT_EQ(inv.size(), 2u);  // the partition is still there
   const BlockDevice* sda = inv.FindByName("sda");
   EXPECT_FALSE(sda->size_bytes.has_value());
-  EXPECT_FALSE(sda->queue.nr_requests.has_value());
+  EXPECT_FALSE(sda->queue->nr_requests.has_value());
   ASSERT_EQ(sda->errors.size(), 3u);
   EXPECT_EQ(sda->errors[0].field, "size");
   EXPECT_EQ(sda->errors[0].code, EINVAL);
@@ -150,7 +151,7 @@ TEST(Walker, GarbageAndUnreadableAttributesBecomeFieldErrors) {
   EXPECT_EQ(sda->errors[2].code, EACCES);
   EXPECT_EQ(sda->errors[2].path, dir + "/queue/nr_requests");
   EXPECT_EQ(inv.stats().field_errors, 3u);
-  EXPECT_EQ(*sda->queue.logical_block_size, 512u);  // the rest was read
+  EXPECT_EQ(*sda->queue->logical_block_size, 512u);  // the rest was read
 }
 
 TEST(Walker, MissingOptionalAttributesAreNotErrors) {
@@ -161,7 +162,7 @@ TEST(Walker, MissingOptionalAttributesAreNotErrors) {
   Inventory inv = Walker(fs, {}).WalkAll();
   const BlockDevice* sda = inv.FindByName("sda");
   EXPECT_TRUE(sda->errors.empty());
-  EXPECT_FALSE(sda->queue.scheduler.has_value());
+  EXPECT_FALSE(sda->queue->scheduler.has_value());
   EXPECT_FALSE(sda->diskseq.has_value());
   // A required attribute is an error when missing.
   fs.Remove(dir + "/ro");
@@ -292,7 +293,7 @@ TEST(Walker, ProbeOneDeviceByName) {
   auto p = w.Probe("sda1");
   ASSERT_TRUE(p.ok()) << p.status().message();
   EXPECT_EQ(p->pkname, "sda");
-  EXPECT_EQ(*p->queue.logical_block_size, 512u);
+  EXPECT_EQ(*p->queue->logical_block_size, 512u);
   auto d = w.Probe("sda");
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->kname, "sda");
