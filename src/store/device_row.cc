@@ -4,6 +4,7 @@
 
 #include <cassert>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 
 #include "common/json_writer.h"
@@ -94,6 +95,14 @@ struct Attrs {
   }
 };
 
+// The udev properties copied into attrs, and those of the partition columns (MakeDeviceRow
+// below); StoredUdevProperties() lists both, and a test checks that it misses none.
+constexpr const char* kAttrUdevKeys[] = {
+    "ID_PATH", "ID_BUS",   "ID_SERIAL",  "ID_WWN_WITH_EXTENSION", "DM_NAME", "DM_UUID",
+    "MD_UUID", "MD_LEVEL", "ID_FS_LABEL"};
+constexpr const char* kPartitionUdevKeys[] = {"ID_PART_ENTRY_UUID", "ID_PART_ENTRY_NAME",
+                                              "ID_PART_ENTRY_TYPE", "ID_FS_TYPE", "ID_FS_UUID"};
+
 void CommonAttrs(Attrs& a, const BlockDevice& d, const DiskIdentity& id) {
   a.S("path", d.path.empty() ? std::nullopt : std::optional(d.path));
   a.S("devpath", d.devpath.empty() ? std::nullopt : std::optional(d.devpath));
@@ -101,8 +110,7 @@ void CommonAttrs(Attrs& a, const BlockDevice& d, const DiskIdentity& id) {
   a.I("discard_alignment", d.discard_alignment);
   a.List("holders", d.holders);
   a.List("slaves", d.slaves);
-  for (const char* key : {"ID_PATH", "ID_BUS", "ID_SERIAL", "ID_WWN_WITH_EXTENSION", "DM_NAME",
-                          "DM_UUID", "MD_UUID", "MD_LEVEL", "ID_FS_LABEL"}) {
+  for (const char* key : kAttrUdevKeys) {
     if (auto v = d.udev.Get(key)) a.w.Key(key).String(*v);
   }
   if (!id.rejected.empty()) {
@@ -269,6 +277,16 @@ DeviceRow MakeDeviceRow(const BlockDevice& d, const DiskIdentity& id) {
 
 std::string StoredEtag(const DeviceRow& row, int64_t node_id) {
   return Fnv1aHex(fmt::format("{}@{}", row.etag, node_id));
+}
+
+const std::vector<std::string>& StoredUdevProperties() {
+  static const std::vector<std::string> kKeys = [] {
+    std::vector<std::string> v(std::begin(kAttrUdevKeys), std::end(kAttrUdevKeys));
+    v.insert(v.end(), std::begin(kPartitionUdevKeys), std::end(kPartitionUdevKeys));
+    // ID_PATH is also the identity's by-path fallback (DeriveIdentity), already listed.
+    return v;
+  }();
+  return kKeys;
 }
 
 }  // namespace diskinv

@@ -39,6 +39,11 @@ struct DeviceRow {
 // `id` must be ok(); for a partition, id.identifier is its parent's uid (IdentifyInventory).
 DeviceRow MakeDeviceRow(const BlockDevice& dev, const DiskIdentity& id);
 
+// The udev properties that MakeDeviceRow and the identity (IdentifyInventory) read. The agent's
+// walker keeps only these (WalkOptions::udev_properties): a row built from a device with just
+// these properties is the row built from the whole record (tests/unit/node_rows_test.cc).
+const std::vector<std::string>& StoredUdevProperties();
+
 // The etag the row carries in the database when node `node_id` wrote it: the content hash and
 // the node, so that a disk that moved in with unchanged content is still a change of etag (the
 // trigger would otherwise give it a random etag, and every later diff would see it as stale).

@@ -204,6 +204,9 @@ ScanStats Walker::Walk(const DeviceSink& sink) {
     emit(std::move(whole));
     for (auto& p : probed) emit(std::move(p));
   }
+  // The subsystem-chain memo holds every device directory and its ancestors (~10 MB at
+  // 30,000 devices): it serves one walk only, and the agent keeps its Walker between walks.
+  std::unordered_map<std::string, Chain>().swap(chains_);
   return stats;
 }
 
@@ -362,6 +365,7 @@ std::optional<BlockDevice> Walker::ProbeDisk(const std::string& name, ScanStats&
     d.serial.reset();
     d.rev.reset();
   }
+  ProjectUdev(d);
   return d;
 }
 
@@ -405,7 +409,22 @@ std::optional<BlockDevice> Walker::ProbePartition(const BlockDevice& disk, const
   } else if (auto w2 = d.udev.Get("ID_WWN")) {
     d.wwn = *w2;
   }
+  ProjectUdev(d);
   return d;
+}
+
+void Walker::ProjectUdev(BlockDevice& d) const {
+  if (opt_.udev_properties.empty() || !d.udev.present) return;
+  PackedProperties kept;
+  for (const auto& [key, value] : d.udev.properties) {
+    if (key == "DISKINV_IGNORE" ||
+        std::find(opt_.udev_properties.begin(), opt_.udev_properties.end(), key) !=
+            opt_.udev_properties.end()) {
+      kept.Add(key, value);
+    }
+  }
+  d.udev.properties = std::move(kept);
+  d.udev.links.clear();
 }
 
 void Walker::ReadCommon(Ctx& c, BlockDevice& d) {

@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "model/inventory.h"
 #include "sysfs/sysfs_reader.h"
@@ -32,6 +33,10 @@ struct WalkOptions {
   // partition of an ignored disk imports it), and with a whole disk its partitions. The agent
   // sets it; `diskinv scan` shows every device, as lsblk does.
   bool skip_ignored = false;
+  // Non-empty: keep only these udev properties (and DISKINV_IGNORE) and no links of each
+  // device, once the walker has taken what it needs from the record. The agent holds every
+  // device in memory and stores a few properties (StoredUdevProperties in store/device_row.h).
+  std::vector<std::string> udev_properties = {};
 };
 
 // Whether the udev record of `d` marks it as not to be inventoried (DISKINV_IGNORE=1).
@@ -77,6 +82,8 @@ class Walker {
   // Whether the udev record of the whole disk of partition `part` ignores it.
   bool ParentIgnored(const BlockDevice& part) const;
   void ApplyUdevIdentity(BlockDevice& d);
+  // WalkOptions::udev_properties: drops the other properties and the links of `d`.
+  void ProjectUdev(BlockDevice& d) const;
   std::vector<std::string> PartitionNames(const std::string& disk_name, const std::string& dir);
   std::string SubsystemOfController(const std::string& ctrl);
   // lsblk's SUBSYSTEMS and HOTPLUG for the device directory `dir`.

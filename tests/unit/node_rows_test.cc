@@ -3,8 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
+
 #include "agent/node_identity.h"
 #include "sysfs/fake_sysfs_reader.h"
+#include "sysfs/real_sysfs_reader.h"
+#include "sysfs/walker.h"
 
 namespace diskinv {
 namespace {
@@ -125,6 +130,44 @@ TEST(DeviceRow, EtagFollowsContentAndStoredEtagTheNode) {
   EXPECT_NE(MakeDeviceRow(a, id).etag, r1.etag);
   EXPECT_NE(StoredEtag(r1, 1), StoredEtag(r1, 2));
   EXPECT_EQ(StoredEtag(r1, 1), StoredEtag(r1, 1));
+}
+
+// The agent's walker keeps only StoredUdevProperties() of each record: on every fixture tree,
+// the rows, identities, edges and conflicts built from that walk are those of a full walk, and
+// the projection did drop something (else the test would prove nothing).
+TEST(DeviceRow, StoredUdevPropertiesAreAllTheRowsRead) {
+  const char* src = std::getenv("DISKINV_SOURCE_DIR");
+  std::filesystem::path fixtures = std::filesystem::path(src ? src : ".") / "fixtures/sysfs";
+  ASSERT_TRUE(std::filesystem::is_directory(fixtures)) << fixtures;
+  size_t trees = 0, dropped = 0;
+  for (const auto& e : std::filesystem::directory_iterator(fixtures)) {
+    if (!e.is_directory()) continue;
+    auto reader = RealSysfsReader::Open(e.path().string());
+    ASSERT_TRUE(reader.ok()) << e.path();
+    Inventory full = Walker(**reader, WalkOptions{}).WalkAll();
+    Inventory kept =
+        Walker(**reader, WalkOptions{.udev_properties = StoredUdevProperties()}).WalkAll();
+    ASSERT_EQ(full.size(), kept.size()) << e.path();
+    for (size_t i = 0; i < full.size(); ++i) {
+      dropped +=
+          full.devices()[i].udev.properties.size() - kept.devices()[i].udev.properties.size();
+      EXPECT_TRUE(kept.devices()[i].udev.links.empty());
+    }
+    NodeRows a = BuildNodeRows(full, "node"), b = BuildNodeRows(kept, "node");
+    ASSERT_EQ(a.rows.size(), b.rows.size()) << e.path();
+    for (size_t i = 0; i < a.rows.size(); ++i) {
+      EXPECT_EQ(a.rows[i].uid, b.rows[i].uid) << e.path() << " " << a.rows[i].kname;
+      EXPECT_EQ(a.rows[i].values, b.rows[i].values) << e.path() << " " << a.rows[i].kname;
+      EXPECT_EQ(a.rows[i].etag, b.rows[i].etag) << e.path() << " " << a.rows[i].kname;
+    }
+    EXPECT_EQ(a.uid_by_kname, b.uid_by_kname) << e.path();
+    EXPECT_EQ(a.edges, b.edges) << e.path();
+    EXPECT_EQ(a.conflicts, b.conflicts) << e.path();
+    EXPECT_EQ(a.unidentified, b.unidentified) << e.path();
+    ++trees;
+  }
+  EXPECT_GE(trees, 20u);
+  EXPECT_GT(dropped, 500u);
 }
 
 TEST(NodeIdentity, ReadsUnderTheRootAndExplainsWhatIsMissing) {
