@@ -513,6 +513,44 @@ TEST(Reconcile, SecondControllerIsRefused) {
   EXPECT_EQ(first->ExitCode(20s), 0) << first->Output();
 }
 
+// As a service the controller logs at info (the slot it streams, its acknowledged stop);
+// DISKINV_LOG_LEVEL and --log-level choose otherwise (cli.cc marks both as explicit).
+TEST(Reconcile, ServiceLogsAtInfoUnlessALevelIsChosen) {
+  REQUIRE_CDC_DATABASE(db, "e2e_loglevel");
+  MakeSpec(db);
+  auto run = [&](const std::vector<std::string>& args, const std::vector<std::string>& env) {
+    auto p = DiskinvBackground(db.url, args, env);
+    EXPECT_TRUE(p);
+    if (!p) return std::string();
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          return db.Scalar(
+                     "SELECT active FROM pg_replication_slots WHERE slot_name = "
+                     "'diskinv_reconcile'") == "t";
+        },
+        20s))
+        << p->Output();
+    p->Signal(SIGTERM);
+    EXPECT_EQ(p->ExitCode(20s), 0) << p->Output();
+    // The slot is released when the process is gone: wait, so the next run can take it.
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          return db.Scalar(
+                     "SELECT active FROM pg_replication_slots WHERE slot_name = "
+                     "'diskinv_reconcile'") == "f";
+        },
+        20s));
+    return p->Output();
+  };
+  std::string plain = run({"reconcile", "--no-list"}, {});
+  EXPECT_NE(plain.find("info [cdc] streaming slot diskinv_reconcile"), std::string::npos) << plain;
+  EXPECT_NE(plain.find("info [cdc] stopped; acknowledged"), std::string::npos) << plain;
+  std::string env = run({"reconcile", "--no-list"}, {"DISKINV_LOG_LEVEL=warn"});
+  EXPECT_EQ(env.find("info ["), std::string::npos) << env;
+  std::string opt = run({"--log-level", "warn", "reconcile", "--no-list"}, {});
+  EXPECT_EQ(opt.find("info ["), std::string::npos) << opt;
+}
+
 TEST(Reconcile, CommandLineContracts) {
   REQUIRE_CDC_DATABASE(db, "e2e_cli");
   // Install-time safety: sync twice, and twice at once.
