@@ -80,14 +80,21 @@ void MakeSpec(CdcDatabase& db) {
   Cli(db, "tune profile add fastq --pool fast --set scheduler=none --set nr_requests=64");
 }
 
+constexpr const char* kReconcileSlot =
+    "FROM pg_replication_slots WHERE slot_name = 'diskinv_reconcile'";
+
+// Whether a consumer streams from the reconciler's slot: "t" or "f".
+std::string SlotActive(CdcDatabase& db) {
+  return db.Scalar(std::string("SELECT active ") + kReconcileSlot);
+}
+
 // Runs the reconciler until it has handled everything up to now, then stops it.
 void DrainReconciler(CdcDatabase& db) {
   auto p = DiskinvBackground(db.url, {"reconcile", "--no-list"});
   ASSERT_TRUE(p);
   std::string now = db.Scalar("SELECT pg_current_wal_lsn()");
-  std::string slot = "FROM pg_replication_slots WHERE slot_name = 'diskinv_reconcile'";
-  ASSERT_TRUE(WaitFor([&] { return db.Scalar("SELECT active " + slot) == "t"; }, 20s))
-      << p->Output();
+  const std::string slot = kReconcileSlot;
+  ASSERT_TRUE(WaitFor([&] { return SlotActive(db) == "t"; }, 20s)) << p->Output();
   ASSERT_TRUE(WaitFor(
       [&] { return db.Scalar("SELECT confirmed_flush_lsn >= '" + now + "' " + slot) == "t"; }, 20s))
       << p->Output();
@@ -496,14 +503,7 @@ TEST(Reconcile, SecondControllerIsRefused) {
   REQUIRE_CDC_DATABASE(db, "e2e_second");
   MakeSpec(db);
   auto first = DiskinvBackground(db.url, {"reconcile"});
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        return db.Scalar(
-                   "SELECT active FROM pg_replication_slots WHERE slot_name = "
-                   "'diskinv_reconcile'") == "t";
-      },
-      20s))
-      << first->Output();
+  ASSERT_TRUE(WaitFor([&] { return SlotActive(db) == "t"; }, 20s)) << first->Output();
   int rc = -1;
   std::string out = Diskinv(db.url, "reconcile --no-list", &rc);
   EXPECT_EQ(rc, 5) << out;
@@ -522,24 +522,11 @@ TEST(Reconcile, ServiceLogsAtInfoUnlessALevelIsChosen) {
     auto p = DiskinvBackground(db.url, args, env);
     EXPECT_TRUE(p);
     if (!p) return std::string();
-    EXPECT_TRUE(WaitFor(
-        [&] {
-          return db.Scalar(
-                     "SELECT active FROM pg_replication_slots WHERE slot_name = "
-                     "'diskinv_reconcile'") == "t";
-        },
-        20s))
-        << p->Output();
+    EXPECT_TRUE(WaitFor([&] { return SlotActive(db) == "t"; }, 20s)) << p->Output();
     p->Signal(SIGTERM);
     EXPECT_EQ(p->ExitCode(20s), 0) << p->Output();
     // The slot is released when the process is gone: wait, so the next run can take it.
-    EXPECT_TRUE(WaitFor(
-        [&] {
-          return db.Scalar(
-                     "SELECT active FROM pg_replication_slots WHERE slot_name = "
-                     "'diskinv_reconcile'") == "f";
-        },
-        20s));
+    EXPECT_TRUE(WaitFor([&] { return SlotActive(db) == "f"; }, 20s));
     return p->Output();
   };
   std::string plain = run({"reconcile", "--no-list"}, {});
