@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <strings.h>
 
+#include <charconv>
+
 namespace diskinv {
 namespace {
 
@@ -21,6 +23,14 @@ FieldValue Udev(const BlockDevice& d, std::string_view key, bool unhex = false) 
   if (!v) return std::monostate{};
   return unhex ? UnhexMangle(*v) : std::string(*v);
 }
+// "8:16", without a format string: every device of a scan needs it.
+FieldValue MajMin(DevNum n) {
+  char buf[24];
+  char* end = std::to_chars(buf, buf + 10, n.major).ptr;
+  *end++ = ':';
+  end = std::to_chars(end, buf + sizeof(buf), n.minor).ptr;
+  return std::string(buf, end);
+}
 FieldValue Bytes512(const std::optional<uint64_t>& sectors) {
   if (!sectors || *sectors > UINT64_MAX / 512) return std::monostate{};
   return *sectors * 512;
@@ -34,7 +44,7 @@ const std::vector<FieldDef> kFields = {
   {"NAME", "name", "device name (dm map name for dm devices)", true, false, L, [](const BlockDevice& d) { return Str(d.name); }},
   {"KNAME", "kname", "internal kernel device name", true, false, L, [](const BlockDevice& d) { return Str(d.kname); }},
   {"PATH", "path", "path to the device node", true, false, L, [](const BlockDevice& d) { return Str(d.path); }},
-  {"MAJ:MIN", "maj:min", "major:minor device number", true, false, L, [](const BlockDevice& d) { return FieldValue(fmt::format("{}:{}", d.devnum.major, d.devnum.minor)); }},
+  {"MAJ:MIN", "maj:min", "major:minor device number", true, false, L, [](const BlockDevice& d) { return MajMin(d.devnum); }},
   {"RM", "rm", "removable device", true, false, R, [](const BlockDevice& d) { return Opt(d.removable); }},
   {"RO", "ro", "read-only device", true, false, R, [](const BlockDevice& d) { return Opt(d.ro); }},
   {"SIZE", "size", "size of the device in bytes", true, true, R, [](const BlockDevice& d) { return Opt(d.size_bytes); }},

@@ -150,9 +150,26 @@ void PackedProperties::Add(std::string_view key, std::string_view value) {
   data_.append(value);
 }
 
+// Compares tags, not keys: a well-known key is one tag value, and another key can only match
+// an entry whose tag says it has the same length. `diskinv scan` looks up about 20 keys per
+// device, and decoding every entry's key was 2% of a 100-disk scan.
 std::optional<std::string_view> PackedProperties::Get(std::string_view key) const {
-  for (const auto& [k, v] : *this) {
-    if (k == key) return v;
+  const int known = WellKnownKey(key);
+  const size_t want = known >= 0 ? 2 * static_cast<size_t>(known) + 1 : 2 * key.size();
+  const std::string_view data = data_;
+  size_t pos = 0;
+  while (pos < data.size()) {
+    size_t tag = 0, length = 0;
+    if (!ReadVarint(data, pos, tag)) break;
+    bool match = tag == want;
+    if (tag % 2 == 0) {
+      if (tag / 2 > data.size() - pos) break;
+      match = match && data.substr(pos, tag / 2) == key;
+      pos += tag / 2;
+    }
+    if (!ReadVarint(data, pos, length) || length > data.size() - pos) break;
+    if (match) return data.substr(pos, length);
+    pos += length;
   }
   return std::nullopt;
 }

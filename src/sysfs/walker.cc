@@ -516,11 +516,13 @@ void Walker::ReadIdentity(Ctx& c, BlockDevice& d) {
     return;
   }
   Ctx dc{r_, device_dir, d};
-  // lsblk's sysfs-side identity: device/{vendor,model,serial,rev,state}.
-  d.vendor = dc.Str("vendor", "vendor");
+  // lsblk's sysfs-side identity: device/{vendor,model,serial,rev,state}. An NVMe controller or
+  // subsystem (the device/ of a namespace) has no vendor or rev attribute: not tried.
+  const bool nvme_device = StartsWith(Basename(*link), "nvme");
+  if (!nvme_device) d.vendor = dc.Str("vendor", "vendor");
   d.model = dc.Str("model", "model");
   d.serial = dc.Str("serial", "serial");
-  d.rev = dc.Str("rev", "rev");
+  if (!nvme_device) d.rev = dc.Str("rev", "rev");
   d.state = dc.Str("state", "state");
   if (auto hctl = ParseHctl(Basename(*link))) {
     d.hctl = fmt::format("{}:{}:{}:{}", hctl->host, hctl->channel, hctl->target, hctl->lun);
@@ -715,8 +717,8 @@ void Walker::ReadNvme(Ctx& c, BlockDevice& d, const std::string& device_dir) {
       }
     }
     n.subsysnqn = dc.Str("subsysnqn", "nvme.subsysnqn");
-    n.serial = dc.Str("serial", "serial");
-    n.model = dc.Str("model", "model");
+    n.serial = d.serial;  // read by ReadIdentity from this directory
+    n.model = d.model;
     n.firmware_rev = dc.Str("firmware_rev", "firmware");
     // The transport and address are per controller: take the first path's controller.
     if (!n.controllers.empty()) ctrl_dir = device_dir + "/" + n.controllers.front();
@@ -725,8 +727,8 @@ void Walker::ReadNvme(Ctx& c, BlockDevice& d, const std::string& device_dir) {
   } else {
     n.controller = base;
     n.subsystem = SubsystemOfController(base);
-    n.serial = dc.Str("serial", "serial");
-    n.model = dc.Str("model", "model");
+    n.serial = d.serial;  // read by ReadIdentity from this directory
+    n.model = d.model;
     n.firmware_rev = dc.Str("firmware_rev", "firmware");
     n.transport = dc.Str("transport", "nvme.transport");
     n.subsysnqn = dc.Str("subsysnqn", "nvme.subsysnqn");

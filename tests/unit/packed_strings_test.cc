@@ -114,5 +114,31 @@ TEST(PackedProperties, WellKnownAndOtherKeysReadBackTheSame) {
   EXPECT_EQ(copy.Get("ID_PATH"), "pci-0000:00:17.0-ata-1");
 }
 
+// Get compares tags before keys: entries with keys of the same length, keys long enough for a
+// two-byte tag, and a value that spells a key must not confuse it.
+TEST(PackedProperties, GetFindsTheEntryAmongKeysOfTheSameLength) {
+  const std::string long_a(70, 'a'), long_b(70, 'b');
+  PackedProperties p;
+  p.Add("ABCD", "ID_SERIAL");
+  p.Add("WXYZ", "2");
+  p.Add(long_a, "long a");
+  p.Add(long_b, "long b");
+  p.Add("ID_MODEL", "m");                 // a well-known key (one-byte tag)
+  p.Add("ID_MODEX", "x");                 // same length, not well known
+  p.Add("SCSI_IDENT_PORT_NAME", "port");  // a two-byte tag
+  EXPECT_EQ(p.Get("WXYZ"), "2");
+  EXPECT_EQ(p.Get("ABCD"), "ID_SERIAL");
+  EXPECT_FALSE(p.Get("ID_SERIAL").has_value());
+  EXPECT_EQ(p.Get(long_b), "long b");
+  EXPECT_EQ(p.Get(long_a), "long a");
+  EXPECT_FALSE(p.Get(std::string(70, 'c')).has_value());
+  EXPECT_EQ(p.Get("ID_MODEX"), "x");
+  EXPECT_EQ(p.Get("ID_MODEL"), "m");
+  EXPECT_EQ(p.Get("SCSI_IDENT_PORT_NAME"), "port");
+  EXPECT_FALSE(p.Get("ABC").has_value());
+  // Every entry read back through Get equals what iteration gives.
+  for (const auto& [k, v] : p) EXPECT_EQ(p.Get(k), v) << k;
+}
+
 }  // namespace
 }  // namespace diskinv
