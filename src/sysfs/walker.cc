@@ -206,7 +206,7 @@ ScanStats Walker::Walk(const DeviceSink& sink) {
   }
   // The subsystem-chain memo holds every device directory and its ancestors (~10 MB at
   // 30,000 devices): it serves one walk only, and the agent keeps its Walker between walks.
-  std::unordered_map<std::string, Chain>().swap(chains_);
+  decltype(chains_)().swap(chains_);
   return stats;
 }
 
@@ -618,8 +618,11 @@ std::string Walker::ScsiTransport(const std::string& device_dir, unsigned host) 
   return {};
 }
 
-void Walker::ExtendChain(const std::string& dir, Chain& c) {
-  auto link = r_.ReadLink(dir + "/subsystem");
+void Walker::ExtendChain(std::string_view dir, Chain& c) {
+  std::string path;
+  path.reserve(dir.size() + 10);
+  path.append(dir).append("/subsystem");
+  auto link = r_.ReadLink(path);
   if (!link.ok()) return;
   std::string sub = Basename(*link);
   // lsblk de-duplicates neighbours only: "block:scsi:pci", never "block:scsi:scsi:pci".
@@ -629,18 +632,18 @@ void Walker::ExtendChain(const std::string& dir, Chain& c) {
   for (const char* h : {"usb", "ieee1394", "pcmcia", "mmc", "ccw"}) c.hotplug |= sub == h;
 }
 
-const Walker::Chain& Walker::SubsystemChain(const std::string& dir) {
+const Walker::Chain& Walker::SubsystemChain(std::string_view dir) {
   if (auto it = chains_.find(dir); it != chains_.end()) return it->second;
   Chain c = LeafSubsystemChain(dir);
-  return chains_.emplace(dir, std::move(c)).first->second;
+  return chains_.emplace(std::string(dir), std::move(c)).first->second;
 }
 
-Walker::Chain Walker::LeafSubsystemChain(const std::string& dir) {
+Walker::Chain Walker::LeafSubsystemChain(std::string_view dir) {
   Chain c;
   size_t slash = dir.rfind('/');
   // Stop at the root and at "sys": lsblk climbs further, but nothing above sys/devices has a
   // subsystem link.
-  if (slash != std::string::npos && dir != "sys") {
+  if (slash != std::string_view::npos && dir != "sys") {
     c = SubsystemChain(dir.substr(0, slash));
   }
   ExtendChain(dir, c);
@@ -655,7 +658,8 @@ void Walker::ReadSubsystems(BlockDevice& d, const std::string& dir) {
     // add "block", which the disk's chain already starts with (and lsblk de-duplicates). Read
     // it only when the disk's chain does not start with "block" (a tree without the link).
     size_t slash = dir.rfind('/');
-    const Chain& disk = SubsystemChain(slash == std::string::npos ? dir : dir.substr(0, slash));
+    std::string_view path = dir;
+    const Chain& disk = SubsystemChain(path.substr(0, slash));  // npos: the whole path
     bool block = disk.names == "block" || StartsWith(disk.names, "block:");
     chain = block ? &disk : &(leaf = LeafSubsystemChain(dir));
   } else {

@@ -95,10 +95,10 @@ class Walker {
   // Memoized per directory: thousands of disks share their HBA's and PCI bridges' ancestors.
   // A partition's directory is a leaf nobody asks about again: computed from its (memoized)
   // disk's chain without being remembered, which keeps the memo a third of the device count.
-  const Chain& SubsystemChain(const std::string& dir);
-  Chain LeafSubsystemChain(const std::string& dir);
+  const Chain& SubsystemChain(std::string_view dir);
+  Chain LeafSubsystemChain(std::string_view dir);
   // Adds `dir`'s own subsystem link to its parent's chain.
-  void ExtendChain(const std::string& dir, Chain& c);
+  void ExtendChain(std::string_view dir, Chain& c);
   // lsblk's get_transport for the SCSI device at `device_dir` (root-relative, resolved).
   std::string ScsiTransport(const std::string& device_dir, unsigned host);
 
@@ -110,8 +110,13 @@ class Walker {
     bool spi = false, fc = false, sas = false, iscsi = false, scsi = false;
     std::optional<std::string> fc_symbolic_name, proc_name;
   };
-  std::unordered_map<unsigned, HostInfo> hosts_;   // SCSI host number -> class facts
-  std::unordered_map<std::string, Chain> chains_;  // directory -> subsystem chain
+  std::unordered_map<unsigned, HostInfo> hosts_;  // SCSI host number -> class facts
+  // Looked up by std::string_view (a device's ancestors are prefixes of its path: no copies).
+  struct ViewHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, Chain, ViewHash, std::equal_to<>> chains_;  // dir -> chain
 };
 
 // The lsblk TYPE of a SCSI peripheral device type code; nullptr for codes lsblk does not name.
