@@ -35,6 +35,10 @@ count type=rom 2
 nvme0n1 serial LABCINVME01
 nvme0n1 tran nvme
 nvme0n1 model QEMU NVMe Ctrl
+nvme0n1 nvme.serial LABCINVME01
+nvme0n1 nvme.model QEMU NVMe Ctrl
+nvme0n1 vendor null
+nvme0n1 rev null
 nvme0n1 nvme.transport pcie
 nvme0n1 nvme.nsid 1
 nvme0n1 nvme.subsystem ~nvme-subsys
