@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string_view>
 #include <vector>
 
@@ -27,6 +28,22 @@ std::string ExecutableDir() {
   return slash == std::string_view::npos ? std::string() : std::string(exe.substr(0, slash));
 }
 
+// dlopen(path) with GnuTLS's library constructor off. libpq pulls GnuTLS in through libldap, and
+// GnuTLS initialises itself (CPU features, crypto backends, PKCS#11) when it is loaded unless
+// GNUTLS_NO_IMPLICIT_INIT=1 (gnutls_global_init(3)). Nothing in diskinv uses GnuTLS: libpq's
+// TLS is OpenSSL, and libldap calls gnutls_global_init itself before it would use TLS. Without
+// the constructor the agent keeps about 0.8 MiB less resident. The variable is set only around
+// the dlopen (the CLI is single-threaded here), and not at all when the operator set it.
+void* DlopenWithoutGnutlsInit(const char* path) {
+  constexpr const char* kVar = "GNUTLS_NO_IMPLICIT_INIT";
+  const bool preset = std::getenv(kVar) != nullptr;
+  if (!preset) setenv(kVar, "1", 0);
+  // RTLD_LOCAL: the module's copies of the diskinv libraries stay its own.
+  void* handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!preset) unsetenv(kVar);
+  return handle;
+}
+
 }  // namespace
 
 std::vector<std::string> DbModuleCandidates() {
@@ -42,8 +59,7 @@ int RunInDbModule(const std::vector<std::string>& args, const DbModuleLogging& l
     std::string errors;
     for (const std::string& path : candidates) {
       if (access(path.c_str(), F_OK) != 0) continue;
-      // RTLD_LOCAL: the module's copies of the diskinv libraries stay its own.
-      handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+      handle = DlopenWithoutGnutlsInit(path.c_str());
       if (handle) break;
       errors += fmt::format("\n  {}", dlerror());
     }
