@@ -95,18 +95,6 @@ std::string Printable(std::string_view s) {
   return out;
 }
 
-void WriteValue(JsonWriter& w, const FieldValue& v) {
-  struct Visitor {
-    JsonWriter& w;
-    void operator()(std::monostate) { w.Null(); }
-    void operator()(const std::string& s) { w.String(s); }
-    void operator()(uint64_t u) { w.Uint(u); }
-    void operator()(int64_t i) { w.Int(i); }
-    void operator()(bool b) { w.Bool(b); }
-  };
-  std::visit(Visitor{w}, v);
-}
-
 void OptionalString(JsonWriter& w, std::string_view key, std::string_view v) {
   w.Key(key);
   v.empty() ? w.Null() : w.String(v);

@@ -5,8 +5,6 @@
 #include <algorithm>
 
 namespace diskinv {
-namespace {
-
 void WriteValue(JsonWriter& w, const FieldValue& v) {
   struct V {
     JsonWriter& w;
@@ -18,6 +16,8 @@ void WriteValue(JsonWriter& w, const FieldValue& v) {
   };
   std::visit(V{w}, v);
 }
+
+namespace {
 
 template <typename T>
 void OptKey(JsonWriter& w, const char* key, const std::optional<T>& v) {

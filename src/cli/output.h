@@ -25,6 +25,8 @@ struct OutputOptions {
 // Writes one device as a JSON object: its scalar fields (all or the selected columns) and,
 // when no columns were selected, the nested identity, udev, relations and errors.
 void WriteDeviceJson(JsonWriter& w, const BlockDevice& d, const OutputOptions& opt);
+// One field's value as JSON: null, a string, a number or a boolean.
+void WriteValue(JsonWriter& w, const FieldValue& v);
 std::string InventoryToJson(const Inventory& inv, const OutputOptions& opt);
 std::string InventoryToTable(const Inventory& inv, const OutputOptions& opt);
 // Aligned text columns separated by one space; rows[0] is the header; right[i]: right-align.

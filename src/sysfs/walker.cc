@@ -130,27 +130,25 @@ struct Walker::Ctx {
     if (!v) return std::nullopt;
     return StripNewline(std::move(*v));
   }
-  std::optional<uint64_t> U64(std::string_view attr, const char* field, bool required = false) {
+  // Reads and parses a number; garbage is a FieldError, not a value.
+  template <typename T>
+  std::optional<T> Number(std::string_view attr, const char* field, bool required,
+                          Result<T> (*parse)(std::string_view)) {
     const std::string& path = Path(attr);
     auto v = Read(path, field, required);
     if (!v) return std::nullopt;
-    auto n = ParseU64(*v);
+    auto n = parse(*v);
     if (!n.ok()) {
       Error(field, path, n.status());
       return std::nullopt;
     }
     return *n;
   }
+  std::optional<uint64_t> U64(std::string_view attr, const char* field, bool required = false) {
+    return Number<uint64_t>(attr, field, required, ParseU64);
+  }
   std::optional<int64_t> I64(std::string_view attr, const char* field) {
-    const std::string& path = Path(attr);
-    auto v = Read(path, field, false);
-    if (!v) return std::nullopt;
-    auto n = ParseI64(*v);
-    if (!n.ok()) {
-      Error(field, path, n.status());
-      return std::nullopt;
-    }
-    return *n;
+    return Number<int64_t>(attr, field, false, ParseI64);
   }
   std::optional<bool> Bool(std::string_view attr, const char* field, bool required = false) {
     const std::string& path = Path(attr);

@@ -49,7 +49,24 @@ lab_pg_wait() {
   return 1
 }
 
-lab_store_qemu() {
+# The final-scan expectations of the store scenarios' hotplug sequence: the base disk sda, an
+# NVMe namespace with serial NVME_SERIAL hot-added (nvme_add) and removed again (nvme_del).
+lab_store_hotplug_expect() {  # NVME_SERIAL
+  cat <<X
+knames sda
+[boot]
+knames sda
+[nvme_add]
+knames sda nvme0n1
+event add nvme0n1
+nvme0n1 serial $1
+[nvme_del]
+knames sda
+event remove nvme0n1
+X
+}
+
+lab_store_qemu() {  # BASE_SERIAL: a virtio-scsi base disk, a root port and an image to hot-add
   echo -netdev; echo "user,id=n0"
   echo -device; echo "virtio-net-pci,netdev=n0,romfile="
   echo -device; echo "pcie-root-port,id=rp1,chassis=1,slot=1"

@@ -40,17 +40,4 @@ lab_guest() {
   host_step nvme_del && wait_gone /dev/nvme0n1 && snapshot nvme_del
   host_step db_nvme_tombstone
 }
-lab_expect() {
-  cat <<'X'
-knames sda
-[boot]
-knames sda
-[nvme_add]
-knames sda nvme0n1
-event add nvme0n1
-nvme0n1 serial LABSTNVME
-[nvme_del]
-knames sda
-event remove nvme0n1
-X
-}
+lab_expect() { lab_store_hotplug_expect LABSTNVME; }

@@ -145,17 +145,4 @@ lab_guest() {
   [ "$(journalctl -u diskinv-agent.service -p info -o cat --no-pager | grep -c '^info \[agent\]')" -ge 5 ] ||
     fail "fewer than 5 info lines of the agent at priority info"
 }
-lab_expect() {
-  cat <<'X'
-knames sda
-[boot]
-knames sda
-[nvme_add]
-knames sda nvme0n1
-event add nvme0n1
-nvme0n1 serial LABSDNVME
-[nvme_del]
-knames sda
-event remove nvme0n1
-X
-}
+lab_expect() { lab_store_hotplug_expect LABSDNVME; }
