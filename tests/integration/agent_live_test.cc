@@ -73,16 +73,11 @@ class AgentLive : public ::testing::Test {
   static void TearDownTestSuite() { udevd_.reset(); }
 
   void SetUp() override {
-    DISKINV_REQUIRE_FACILITY(geteuid() == 0, "needs root (loop devices, uevents)");
-    DISKINV_REQUIRE_FACILITY(access("/dev/loop-control", F_OK) == 0, "no /dev/loop-control");
+    std::string missing = testing::LoopDevicesAndUdevd(udevd_);
+    DISKINV_REQUIRE_FACILITY(missing.empty(), missing);
     DISKINV_REQUIRE_FACILITY(MachineId().size() == 32, "no /etc/machine-id");
     auto cluster = testing::SharedPgCluster();
     DISKINV_REQUIRE_FACILITY(cluster.ok(), "no PostgreSQL: " + cluster.status().message());
-    if (!udevd_) {
-      auto u = testing::Udevd::Ensure();
-      DISKINV_REQUIRE_FACILITY(u.ok(), "no udevd: " + u.status().message());
-      udevd_ = std::move(*u);
-    }
     char tmpl[] = "/tmp/diskinv-agent-test.XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;

@@ -49,13 +49,8 @@ class AgentOps : public ::testing::Test {
   static void TearDownTestSuite() { udevd_.reset(); }
 
   void SetUp() override {
-    DISKINV_REQUIRE_FACILITY(geteuid() == 0, "needs root (loop devices, uevents, sysfs writes)");
-    DISKINV_REQUIRE_FACILITY(access("/dev/loop-control", F_OK) == 0, "no /dev/loop-control");
-    if (!udevd_) {
-      auto u = testing::Udevd::Ensure();
-      DISKINV_REQUIRE_FACILITY(u.ok(), "no udevd: " + u.status().message());
-      udevd_ = std::move(*u);
-    }
+    std::string missing = testing::LoopDevicesAndUdevd(udevd_);
+    DISKINV_REQUIRE_FACILITY(missing.empty(), missing);
     char tmpl[] = "/tmp/diskinv-agent-ops.XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;

@@ -59,13 +59,8 @@ class UdevRules : public ::testing::Test {
  protected:
   static void TearDownTestSuite() { udevd_.reset(); }
   void SetUp() override {
-    DISKINV_REQUIRE_FACILITY(geteuid() == 0, "needs root");
-    DISKINV_REQUIRE_FACILITY(access("/dev/loop-control", F_OK) == 0, "no /dev/loop-control");
-    if (!udevd_) {
-      Result<std::unique_ptr<Udevd>> u = Udevd::Ensure();
-      DISKINV_REQUIRE_FACILITY(u.ok(), "no udevd: " + u.status().message());
-      udevd_ = std::move(u).value();
-    }
+    std::string missing = testing::LoopDevicesAndUdevd(udevd_);
+    DISKINV_REQUIRE_FACILITY(missing.empty(), missing);
     src_ = testing::SourceDir();
     rules_ = src_ / "rules/60-diskinv.rules";
     example_ = src_ / "rules/59-diskinv-ignore.rules.example";

@@ -64,14 +64,8 @@ class UdevUevents : public ::testing::Test {
   // One udevd for the suite: started (if none runs) by the first test, stopped after the last.
   static void TearDownTestSuite() { udevd_.reset(); }
   void SetUp() override {
-    DISKINV_REQUIRE_FACILITY(geteuid() == 0, "needs root");
-    DISKINV_REQUIRE_FACILITY(access("/dev/loop-control", F_OK) == 0, "no /dev/loop-control");
-    if (!udevd_) {
-      Result<std::unique_ptr<Udevd>> u = Udevd::Ensure();
-      DISKINV_REQUIRE_FACILITY(u.ok(), "no udevd: " + u.status().message());
-      udevd_ = std::move(u).value();
-      if (udevd_->started_by_us()) std::printf("[ info ] started udevd, pid %d\n", udevd_->pid());
-    }
+    std::string missing = testing::LoopDevicesAndUdevd(udevd_);
+    DISKINV_REQUIRE_FACILITY(missing.empty(), missing);
   }
   static inline std::unique_ptr<Udevd> udevd_;
 };

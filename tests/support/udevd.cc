@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <thread>
 #include <vector>
 
@@ -92,5 +93,16 @@ Status Udevd::Settle(std::chrono::seconds timeout) const {
 }
 
 Status Udevd::ReloadRules() const { return RunProgram({options_.udevadm, "control", "--reload"}); }
+
+std::string LoopDevicesAndUdevd(std::unique_ptr<Udevd>& udevd) {
+  if (geteuid() != 0) return "needs root (loop devices, uevents)";
+  if (access("/dev/loop-control", F_OK) != 0) return "no /dev/loop-control";
+  if (udevd) return {};
+  Result<std::unique_ptr<Udevd>> u = Udevd::Ensure();
+  if (!u.ok()) return "no udevd: " + u.status().message();
+  udevd = std::move(u).value();
+  if (udevd->started_by_us()) std::printf("[ info ] started udevd, pid %d\n", udevd->pid());
+  return {};
+}
 
 }  // namespace diskinv::testing

@@ -44,6 +44,12 @@ class Udevd {
   pid_t pid_ = 0;
 };
 
+// What the fixtures that attach loop devices and watch their uevents need, for their SetUp:
+// root, /dev/loop-control and a running udevd, kept in `udevd` (one per test suite: started by
+// the first test if none runs; the suite's TearDownTestSuite resets it). Returns "" when all is
+// there, else why not, for DISKINV_REQUIRE_FACILITY.
+std::string LoopDevicesAndUdevd(std::unique_ptr<Udevd>& udevd);
+
 // Runs a program (no shell) and returns its exit status as a Status (EINVAL + output on
 // non-zero exit). Used for udevadm; handy for tests that need a tool.
 Status RunProgram(const std::vector<std::string>& argv);
