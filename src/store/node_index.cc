@@ -3,41 +3,97 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
+
+#include "store/device_row.h"
 
 namespace diskinv {
 
-// The same result as Update(inv, every kname) from empty, in one pass per kind and without
-// recording the change (a full sync of 30,000 devices rebuilds it).
-void NodeIndex::Rebuild(const Inventory& inv) {
+void NodeIndex::Rebuild(const DeviceSource& src) {
   *this = NodeIndex(std::move(node_));
-  entries_.reserve(inv.size());
-  for (const BlockDevice& d : inv.devices()) {
-    if (d.is_partition) continue;
-    Entry& e = entries_[d.kname];
-    e.id = DiskIdentity::FromDevice(d, node_);
-    if (e.id.ok()) {
-      e.base_uid = e.id.uid;
-      groups_[e.id.uid].insert(d.kname);
+  src.ForEach([this](const BlockDevice& d) { Add(d); });
+  Finish(src);
+}
+
+void NodeIndex::SetRowEtag(const BlockDevice& dev, Entry& e) {
+  DeviceRow row = MakeDeviceRow(dev, e.id);
+  e.row_etag = std::strtoull(row.etag.c_str(), nullptr, 16);
+  e.row_known = true;
+}
+
+// Whole disks get their identity before disambiguation; partitions one from their whole disk
+// when it was added before them (a walk's order) and has one, else in Finish.
+void NodeIndex::Add(const BlockDevice& d) {
+  Entry& e = entries_[d.kname];
+  e = Entry{};
+  e.slaves = d.slaves;
+  if (d.is_partition) {
+    e.partition = true;
+    e.parent = d.pkname;
+    e.partn = d.partn;
+    auto p = entries_.find(d.pkname);
+    if (d.partn && p != entries_.end() && !p->second.partition && p->second.id.ok()) {
+      e.id = DiskIdentity::ForPartition(p->second.id, *d.partn);
+      SetRowEtag(d, e);
     }
+    return;
   }
+  e.id = DiskIdentity::FromDevice(d, node_);
+  if (e.id.ok()) {
+    e.base_uid = e.id.uid;
+    groups_[e.id.uid].insert(d.kname);
+    SetRowEtag(d, e);
+  }
+}
+
+void NodeIndex::Finish(const DeviceSource& src) {
   for (const auto& [uid, members] : groups_) {
     if (members.size() < 2) continue;
     std::vector<std::pair<const BlockDevice*, DiskIdentity*>> group;
-    for (const std::string& k : members) group.emplace_back(inv.FindByName(k), &entries_[k].id);
-    MarkDuplicates(group, node_);
+    for (const std::string& k : members) {
+      Entry& e = entries_[k];
+      e.row_known = false;
+      // A device that vanished since it was added is left out; its removal comes as a change.
+      if (const BlockDevice* d = src.Find(k)) group.emplace_back(d, &e.id);
+    }
+    if (group.size() >= 2) MarkDuplicates(group, node_);
   }
-  for (const BlockDevice& d : inv.devices()) {
-    if (!d.is_partition) continue;
-    const DiskIdentity* parent = inv.FindByName(d.pkname) ? Find(d.pkname) : nullptr;
-    DiskIdentity id = DiskIdentity::FromDevice(d, node_, parent);
-    entries_[d.kname].id = std::move(id);
+  std::vector<std::string> vanished;
+  for (auto& [kname, e] : entries_) {
+    if (!e.partition) continue;
+    auto p = entries_.find(e.parent);
+    const DiskIdentity* parent =
+        p != entries_.end() && !p->second.partition ? &p->second.id : nullptr;
+    DiskIdentity id;
+    if (parent != nullptr && parent->ok() && e.partn) {
+      id = DiskIdentity::ForPartition(*parent, *e.partn);
+    } else if (const BlockDevice* d = src.Find(kname)) {
+      id = DiskIdentity::FromDevice(*d, node_, parent);
+    } else {
+      vanished.push_back(kname);
+      continue;
+    }
+    if (id.uid != e.id.uid) e.row_known = false;
+    e.id = std::move(id);
+    e.partn.reset();
   }
+  for (const std::string& k : vanished) entries_.erase(k);
   IndexChange ignored;
-  for (const BlockDevice& d : inv.devices()) {
-    Entry& e = entries_[d.kname];
-    Learn(d, d.kname, e, ignored);
-    Link(inv, d, e, nullptr);
+  for (auto& [kname, e] : entries_) {
+    Learn(kname, e.parent, e, ignored);
+    Link(kname, std::move(e.slaves), e, nullptr);
   }
+}
+
+std::string NodeIndex::RowEtag(std::string_view kname) const {
+  auto it = entries_.find(std::string(kname));
+  if (it == entries_.end() || !it->second.row_known) return {};
+  return fmt::format("{:016x}", it->second.row_etag);
+}
+
+void NodeIndex::ForEach(
+    const std::function<void(const std::string&, const DiskIdentity&)>& fn) const {
+  for (const auto& [kname, e] : entries_) fn(kname, e.id);
 }
 
 void NodeIndex::Unlink(const std::string& kname, Entry& e, IndexChange* out) {
@@ -55,12 +111,14 @@ void NodeIndex::Unlink(const std::string& kname, Entry& e, IndexChange* out) {
   e.slaves.clear();
 }
 
-void NodeIndex::Link(const Inventory& inv, const BlockDevice& d, Entry& e, IndexChange* out) {
-  e.slaves = d.slaves;
-  for (const std::string& s : e.slaves) holders_[s].insert(d.kname);
+void NodeIndex::Link(const std::string& kname, std::vector<std::string> slaves, Entry& e,
+                     IndexChange* out) {
+  e.slaves = std::move(slaves);
+  for (const std::string& s : e.slaves) holders_[s].insert(kname);
   if (!e.id.ok()) return;
   for (const std::string& s : e.slaves) {
-    const DiskIdentity* sid = inv.FindByName(s) ? Find(s) : nullptr;
+    // The index holds exactly the devices present (Update's contract).
+    const DiskIdentity* sid = Find(s);
     if (sid == nullptr || !sid->ok()) continue;
     HolderEdge edge{sid->uid, e.id.uid};
     ++edges_[edge];
@@ -123,12 +181,12 @@ void NodeIndex::Forget(const std::string& kname, Entry& e, IndexChange& out) {
   if (!e.id.ok()) --unidentified_;
 }
 
-void NodeIndex::Learn(const BlockDevice& dev, const std::string& kname, Entry& e,
+void NodeIndex::Learn(const std::string& kname, const std::string& parent, Entry& e,
                       IndexChange& out) {
   if (!e.id.ok()) ++unidentified_;
-  if (dev.is_partition) {
-    e.parent = dev.pkname;
-    parts_[dev.pkname].insert(kname);
+  if (e.partition) {
+    e.parent = parent;
+    parts_[parent].insert(kname);
   }
   for (const RejectedIdentifier& rej : e.id.rejected) {
     e.conflicts.emplace_back(ConflictKey{"bogus", fmt::format("{}:{}", rej.kind, rej.value)},
@@ -146,16 +204,16 @@ void NodeIndex::Learn(const BlockDevice& dev, const std::string& kname, Entry& e
   }
 }
 
-IndexChange NodeIndex::Update(const Inventory& inv, const std::vector<std::string>& touched) {
+IndexChange NodeIndex::Update(const DeviceSource& src, const std::vector<std::string>& touched) {
   IndexChange out;
   // 1. Whole disks touched: their new uid before disambiguation; the groups they leave or join.
   std::set<std::string> disks, parts, groups;
   std::map<std::string, DiskIdentity> ids;  // the new identities
   for (const std::string& k : touched) {
-    const BlockDevice* d = inv.FindByName(k);
+    const BlockDevice* d = src.Find(k);
     auto it = entries_.find(k);
-    bool was_part = it != entries_.end() && it->second.id.source == IdentitySource::kPartition;
-    if (d ? d->is_partition : (it != entries_.end() && !it->second.parent.empty()) || was_part) {
+    bool was_part = it != entries_.end() && it->second.partition;
+    if (d ? d->is_partition : was_part) {
       parts.insert(k);
       continue;
     }
@@ -185,8 +243,8 @@ IndexChange NodeIndex::Update(const Inventory& inv, const std::vector<std::strin
     }
     std::vector<std::pair<const BlockDevice*, DiskIdentity*>> members;
     for (const std::string& k : it->second) {
-      const BlockDevice* d = inv.FindByName(k);
-      if (d == nullptr) continue;  // cannot happen: a group holds present disks only
+      const BlockDevice* d = src.Find(k);
+      if (d == nullptr) continue;  // vanished since: its removal comes as a change
       disks.insert(k);
       base[k] = g;
       ids[k] = DiskIdentity::FromDevice(*d, node_);
@@ -201,7 +259,7 @@ IndexChange NodeIndex::Update(const Inventory& inv, const std::vector<std::strin
   }
   // 4. Apply: disks first (partitions derive from them), then partitions.
   std::vector<std::string> redone;
-  auto apply = [&](const std::string& k, std::optional<DiskIdentity> id) {
+  auto apply = [&](const std::string& k, const BlockDevice* d, std::optional<DiskIdentity> id) {
     auto it = entries_.find(k);
     std::string before;
     if (it != entries_.end()) {
@@ -210,7 +268,6 @@ IndexChange NodeIndex::Update(const Inventory& inv, const std::vector<std::strin
     }
     out.knames[k] = before;
     redone.push_back(k);
-    const BlockDevice* d = inv.FindByName(k);
     if (d == nullptr || !id) {
       if (it != entries_.end()) {
         Unlink(k, it->second, &out);
@@ -219,23 +276,25 @@ IndexChange NodeIndex::Update(const Inventory& inv, const std::vector<std::strin
       return;
     }
     if (it == entries_.end()) it = entries_.emplace(k, Entry{}).first;
-    it->second.id = std::move(*id);
-    if (auto b = base.find(k); b != base.end()) it->second.base_uid = b->second;
-    Learn(*d, k, it->second, out);
+    Entry& e = it->second;
+    e.id = std::move(*id);
+    e.partition = d->is_partition;
+    e.row_known = false;
+    if (auto b = base.find(k); b != base.end()) e.base_uid = b->second;
+    Learn(k, d->pkname, e, out);
   };
   for (const std::string& k : disks) {
-    const BlockDevice* d = inv.FindByName(k);
+    const BlockDevice* d = src.Find(k);
     auto id = ids.find(k);
-    apply(k, d != nullptr && id != ids.end() ? std::optional(id->second) : std::nullopt);
+    apply(k, d, d != nullptr && id != ids.end() ? std::optional(id->second) : std::nullopt);
   }
   for (const std::string& k : parts) {
-    const BlockDevice* d = inv.FindByName(k);
+    const BlockDevice* d = src.Find(k);
     if (d == nullptr) {
-      apply(k, std::nullopt);
+      apply(k, nullptr, std::nullopt);
       continue;
     }
-    const DiskIdentity* parent = inv.FindByName(d->pkname) ? Find(d->pkname) : nullptr;
-    apply(k, DiskIdentity::FromDevice(*d, node_, parent));
+    apply(k, d, DiskIdentity::FromDevice(*d, node_, Find(d->pkname)));
   }
   // 5. Edges of the devices redone and of the holders of those whose uid changed.
   std::set<std::string> holders;
@@ -246,15 +305,23 @@ IndexChange NodeIndex::Update(const Inventory& inv, const std::vector<std::strin
     if (auto h = holders_.find(k); h != holders_.end()) {
       holders.insert(h->second.begin(), h->second.end());
     }
-    if (const BlockDevice* d = inv.FindByName(k))
-      holders.insert(d->holders.begin(), d->holders.end());
+    if (const BlockDevice* d = src.Find(k)) holders.insert(d->holders.begin(), d->holders.end());
   }
+  std::set<std::string> redone_set(redone.begin(), redone.end());
   for (const std::string& k : holders) {
     auto it = entries_.find(k);
-    const BlockDevice* d = inv.FindByName(k);
-    if (it == entries_.end() || d == nullptr) continue;
+    if (it == entries_.end()) continue;
+    // A device redone may have new slaves; the others' are the ones recorded.
+    std::vector<std::string> slaves;
+    if (redone_set.contains(k)) {
+      const BlockDevice* d = src.Find(k);
+      if (d == nullptr) continue;
+      slaves = d->slaves;
+    } else {
+      slaves = it->second.slaves;
+    }
     Unlink(k, it->second, &out);
-    Link(inv, *d, it->second, &out);
+    Link(k, std::move(slaves), it->second, &out);
   }
   return out;
 }
