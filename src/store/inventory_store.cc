@@ -705,29 +705,37 @@ Result<WriteStats> InventoryStore::Sync(const NodeRef& node, const DeviceSource&
       ops.push_back(std::move(op));
     }
     // A row whose stored etag is the one the index computed is unchanged: no need for the
-    // device. The others are read again (src.Find), one at a time, in kname order (a disk
-    // before its partitions, as a walk writes them).
-    std::vector<std::pair<std::string_view, const DiskIdentity*>> order;
-    order.reserve(m.index.size());
+    // device. The others are read again: one at a time (src.Find) when they are few, else in
+    // one pass over the source (for the agent's, a walk: cheaper than probing most devices of
+    // a node one by one, and the initial load needs every device).
+    std::map<std::string, const DiskIdentity*, std::less<>> need;
     m.index.ForEach([&](const std::string& kname, const DiskIdentity& id) {
-      if (id.ok()) order.emplace_back(kname, &id);
-    });
-    std::sort(order.begin(), order.end());
-    for (const auto& [kname, id] : order) {
-      RowTable t =
-          id->source == IdentitySource::kPartition ? RowTable::kPartition : RowTable::kDisk;
-      const StoredRow* s = m.Find(t, id->uid);
-      if (std::string etag = m.index.RowEtag(kname);
-          s != nullptr && !etag.empty() && Equal(StoredEtag(etag, node.id), *s, node.id)) {
+      if (!id.ok()) return;
+      RowTable t = id.source == IdentitySource::kPartition ? RowTable::kPartition : RowTable::kDisk;
+      const StoredRow* s = m.Find(t, id.uid);
+      std::string etag = m.index.RowEtag(kname);
+      if (s != nullptr && !etag.empty() && Equal(StoredEtag(etag, node.id), *s, node.id)) {
         ++st.skipped;
-        continue;
+      } else {
+        need.emplace(kname, &id);
       }
-      const BlockDevice* d = src.Find(kname);
-      if (d == nullptr) continue;  // gone since: its removal is the next change
-      Status c = consider(MakeDeviceRow(*d, *id));
-      src.Release();
-      if (!c.ok()) return c;
+    });
+    Status failed;
+    auto write = [&](const BlockDevice& d, const DiskIdentity& id) {
+      if (failed.ok()) failed = consider(MakeDeviceRow(d, id));
+    };
+    if (need.size() * 8 > m.index.size()) {
+      src.ForEach([&](const BlockDevice& d) {
+        if (auto it = need.find(d.kname); it != need.end()) write(d, *it->second);
+      });
+    } else {
+      for (const auto& [kname, id] : need) {
+        // A device gone since is not written: its removal is the next change.
+        if (const BlockDevice* d = src.Find(kname)) write(*d, *id);
+        src.Release();
+      }
     }
+    if (!failed.ok()) return failed;
   } else {
     // The devices the event touched and those the index re-identified with them (a duplicate
     // appeared or went away, a whole disk's uid changed under its partitions): O(touched).
