@@ -708,7 +708,7 @@ Result<WriteStats> InventoryStore::Sync(const NodeRef& node, const DeviceSource&
     // device. The others are read again: one at a time (src.Find) when they are few, else in
     // one pass over the source (for the agent's, a walk: cheaper than probing most devices of
     // a node one by one, and the initial load needs every device).
-    std::map<std::string, const DiskIdentity*, std::less<>> need;
+    std::set<std::string, std::less<>> need;
     m.index.ForEach([&](const std::string& kname, const DiskIdentity& id) {
       if (!id.ok()) return;
       RowTable t = id.source == IdentitySource::kPartition ? RowTable::kPartition : RowTable::kDisk;
@@ -717,21 +717,21 @@ Result<WriteStats> InventoryStore::Sync(const NodeRef& node, const DeviceSource&
       if (s != nullptr && !etag.empty() && Equal(StoredEtag(etag, node.id), *s, node.id)) {
         ++st.skipped;
       } else {
-        need.emplace(kname, &id);
+        need.insert(kname);
       }
     });
     Status failed;
-    auto write = [&](const BlockDevice& d, const DiskIdentity& id) {
-      if (failed.ok()) failed = consider(MakeDeviceRow(d, id));
+    auto write = [&](const BlockDevice& d) {
+      if (failed.ok()) failed = consider(MakeDeviceRow(d, *m.index.Find(d.kname)));
     };
     if (need.size() * 8 > m.index.size()) {
       src.ForEach([&](const BlockDevice& d) {
-        if (auto it = need.find(d.kname); it != need.end()) write(d, *it->second);
+        if (need.contains(d.kname)) write(d);
       });
     } else {
-      for (const auto& [kname, id] : need) {
+      for (const std::string& kname : need) {
         // A device gone since is not written: its removal is the next change.
-        if (const BlockDevice* d = src.Find(kname)) write(*d, *id);
+        if (const BlockDevice* d = src.Find(kname)) write(*d);
         src.Release();
       }
     }
@@ -743,8 +743,8 @@ Result<WriteStats> InventoryStore::Sync(const NodeRef& node, const DeviceSource&
     std::vector<DeviceRow> want;
     for (const auto& [kname, before] : change.knames) {
       const BlockDevice* d = src.Find(kname);
-      const DiskIdentity* id = m.index.Find(kname);
-      if (d != nullptr && id != nullptr && id->ok()) want.push_back(MakeDeviceRow(*d, *id));
+      std::optional<DiskIdentity> id = m.index.Find(kname);
+      if (d != nullptr && id && id->ok()) want.push_back(MakeDeviceRow(*d, *id));
     }
     if (Status s = w.LoadUnknown(want); !s.ok()) return s;
     std::set<std::string> selected_uids;
@@ -752,8 +752,8 @@ Result<WriteStats> InventoryStore::Sync(const NodeRef& node, const DeviceSource&
     // A uid last written for one of these knames that no device holds now: tombstone.
     for (const auto& [kname, before] : change.knames) {
       if (before.empty() || selected_uids.contains(before)) continue;
-      const DiskIdentity* now = m.index.Find(kname);
-      if (now != nullptr && now->uid == before) continue;
+      std::optional<DiskIdentity> now = m.index.Find(kname);
+      if (now && now->uid == before) continue;
       w.TombstoneIfMine(ops, before);
     }
     for (const HolderEdge& e : change.edges) {

@@ -22,6 +22,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -51,7 +52,9 @@ class NodeIndex {
   void Finish(const DeviceSource& src);
   IndexChange Update(const DeviceSource& src, const std::vector<std::string>& touched);
 
-  const DiskIdentity* Find(std::string_view kname) const;
+  // The identity of `kname` (nullopt when not in the index). A partition of a whole disk with
+  // an identity is not stored: its identity is derived from its disk's (a copy is returned).
+  std::optional<DiskIdentity> Find(std::string_view kname) const;
   // The row etag Add() computed for `kname` ("" when unknown: not built by Add, or its identity
   // changed in Finish, or it has none).
   std::string RowEtag(std::string_view kname) const;
@@ -68,18 +71,38 @@ class NodeIndex {
   const std::string& node_key() const { return node_; }
 
  private:
-  struct Entry {
-    DiskIdentity id;
-    std::string base_uid;  // whole disks: the uid before disambiguation
-    std::string parent;    // partitions: the whole disk's kname
+  // What few devices have: stacking, conflicts, a uid before disambiguation.
+  struct Links {
     std::vector<std::string> slaves;
     std::vector<HolderEdge> edges;  // edges to this device from its slaves
     std::vector<std::pair<ConflictKey, std::string>> conflicts;  // key, reason
+    std::string base_uid;  // a duplicate whole disk: its uid before disambiguation
+    bool empty() const {
+      return slaves.empty() && edges.empty() && conflicts.empty() && base_uid.empty();
+    }
+  };
+  // One device, 64 bytes: most have no Links, and a partition of an identified whole disk no
+  // identity of its own (nullptr: ForPartition of the parent's, see Derivable).
+  struct Entry {
+    std::unique_ptr<DiskIdentity> id;
+    std::string parent;  // partitions: the whole disk's kname
+    std::unique_ptr<Links> links;
+    uint64_t row_etag = 0;  // see RowEtag
+    uint32_t partn = 0;     // partitions: the number (0: none)
     bool partition = false;
-    std::optional<uint64_t> partn;  // partitions, between Add and Finish
-    uint64_t row_etag = 0;          // see RowEtag; 0 unknown
+    bool grouped = false;  // a whole disk in groups_ (under links->base_uid, else its uid)
     bool row_known = false;
   };
+  static Links& L(Entry& e);
+  static void Trim(Entry& e);  // frees empty Links
+  static const std::vector<std::string>& Slaves(const Entry& e);
+  bool Ok(const Entry& e) const { return !e.id || e.id->ok(); }
+  std::string Uid(const Entry& e) const;
+  DiskIdentity IdOf(const Entry& e) const;
+  std::string BaseOf(const Entry& e) const;
+  void SetBase(Entry& e, const std::string& uid);
+  // Stores `id` in `e` (e.partition, e.parent, e.partn set), or nothing when it is derivable.
+  void SetId(Entry& e, DiskIdentity id);
   void Forget(const std::string& kname, Entry& e, IndexChange& out);
   // Drops `e`'s edges and its places in the holder index (Unlink); records `slaves` and the
   // edges from those that have an identity (Link). `out` (optional) gets the edges.

@@ -28,8 +28,8 @@ void ExpectIndexIsTheInventorys(const NodeIndex& index, const NodeRows& want,
   });
   EXPECT_EQ(uids, want.uid_by_kname);
   for (const DeviceRow& row : want.rows) {
-    const DiskIdentity* id = index.Find(row.kname);
-    ASSERT_NE(id, nullptr) << row.kname;
+    std::optional<DiskIdentity> id = index.Find(row.kname);
+    ASSERT_TRUE(id) << row.kname;
     const BlockDevice* d = src.Find(row.kname);
     ASSERT_NE(d, nullptr) << row.kname;
     DeviceRow got = MakeDeviceRow(*d, *id);
