@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "agent/agent.h"
+#include "agent/live_inventory.h"
 #include "store/embedded_postgres.h"
 #include "store/migrations.h"
 #include "support/loop_device.h"
@@ -46,10 +47,10 @@ class CommitWatch : public AgentObserver {
     size_ = size;
     at_.reset();
   }
-  void OnInventoryChanged(const Inventory& inv, const InventoryDiff&, bool committed) override {
+  void OnInventoryChanged(const LiveInventory& inv, const InventoryDiff&, bool committed) override {
     if (!committed) return;
     std::lock_guard l(mu_);
-    const BlockDevice* d = inv.FindByName(kname_);
+    const BlockDevice* d = inv.Probed(kname_);  // the device the event probed
     if (!at_ && d && d->size_bytes == size_) {
       at_ = Clock::now();
       cv_.notify_all();

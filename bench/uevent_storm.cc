@@ -113,7 +113,7 @@ class Pipeline {
     if (o.udev_monitor) udev_ = Check(UdevMonitor::Open(), "udev monitor");
     reader_ = Check(RealSysfsReader::Open("/"), "sysroot");
     walker_ = std::make_unique<Walker>(*reader_, WalkOptions{.all = true, .udev = true});
-    live_ = std::make_unique<LiveInventory>(*walker_);
+    live_ = std::make_unique<LiveInventory>(*walker_, LiveInventory::Options{.keep_devices = true});
     live_->Resync();
     stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     paused_ = o.paused;

@@ -19,6 +19,7 @@
 #include <set>
 
 #include "agent/live_inventory.h"
+#include "agent/live_source.h"
 #include "agent/node_identity.h"
 #include "common/logging.h"
 #include "common/parse.h"
@@ -201,13 +202,14 @@ Status Agent::Start() {
   walker_ = std::make_unique<Walker>(
       *root_, WalkOptions{.skip_ignored = true, .udev_properties = StoredUdevProperties()});
   live_ = std::make_unique<LiveInventory>(*walker_);
+  source_ = std::make_unique<LiveSource>(*walker_, *live_);
   Log().info("node {} (machine-id {}), sysroot {}, events: kernel {}, udev {}", node_info_.hostname,
              node_info_.machine_id, c.sysroot, kernel_ ? "on" : "off", udev_ ? "on" : "off");
   auto t0 = Clock::now();
   Walk(false, 0, "start");
   startup_ = {};
   startup_.walk = Clock::now() - t0;
-  startup_.devices = live_->inventory().size();
+  startup_.devices = live_->size();
   startup_.hostname = node_info_.hostname;
   behind_ = true;
   next_db_attempt_ = Clock::now();
@@ -232,6 +234,8 @@ void Agent::Teardown() {
   kernel_seen_ = udev_seen_ = SourceSeen{};
   kernel_idle_ = udev_idle_ = IdleCheck{};
   coalescer_.reset();
+  walked_.reset();
+  source_.reset();
   live_.reset();
   walker_.reset();
   root_.reset();
@@ -239,13 +243,21 @@ void Agent::Teardown() {
 
 void Agent::Walk(bool resync, uint64_t lost, std::string_view why) {
   auto t0 = Clock::now();
-  InventoryDiff diff = live_->Resync();
-  malloc_trim(0);  // the previous inventory was freed: give the pages back
+  // The full sync that follows needs nothing of the last one: free it before the walk, and
+  // identify the devices during the walk (the sync then need not walk again).
+  if (store_) store_->DropMirror();
+  walked_.reset();
+  NodeIndex index(node_info_.machine_id);
+  InventoryDiff diff = live_->Resync([&](const BlockDevice& d) { index.Add(d); });
+  index.Finish(*source_);
+  source_->Reset();
+  walked_ = std::move(index);
+  malloc_trim(0);  // the walk's devices were freed: give the pages back
   counters_.full_walks.Add();
   if (resync) counters_.resyncs.Add();
   auto now_sys = std::chrono::system_clock::now();
   counters_.last_full_scan.Set(duration<double>(now_sys.time_since_epoch()).count());
-  counters_.devices.Set(static_cast<double>(live_->inventory().size()));
+  counters_.devices.Set(static_cast<double>(live_->size()));
   FullScanRecord rec = scan_.value_or(FullScanRecord{});
   rec.at = now_sys;
   rec.missed_events += lost;
@@ -258,7 +270,7 @@ void Agent::Walk(bool resync, uint64_t lost, std::string_view why) {
   if (opt_.config.resync_interval.count() > 0) {
     next_resync_ = Clock::now() + opt_.config.resync_interval;
   }
-  Log().info("full walk ({}): {} devices in {:.3f} s{}", why, live_->inventory().size(),
+  Log().info("full walk ({}): {} devices in {:.3f} s{}", why, live_->size(),
              Seconds(Clock::now() - t0), diff.empty() ? "" : "; changed: " + DiffSummary(diff));
   if (!diff.empty()) counters_.inventory_changes.Add();
   WriteChange(diff, true);
@@ -281,15 +293,18 @@ void Agent::WriteChange(const InventoryDiff& diff, bool full) {
   if (store_ == nullptr || behind_ || !node_) {
     behind_ = true;  // written by the next successful full sync
     counters_.db_behind.Set(1);
-    if (observer_) observer_->OnInventoryChanged(live_->inventory(), diff, false);
+    if (observer_) observer_->OnInventoryChanged(*live_, diff, false);
     return;
   }
   std::vector<std::string> touched = Touched(diff);
   auto t0 = Clock::now();
-  auto st = store_->Sync(*node_, live_->inventory(), full ? nullptr : &touched);
+  auto st = store_->Sync(*node_, *source_, full ? nullptr : &touched,
+                         full && walked_ ? &*walked_ : nullptr);
+  if (full) walked_.reset();
+  source_->Reset();
   if (!st.ok()) {
     DatabaseFailed(st.status());
-    if (observer_) observer_->OnInventoryChanged(live_->inventory(), diff, false);
+    if (observer_) observer_->OnInventoryChanged(*live_, diff, false);
     return;
   }
   RecordSync(*st);
@@ -306,7 +321,7 @@ void Agent::WriteChange(const InventoryDiff& diff, bool full) {
     Log().info("{}: {} in {:.1f} ms", full ? "full sync" : DiffSummary(diff), st->Summary(),
                Seconds(Clock::now() - t0) * 1e3);
   }
-  if (observer_) observer_->OnInventoryChanged(live_->inventory(), diff, true);
+  if (observer_) observer_->OnInventoryChanged(*live_, diff, true);
 }
 
 bool Agent::TryDatabase() {
@@ -327,7 +342,9 @@ bool Agent::TryDatabase() {
   bool new_node = !node_ || node_->id != ref->id;
   node_ = *ref;
   if (observer_) observer_->OnNodeRegistered(*node_, *store_);
-  auto st = store_->Sync(*node_, live_->inventory());
+  auto st = store_->Sync(*node_, *source_, nullptr, walked_ ? &*walked_ : nullptr);
+  walked_.reset();
+  source_->Reset();
   if (!st.ok()) {
     DatabaseFailed(st.status());
     return false;
@@ -406,7 +423,7 @@ void Agent::DatabaseFailed(const Status& s) {
 }
 
 void Agent::UpdateStatus() {
-  size_t n = live_ ? live_->inventory().size() : 0;
+  size_t n = live_ ? live_->size() : 0;
   std::string status =
       behind_ ? fmt::format(
                     "{} devices; database unavailable ({} attempts), changes kept in "
@@ -603,11 +620,12 @@ void Agent::SelfCheck(std::string_view why) {
 
 void Agent::ApplyCoalesced() {
   for (const std::string& kname : reprobe_) {
-    const BlockDevice* d = live_->inventory().FindByName(kname);
+    // The device's own DEVPATH, so that the coalescer merges it with the kernel's events.
+    auto d = walker_->Probe(kname);
     Uevent ev;
     ev.action = UeventAction::kChange;
     ev.subsystem = "block";
-    ev.devpath = d && !d->devpath.empty() ? d->devpath : "/devices/virtual/block/" + kname;
+    ev.devpath = d.ok() && !d->devpath.empty() ? d->devpath : "/devices/virtual/block/" + kname;
     coalescer_->Push(SourceEvent(std::move(ev)));
   }
   reprobe_.clear();
@@ -629,8 +647,9 @@ void Agent::ApplyCoalesced() {
     counters_.reprobes.Add();
     InventoryDiff diff = live_->Apply(out);
     if (diff.empty()) continue;
+    walked_.reset();  // no longer the index of the inventory
     counters_.inventory_changes.Add();
-    counters_.devices.Set(static_cast<double>(live_->inventory().size()));
+    counters_.devices.Set(static_cast<double>(live_->size()));
     WriteChange(diff, false);
     if (stop_) return;  // the transaction in progress is done; the rest waits for no one
   }

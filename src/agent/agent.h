@@ -33,6 +33,7 @@
 namespace diskinv {
 
 class LiveInventory;
+class LiveSource;
 class Walker;
 class RealSysfsReader;
 class Coalescer;
@@ -63,7 +64,7 @@ class AgentObserver {
   virtual void OnNodeRegistered(const NodeRef&, InventoryStore&) {}
   // After an event or a walk changed the inventory. `committed`: the database holds it now;
   // false while the database is down (it will get the difference later, in one sync).
-  virtual void OnInventoryChanged(const Inventory&, const InventoryDiff&, bool /*committed*/) {}
+  virtual void OnInventoryChanged(const LiveInventory&, const InventoryDiff&, bool /*committed*/) {}
   // Once per loop iteration while the database holds the inventory (no write pending): the
   // store's connection may be used for quick reads until the call returns.
   virtual void OnStoreIdle(const NodeRef&, InventoryStore&) {}
@@ -85,7 +86,8 @@ class AgentObservers final : public AgentObserver {
   void OnNodeRegistered(const NodeRef& n, InventoryStore& s) override {
     for (auto* o : list_) o->OnNodeRegistered(n, s);
   }
-  void OnInventoryChanged(const Inventory& inv, const InventoryDiff& d, bool committed) override {
+  void OnInventoryChanged(const LiveInventory& inv, const InventoryDiff& d,
+                          bool committed) override {
     for (auto* o : list_) o->OnInventoryChanged(inv, d, committed);
   }
   void OnStoreIdle(const NodeRef& n, InventoryStore& s) override {
@@ -176,6 +178,10 @@ class Agent {
   std::unique_ptr<RealSysfsReader> root_;
   std::unique_ptr<Walker> walker_;
   std::unique_ptr<LiveInventory> live_;
+  std::unique_ptr<LiveSource> source_;  // the store's view of live_: re-probes (live_source.h)
+  // The index built during the last walk, while the inventory has not changed since: the full
+  // Sync that follows takes it instead of walking again.
+  std::optional<NodeIndex> walked_;
   std::unique_ptr<UeventSource> kernel_, udev_;
   std::string udev_tag_;  // the udev monitor's tag filter in effect ("" none)
   struct IdleCheck {

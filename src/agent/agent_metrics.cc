@@ -63,12 +63,13 @@ void AgentMetrics::SetDisks(const DiskCounts& counts) {
   }
 }
 
-AgentMetrics::DiskCounts AgentMetrics::CountDisks(const Inventory& inventory) {
+AgentMetrics::DiskCounts AgentMetrics::CountDisks(
+    const std::unordered_map<std::string, LiveDevice>& devices) {
   // Few distinct transports: count in a small vector, then build the map.
   std::vector<std::pair<std::string_view, int64_t>> by_tran;
-  for (const BlockDevice& d : inventory.devices()) {
+  for (const auto& [kname, d] : devices) {
     if (d.is_partition || d.hidden) continue;
-    std::string_view tran = d.tran && !d.tran->empty() ? std::string_view(*d.tran) : "none";
+    std::string_view tran = !d.tran.empty() ? std::string_view(d.tran) : "none";
     auto it = by_tran.begin();
     while (it != by_tran.end() && it->first != tran) ++it;
     if (it == by_tran.end()) {
@@ -88,9 +89,9 @@ void AgentMetrics::Publish() {
   SetDisks(all);
 }
 
-void AgentMetrics::OnInventoryChanged(const Inventory& inventory, const InventoryDiff& diff,
+void AgentMetrics::OnInventoryChanged(const LiveInventory& inventory, const InventoryDiff& diff,
                                       bool committed) {
-  present_ = CountDisks(inventory);
+  present_ = CountDisks(inventory.devices());
   // A disk added may have revived a tombstone, one removed made one: count them again.
   if (committed && !(diff.added.empty() && diff.removed.empty())) removed_stale_ = true;
   Publish();

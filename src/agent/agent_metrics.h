@@ -18,12 +18,13 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 
 #include "agent/agent.h"
 #include "agent/agent_counters.h"
+#include "agent/live_inventory.h"
 #include "agent/metrics.h"
-#include "model/inventory.h"
 
 namespace diskinv {
 
@@ -39,11 +40,11 @@ class AgentMetrics final : public AgentObserver {
   // hidden NVMe paths), by transport ("none" where the kernel reports none).
   using DiskCounts = std::map<std::pair<std::string, std::string>, int64_t>;
   void SetDisks(const DiskCounts& counts);
-  static DiskCounts CountDisks(const Inventory& inventory);
+  static DiskCounts CountDisks(const std::unordered_map<std::string, LiveDevice>& devices);
 
   // AgentObserver: diskinv_disks follows the inventory and the node's tombstones.
   void OnNodeRegistered(const NodeRef&, InventoryStore&) override { removed_stale_ = true; }
-  void OnInventoryChanged(const Inventory& inventory, const InventoryDiff& diff,
+  void OnInventoryChanged(const LiveInventory& inventory, const InventoryDiff& diff,
                           bool committed) override;
   void OnStoreIdle(const NodeRef& node, InventoryStore& store) override;
 

@@ -4,7 +4,8 @@
 #include <map>
 #include <optional>
 #include <set>
-#include <unordered_set>
+
+#include "model/device_digest.h"
 
 namespace diskinv {
 namespace {
@@ -14,56 +15,100 @@ std::string LastComponent(const std::string& devpath) {
   return slash == std::string::npos ? devpath : devpath.substr(slash + 1);
 }
 
+LiveDevice Record(const BlockDevice& d, uint32_t walk) {
+  LiveDevice r;
+  r.digest = DeviceDigest(d);
+  r.pkname = d.pkname;
+  r.partitions = d.partitions;
+  r.slaves = d.slaves;
+  r.tran = d.tran.value_or("");
+  r.is_partition = d.is_partition;
+  r.hidden = d.hidden;
+  r.walk = walk;
+  return r;
+}
+
 }  // namespace
 
 // The devices one event touched, as they were before it: the diff is computed over these only,
 // so an event costs O(devices touched), not O(inventory).
 struct LiveInventory::Change {
-  std::map<std::string, std::optional<BlockDevice>> before;
-  void Touch(const Inventory& inv, const std::string& kname) {
+  struct Before {
+    std::optional<uint64_t> digest;
+    std::optional<BlockDevice> device;  // keep_devices only
+  };
+  std::map<std::string, Before> before;
+  void Touch(const LiveInventory& live, const std::string& kname) {
     if (before.count(kname)) return;
-    const BlockDevice* d = inv.FindByName(kname);
-    before[kname] = d ? std::optional<BlockDevice>(*d) : std::nullopt;
+    Before& b = before[kname];
+    if (const LiveDevice* d = live.Find(kname)) b.digest = d->digest;
+    if (const BlockDevice* d = live.inv_.FindByName(kname)) b.device = *d;
   }
 };
 
-// Streams the walk into the inventory device by device (no second copy of the node: a
-// periodic resync of 30,000 devices would otherwise hold two).
-InventoryDiff LiveInventory::Resync() {
-  ++stats_.full_walks;
-  InventoryDiff d;
-  std::unordered_set<std::string> seen;
-  ScanStats scan = walker_.Walk([&](BlockDevice&& dev) {
-    seen.insert(dev.kname);
-    const BlockDevice* old = inv_.FindByName(dev.kname);
-    if (old == nullptr) {
-      d.added.push_back(dev.kname);
-    } else if (*old == dev) {
-      return;
-    } else if (auto ch = DiffDevice(*old, dev); !ch.empty()) {
-      d.changed.push_back({dev.kname, std::move(ch)});
-    }
+const LiveDevice* LiveInventory::Find(std::string_view kname) const {
+  auto it = devices_.find(std::string(kname));
+  return it == devices_.end() ? nullptr : &it->second;
+}
+
+void LiveInventory::Put(BlockDevice&& dev, bool keep_probed) {
+  devices_[dev.kname] = Record(dev, walks_);
+  if (opt_.keep_devices) {
+    if (keep_probed) probed_.Add(dev);
     inv_.Add(std::move(dev));
-  });
-  for (const BlockDevice& dev : inv_.devices()) {
-    if (!seen.contains(dev.kname)) d.removed.push_back(dev.kname);
+  } else if (keep_probed) {
+    probed_.Add(std::move(dev));
   }
-  for (const std::string& k : d.removed) inv_.Remove(k);
-  scan.devices = inv_.size();
-  inv_.stats() = std::move(scan);
+}
+
+void LiveInventory::Remove(const std::string& kname) {
+  devices_.erase(kname);
+  inv_.Remove(kname);
+  probed_.Remove(kname);
+}
+
+// Streams the walk device by device: only the digests of the node are kept.
+InventoryDiff LiveInventory::Resync(const std::function<void(const BlockDevice&)>& each) {
+  ++stats_.full_walks;
+  ++walks_;
+  probed_ = Inventory();
+  InventoryDiff d;
+  ScanStats scan = walker_.Walk([&](BlockDevice&& dev) {
+    if (each) each(dev);
+    auto it = devices_.find(dev.kname);
+    if (it == devices_.end()) {
+      d.added.push_back(dev.kname);
+    } else if (it->second.digest == DeviceDigest(dev)) {
+      it->second.walk = walks_;
+      return;
+    } else if (!opt_.keep_devices) {
+      d.changed.push_back({dev.kname, {}});
+    } else if (const BlockDevice* old = inv_.FindByName(dev.kname); old && !(*old == dev)) {
+      if (auto ch = DiffDevice(*old, dev); !ch.empty())
+        d.changed.push_back({dev.kname, std::move(ch)});
+    }
+    Put(std::move(dev), false);
+  });
+  for (const auto& [kname, dev] : devices_) {
+    if (dev.walk != walks_) d.removed.push_back(kname);
+  }
+  for (const std::string& k : d.removed) Remove(k);
+  scan.devices = devices_.size();
+  scan_ = std::move(scan);
+  if (opt_.keep_devices) inv_.stats() = scan_;
   return d;
 }
 
 void LiveInventory::RemoveWithPartitions(Change& c, const std::string& kname) {
-  const BlockDevice* d = inv_.FindByName(kname);
+  const LiveDevice* d = Find(kname);
   if (!d) return;
   std::vector<std::string> parts = d->partitions;
   for (const auto& p : parts) {
-    c.Touch(inv_, p);
-    inv_.Remove(p);
+    c.Touch(*this, p);
+    Remove(p);
   }
-  c.Touch(inv_, kname);
-  inv_.Remove(kname);
+  c.Touch(*this, kname);
+  Remove(kname);
 }
 
 void LiveInventory::Reprobe(Change& c, const std::string& kname) {
@@ -73,29 +118,29 @@ void LiveInventory::Reprobe(Change& c, const std::string& kname) {
     RemoveWithPartitions(c, kname);
     return;
   }
-  c.Touch(inv_, kname);
+  c.Touch(*this, kname);
   if (dev->is_partition) {
-    inv_.Add(std::move(*dev));
+    Put(std::move(*dev), true);
     return;
   }
   // A whole disk that became listed (a loop device got its backing file) brings its
   // partitions; one whose partition list shrank loses the partitions that are gone.
-  const BlockDevice* old = inv_.FindByName(kname);
+  const LiveDevice* old = Find(kname);
   std::vector<std::string> old_parts = old ? old->partitions : std::vector<std::string>{};
   std::vector<std::string> new_parts = dev->partitions;
-  inv_.Add(std::move(*dev));
+  Put(std::move(*dev), true);
   for (const auto& p : old_parts) {
     if (std::find(new_parts.begin(), new_parts.end(), p) == new_parts.end()) {
-      c.Touch(inv_, p);
-      inv_.Remove(p);
+      c.Touch(*this, p);
+      Remove(p);
     }
   }
   for (const auto& p : new_parts) {
-    if (inv_.FindByName(p)) continue;
+    if (Find(p)) continue;
     ++stats_.probes;
     if (auto part = walker_.Probe(p); part.ok() && walker_.Listed(*part)) {
-      c.Touch(inv_, p);
-      inv_.Add(std::move(*part));
+      c.Touch(*this, p);
+      Put(std::move(*part), true);
     }
   }
 }
@@ -103,13 +148,14 @@ void LiveInventory::Reprobe(Change& c, const std::string& kname) {
 InventoryDiff LiveInventory::Apply(const Uevent& e) {
   if (e.subsystem != "block") return {};
   ++stats_.events;
+  probed_ = Inventory();
   Change c;
   std::string kname = LastComponent(e.devpath);
   // Devices whose view of this one changes with it (the kernel sends them no event): its
   // whole disk and its slaves, before and after the event.
   std::set<std::string> related;
   auto collect = [&](const std::string& name) {
-    const BlockDevice* d = inv_.FindByName(name);
+    const LiveDevice* d = Find(name);
     if (!d) return;
     if (d->is_partition) related.insert(d->pkname);
     related.insert(d->slaves.begin(), d->slaves.end());
@@ -131,14 +177,19 @@ InventoryDiff LiveInventory::Apply(const Uevent& e) {
   }
   InventoryDiff d;
   for (const auto& [name, before] : c.before) {
-    const BlockDevice* now = inv_.FindByName(name);
-    if (!before && now) {
+    const LiveDevice* now = Find(name);
+    if (!before.digest && now) {
       d.added.push_back(name);
-    } else if (before && !now) {
+    } else if (before.digest && !now) {
       d.removed.push_back(name);
-    } else if (before && now && !(*before == *now)) {
-      if (auto ch = DiffDevice(*before, *now); !ch.empty())
-        d.changed.push_back({name, std::move(ch)});
+    } else if (before.digest && now && *before.digest != now->digest) {
+      if (!opt_.keep_devices) {
+        d.changed.push_back({name, {}});
+      } else if (const BlockDevice* dev = inv_.FindByName(name);
+                 dev && before.device && !(*before.device == *dev)) {
+        if (auto ch = DiffDevice(*before.device, *dev); !ch.empty())
+          d.changed.push_back({name, std::move(ch)});
+      }
     }
   }
   if (d.empty()) ++stats_.unchanged;

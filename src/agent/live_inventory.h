@@ -1,4 +1,4 @@
-// LiveInventory: the node's current inventory, kept exact by re-probing only what an event
+// LiveInventory: the node's current set of devices, kept exact by re-probing only what an event
 // touched, and by a full walk + diff when events were lost (Resync).
 //
 // An event names a device by DEVPATH; the kernel name is its last component. add/change/move/
@@ -6,9 +6,21 @@
 // its partitions. Because the kernel sends no event for the other end of a relation, the
 // device's whole disk (for partitions) and its slaves (for dm/md) are re-probed with it, so
 // `partitions` and `holders` stay exact too. Every call returns what changed.
+//
+// Per device it keeps a LiveDevice: the relations it needs to know what to re-probe, the
+// transport (for the metrics) and a digest of the whole BlockDevice (model/device_digest.h),
+// not the device: a change is a change of digest, and InventoryDiff::Changed::changes stays
+// empty. With Options::keep_devices (diskinv monitor) it also keeps every BlockDevice and
+// reports the fields that changed. Whoever needs a device's values asks sysfs again (the
+// agent's LiveSource); the devices the last Apply() probed are kept until the next call
+// (Probed), since the store asks for exactly those right after.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "model/inventory_diff.h"
 #include "sysfs/walker.h"
@@ -23,17 +35,42 @@ struct LiveInventoryStats {
   uint64_t unchanged = 0;   // events after which nothing differed
 };
 
+// What LiveInventory keeps of one device.
+struct LiveDevice {
+  uint64_t digest = 0;                  // DeviceDigest of the device as last probed
+  std::string pkname;                   // partitions: the whole disk
+  std::vector<std::string> partitions;  // whole disks: their partitions
+  std::vector<std::string> slaves;      // devices this one is built on
+  std::string tran;                     // transport ("" when none)
+  bool is_partition = false;
+  bool hidden = false;
+  uint32_t walk = 0;  // the last Resync that saw it
+};
+
 class LiveInventory {
  public:
-  explicit LiveInventory(Walker& walker) : walker_(walker) {}
+  struct Options {
+    bool keep_devices = false;  // keep every BlockDevice (inventory()), report changed fields
+  };
+  explicit LiveInventory(Walker& walker) : LiveInventory(walker, Options{}) {}
+  LiveInventory(Walker& walker, Options options) : walker_(walker), opt_(options) {}
 
   // Walks everything and diffs against what was known (first call: all devices are "added").
-  InventoryDiff Resync();
+  // `each` (optional) sees every device of the walk, in walk order, before it is dropped.
+  InventoryDiff Resync(const std::function<void(const BlockDevice&)>& each = {});
   // Applies one event (block subsystem; other subsystems are ignored and change nothing).
   InventoryDiff Apply(const Uevent& event);
   // Applies a coalescer output: a re-probe or a Resync.
   InventoryDiff Apply(const CoalescerOutput& out);
 
+  size_t size() const { return devices_.size(); }
+  const LiveDevice* Find(std::string_view kname) const;
+  const std::unordered_map<std::string, LiveDevice>& devices() const { return devices_; }
+  // The walk-level outcome of the last Resync.
+  const ScanStats& scan_stats() const { return scan_; }
+  // A device the last Apply() probed and kept, else nullptr.
+  const BlockDevice* Probed(std::string_view kname) const { return probed_.FindByName(kname); }
+  // Every device, with keep_devices only (else empty).
   const Inventory& inventory() const { return inv_; }
   const LiveInventoryStats& stats() const { return stats_; }
 
@@ -42,9 +79,16 @@ class LiveInventory {
   // Re-probes `kname`; removes it (and its partitions) when it is gone or unlisted.
   void Reprobe(Change& c, const std::string& kname);
   void RemoveWithPartitions(Change& c, const std::string& kname);
+  void Put(BlockDevice&& dev, bool keep_probed);
+  void Remove(const std::string& kname);
 
   Walker& walker_;
-  Inventory inv_;
+  Options opt_;
+  std::unordered_map<std::string, LiveDevice> devices_;
+  Inventory inv_;     // keep_devices only
+  Inventory probed_;  // the devices the last Apply() probed
+  ScanStats scan_;
+  uint32_t walks_ = 0;
   LiveInventoryStats stats_;
 };
 

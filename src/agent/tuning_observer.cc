@@ -61,7 +61,8 @@ void TuningObserver::OnNodeRegistered(const NodeRef& node, InventoryStore&) {
   Wake();
 }
 
-void TuningObserver::OnInventoryChanged(const Inventory&, const InventoryDiff&, bool committed) {
+void TuningObserver::OnInventoryChanged(const LiveInventory&, const InventoryDiff&,
+                                        bool committed) {
   if (!committed) return;  // the rows are not there yet; the sync that writes them calls again
   std::lock_guard lock(mu_);
   changed_ = true;

@@ -43,7 +43,7 @@ class TuningObserver final : public AgentObserver {
   TuningObserver& operator=(const TuningObserver&) = delete;
 
   void OnNodeRegistered(const NodeRef& node, InventoryStore&) override;
-  void OnInventoryChanged(const Inventory&, const InventoryDiff&, bool committed) override;
+  void OnInventoryChanged(const LiveInventory&, const InventoryDiff&, bool committed) override;
   void OnTick(std::chrono::steady_clock::time_point) override;
 
  private:

@@ -480,7 +480,7 @@ int MonitorCommand(std::vector<std::string> args) {
     if (!r.ok()) return Fail(r.status().message());
     reader = std::move(r).value();
     walker = std::make_unique<Walker>(*reader, WalkOptions{.all = false, .udev = o.udev_db});
-    live = std::make_unique<LiveInventory>(*walker);
+    live = std::make_unique<LiveInventory>(*walker, LiveInventory::Options{.keep_devices = true});
     live->Resync();
     if (live->inventory().stats().walk_errors > 0) {
       return Fail(fmt::format("cannot walk {}: {}", o.sysroot,

@@ -73,7 +73,7 @@ class UpPrinter : public AgentObserver {
                 r.stats.Summary().c_str());
     std::fflush(stdout);
   }
-  void OnInventoryChanged(const Inventory&, const InventoryDiff& d, bool committed) override {
+  void OnInventoryChanged(const LiveInventory&, const InventoryDiff& d, bool committed) override {
     if (!started_) {
       started_ = true;  // the first call is the first walk, already in the table
       return;

@@ -224,12 +224,15 @@ DiskIdentity DiskIdentity::FromDevice(const BlockDevice& dev, std::string_view n
       whole.loop_backing_file.reset();
       base = FromDevice(whole, node);
     }
-    if (base.ok()) {
-      b.Set(IdentitySource::kPartition, fmt::format("{}-part{}", base.uid, *dev.partn), base.uid);
-      return b.id;
-    }
+    if (base.ok()) return ForPartition(base, *dev.partn);
   }
   TryWholeDisk(b, dev, node);
+  return b.id;
+}
+
+DiskIdentity DiskIdentity::ForPartition(const DiskIdentity& parent, uint64_t partn) {
+  Builder b;
+  b.Set(IdentitySource::kPartition, fmt::format("{}-part{}", parent.uid, partn), parent.uid);
   return b.id;
 }
 

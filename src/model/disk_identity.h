@@ -66,6 +66,9 @@ struct DiskIdentity {
   // are used the same way, which gives the same uid when udev copied them.
   static DiskIdentity FromDevice(const BlockDevice& dev, std::string_view node = {},
                                  const DiskIdentity* parent = nullptr);
+  // What FromDevice gives a partition with number `partn` of a whole disk identified as
+  // `parent` when parent.ok() (without the partition's BlockDevice).
+  static DiskIdentity ForPartition(const DiskIdentity& parent, uint64_t partn);
 };
 
 // Identities of every device of `inv`, index-aligned with inv.devices(). Duplicates inside the

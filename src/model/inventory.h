@@ -12,20 +12,21 @@
 #include <vector>
 
 #include "model/block_device.h"
+#include "model/device_source.h"
 
 namespace diskinv {
 
 struct ScanStats {
   uint64_t devices = 0;
-  uint64_t field_errors = 0;     // FieldErrors recorded on devices
-  uint64_t vanished = 0;         // devices listed, then gone before they could be read
-  uint64_t walk_errors = 0;      // directories of the walk itself that could not be read
+  uint64_t field_errors = 0;          // FieldErrors recorded on devices
+  uint64_t vanished = 0;              // devices listed, then gone before they could be read
+  uint64_t walk_errors = 0;           // directories of the walk itself that could not be read
   std::vector<std::string> messages;  // walk-level problems, for the operator
   // True when every listed device was read, even if some attributes were missing.
   bool complete() const { return walk_errors == 0 && vanished == 0; }
 };
 
-class Inventory {
+class Inventory final : public DeviceSource {
  public:
   // Appends a device; a device with the same kname replaces the earlier one.
   void Add(BlockDevice dev);
@@ -37,6 +38,12 @@ class Inventory {
 
   const BlockDevice* FindByName(std::string_view kname) const;
   const BlockDevice* FindByDevNum(DevNum num) const;
+
+  // DeviceSource: FindByName, and every device in order.
+  const BlockDevice* Find(std::string_view kname) const override { return FindByName(kname); }
+  void ForEach(const std::function<void(const BlockDevice&)>& fn) const override {
+    for (const BlockDevice& d : devices_) fn(d);
+  }
 
   ScanStats& stats() { return stats_; }
   const ScanStats& stats() const { return stats_; }

@@ -276,7 +276,11 @@ DeviceRow MakeDeviceRow(const BlockDevice& d, const DiskIdentity& id) {
 }
 
 std::string StoredEtag(const DeviceRow& row, int64_t node_id) {
-  return Fnv1aHex(fmt::format("{}@{}", row.etag, node_id));
+  return StoredEtag(row.etag, node_id);
+}
+
+std::string StoredEtag(std::string_view row_etag, int64_t node_id) {
+  return Fnv1aHex(fmt::format("{}@{}", row_etag, node_id));
 }
 
 const std::vector<std::string>& StoredUdevProperties() {

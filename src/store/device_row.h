@@ -48,5 +48,6 @@ const std::vector<std::string>& StoredUdevProperties();
 // the node, so that a disk that moved in with unchanged content is still a change of etag (the
 // trigger would otherwise give it a random etag, and every later diff would see it as stale).
 std::string StoredEtag(const DeviceRow& row, int64_t node_id);
+std::string StoredEtag(std::string_view row_etag, int64_t node_id);  // row_etag: DeviceRow::etag
 
 }  // namespace diskinv

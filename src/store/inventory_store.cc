@@ -538,6 +538,8 @@ InventoryStore::~InventoryStore() = default;
 
 bool InventoryStore::has_mirror() const { return mirror_->valid; }
 
+void InventoryStore::DropMirror() { mirror_ = std::make_unique<Mirror>(); }
+
 Result<std::unique_ptr<InventoryStore>> InventoryStore::Connect(const std::string& url,
                                                                 StoreOptions options) {
   auto c = PgConnection::Connect(url);
@@ -608,8 +610,9 @@ Status InventoryStore::RecordFullScan(const NodeRef& node, const FullScanRecord&
   return r.status();
 }
 
-Result<WriteStats> InventoryStore::Sync(const NodeRef& node, const Inventory& inv,
-                                        const std::vector<std::string>* touched) {
+Result<WriteStats> InventoryStore::Sync(const NodeRef& node, const DeviceSource& src,
+                                        const std::vector<std::string>* touched,
+                                        NodeIndex* walked) {
   if (Status s = Prepare(); !s.ok()) return s;
   WriteStats st;
   Mirror& m = *mirror_;
@@ -661,16 +664,19 @@ Result<WriteStats> InventoryStore::Sync(const NodeRef& node, const Inventory& in
     return Status::Ok();
   };
   if (st.full) {
-    m.index = NodeIndex(node.machine_id);
-    m.index.Rebuild(inv);
+    if (walked != nullptr && walked->node_key() == node.machine_id) {
+      m.index = std::move(*walked);
+    } else {
+      m.index = NodeIndex(node.machine_id);
+      m.index.Rebuild(src);
+    }
     std::unordered_set<std::string> current;
     PgParams uids[2];
-    for (const BlockDevice& d : inv.devices()) {
-      const DiskIdentity* id = m.index.Find(d.kname);
-      if (!id->ok()) continue;
-      current.insert(id->uid);
-      uids[id->source == IdentitySource::kPartition ? 1 : 0].push_back(id->uid);
-    }
+    m.index.ForEach([&](const std::string&, const DiskIdentity& id) {
+      if (!id.ok()) return;
+      current.insert(id.uid);
+      uids[id.source == IdentitySource::kPartition ? 1 : 0].push_back(id.uid);
+    });
     if (Status s = w.Load(uids); !s.ok()) return s;
     std::set<HolderEdge> edges = m.index.Edges();
     std::set_difference(edges.begin(), edges.end(), m.edges.begin(), m.edges.end(),
@@ -698,20 +704,47 @@ Result<WriteStats> InventoryStore::Sync(const NodeRef& node, const Inventory& in
       if (Status s = room(); !s.ok()) return s;
       ops.push_back(std::move(op));
     }
-    for (const BlockDevice& d : inv.devices()) {
-      const DiskIdentity* id = m.index.Find(d.kname);
-      if (!id->ok()) continue;
-      if (Status s = consider(MakeDeviceRow(d, *id)); !s.ok()) return s;
+    // A row whose stored etag is the one the index computed is unchanged: no need for the
+    // device. The others are read again: one at a time (src.Find) when they are few, else in
+    // one pass over the source (for the agent's, a walk: cheaper than probing most devices of
+    // a node one by one, and the initial load needs every device).
+    std::set<std::string, std::less<>> need;
+    m.index.ForEach([&](const std::string& kname, const DiskIdentity& id) {
+      if (!id.ok()) return;
+      RowTable t = id.source == IdentitySource::kPartition ? RowTable::kPartition : RowTable::kDisk;
+      const StoredRow* s = m.Find(t, id.uid);
+      std::string etag = m.index.RowEtag(kname);
+      if (s != nullptr && !etag.empty() && Equal(StoredEtag(etag, node.id), *s, node.id)) {
+        ++st.skipped;
+      } else {
+        need.insert(kname);
+      }
+    });
+    Status failed;
+    auto write = [&](const BlockDevice& d) {
+      if (failed.ok()) failed = consider(MakeDeviceRow(d, *m.index.Find(d.kname)));
+    };
+    if (need.size() * 8 > m.index.size()) {
+      src.ForEach([&](const BlockDevice& d) {
+        if (need.contains(d.kname)) write(d);
+      });
+    } else {
+      for (const std::string& kname : need) {
+        // A device gone since is not written: its removal is the next change.
+        if (const BlockDevice* d = src.Find(kname)) write(*d);
+        src.Release();
+      }
     }
+    if (!failed.ok()) return failed;
   } else {
     // The devices the event touched and those the index re-identified with them (a duplicate
     // appeared or went away, a whole disk's uid changed under its partitions): O(touched).
-    IndexChange change = m.index.Update(inv, *touched);
+    IndexChange change = m.index.Update(src, *touched);
     std::vector<DeviceRow> want;
     for (const auto& [kname, before] : change.knames) {
-      const BlockDevice* d = inv.FindByName(kname);
-      const DiskIdentity* id = m.index.Find(kname);
-      if (d != nullptr && id != nullptr && id->ok()) want.push_back(MakeDeviceRow(*d, *id));
+      const BlockDevice* d = src.Find(kname);
+      std::optional<DiskIdentity> id = m.index.Find(kname);
+      if (d != nullptr && id && id->ok()) want.push_back(MakeDeviceRow(*d, *id));
     }
     if (Status s = w.LoadUnknown(want); !s.ok()) return s;
     std::set<std::string> selected_uids;
@@ -719,8 +752,8 @@ Result<WriteStats> InventoryStore::Sync(const NodeRef& node, const Inventory& in
     // A uid last written for one of these knames that no device holds now: tombstone.
     for (const auto& [kname, before] : change.knames) {
       if (before.empty() || selected_uids.contains(before)) continue;
-      const DiskIdentity* now = m.index.Find(kname);
-      if (now != nullptr && now->uid == before) continue;
+      std::optional<DiskIdentity> now = m.index.Find(kname);
+      if (now && now->uid == before) continue;
       w.TombstoneIfMine(ops, before);
     }
     for (const HolderEdge& e : change.edges) {

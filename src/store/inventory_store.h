@@ -1,11 +1,17 @@
 // InventoryStore: keeps the diskinv.* rows of one node equal to what the node observes,
 // writing only what changed, one transaction per observed change.
 //
-// Sync(node, inv) without a `touched` list (a full walk) reads the node's rows (and, by uid, the
-// rows of disks that moved in from another node), diffs them against `inv` and writes the
-// difference. Sync(node, inv, &touched) (the knames one event added, changed or removed) diffs
-// only those devices, plus every device whose uid changed (a duplicate appeared or went away),
-// against the store's picture of what it wrote last (the mirror), so an event costs no read.
+// The devices come from a DeviceSource: an Inventory, or the agent's source that probes sysfs
+// again for each device asked for (agent/live_source.h).
+// Sync(node, src) without a `touched` list (a full walk) reads the node's rows (and, by uid, the
+// rows of disks that moved in from another node), diffs them against `src` and writes the
+// difference. It identifies the devices in one pass over `src` (NodeIndex::Rebuild: ForEach),
+// or takes `walked`, an index its caller built during a walk of exactly these devices; then it
+// asks `src` (Find) only for the devices whose row differs from the stored one, so that a full
+// sync of an unchanged node reads every device once, in that pass or the caller's walk.
+// Sync(node, src, &touched) (the knames one event added, changed or removed) diffs only those
+// devices, plus every device whose uid changed (a duplicate appeared or went away), against the
+// store's picture of what it wrote last (the mirror), so an event costs no read.
 // The mirror is dropped on any error and on reconnect; the next Sync then reads again.
 //   - an unchanged device (same etag, present, same node) is not written: counted as skipped;
 //   - a changed device is a guarded UPDATE ... WHERE id = <id> AND etag = <etag read>; when
@@ -34,7 +40,8 @@
 #include <string_view>
 #include <vector>
 
-#include "model/inventory.h"
+#include "model/device_source.h"
+#include "store/node_index.h"
 #include "store/pg_connection.h"
 
 namespace diskinv {
@@ -107,13 +114,17 @@ class InventoryStore {
   // last_full_scan = scan.at; adds the counts to missed_events and resyncs.
   Status RecordFullScan(const NodeRef& node, const FullScanRecord& scan);
 
-  // Makes the node's rows equal to `inv` (see the file comment). `touched`: knames an event
-  // added, changed or removed; nullptr: a full diff.
-  Result<WriteStats> Sync(const NodeRef& node, const Inventory& inv,
-                          const std::vector<std::string>* touched = nullptr);
+  // Makes the node's rows equal to `src` (see the file comment). `touched`: knames an event
+  // added, changed or removed; nullptr: a full diff. `walked` (full diff only; moved from):
+  // NodeIndex(node.machine_id) with Add() for every device of `src` and Finish(src) done.
+  Result<WriteStats> Sync(const NodeRef& node, const DeviceSource& src,
+                          const std::vector<std::string>* touched = nullptr,
+                          NodeIndex* walked = nullptr);
 
   // Whether the next Sync with `touched` can diff against the mirror (no read).
   bool has_mirror() const;
+  // Frees the mirror (a full Sync does not need it); the next Sync is a full one.
+  void DropMirror();
   PgConnection& connection() { return *conn_; }
   StoreOptions& options() { return opt_; }
 

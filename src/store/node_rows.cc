@@ -10,7 +10,7 @@ NodeRows BuildNodeRows(const Inventory& inv, std::string_view node_key, const Ro
   NodeRows out;
   out.uid_by_kname.reserve(inv.size());
   for (const BlockDevice& d : inv.devices()) {
-    const DiskIdentity& id = *index.Find(d.kname);
+    DiskIdentity id = *index.Find(d.kname);
     if (!id.ok()) {
       out.unidentified.push_back(d.kname);
       continue;

@@ -13,6 +13,7 @@
 #include "agent/reconcile_metrics.h"
 #include "support/lsblk_compare.h"
 #include "support/prometheus_text.h"
+#include "sysfs/fake_sysfs_reader.h"
 
 namespace diskinv {
 namespace {
@@ -85,15 +86,14 @@ TEST(AgentMetrics, DisksByStateAndTransport) {
   MetricsRegistry r;
   auto m = AgentMetrics::Register(&r, "0", nullptr);
   ASSERT_TRUE(m.ok());
-  Inventory inv;
+  std::unordered_map<std::string, LiveDevice> inv;
   auto add = [&](std::string kname, std::optional<std::string> tran, bool part = false,
                  bool hidden = false) {
-    BlockDevice d;
-    d.kname = kname;
-    d.tran = std::move(tran);
+    LiveDevice d;
+    d.tran = tran.value_or("");
     d.is_partition = part;
     d.hidden = hidden;
-    inv.Add(std::move(d));
+    inv[kname] = d;
   };
   add("nvme0n1", "nvme");
   add("nvme0n1p1", "nvme", true);         // partitions are not disks
@@ -110,16 +110,24 @@ TEST(AgentMetrics, DisksByStateAndTransport) {
   EXPECT_EQ(Value(t, "diskinv_disks", {{"state", "present"}, {"transport", "none"}}), 1);
   EXPECT_EQ(Value(t, "diskinv_disks", {{"state", "removed"}, {"transport", "sas"}}), 3);
   // The SATA disk goes away: its series drops to 0 instead of freezing at 1.
-  inv.Remove("sda");
+  inv.erase("sda");
   (*m)->SetDisks(AgentMetrics::CountDisks(inv));
   t = Scrape(r);
   EXPECT_EQ(Value(t, "diskinv_disks", {{"state", "present"}, {"transport", "sata"}}), 0);
   EXPECT_EQ(Value(t, "diskinv_disks", {{"state", "removed"}, {"transport", "sas"}}), 0);
   EXPECT_EQ(Value(t, "diskinv_disks", {{"state", "present"}, {"transport", "nvme"}}), 2);
-  // As the agent's observer: the counts follow each change of the inventory.
-  inv.Remove("nvme1n1");
-  (*m)->OnInventoryChanged(inv, InventoryDiff{}, true);
-  EXPECT_EQ(Value(Scrape(r), "diskinv_disks", {{"state", "present"}, {"transport", "nvme"}}), 1);
+  // As the agent's observer: the counts follow each change of the inventory (one loop device
+  // in an in-memory sysfs: no NVMe disk any more, one without transport).
+  FakeSysfsReader fs;
+  fs.AddSymlink("sys/block/loop0", "../devices/virtual/block/loop0");
+  fs.AddFile("sys/devices/virtual/block/loop0/dev", "7:0\n");
+  Walker walker(fs, {.all = true});
+  LiveInventory live(walker);
+  live.Resync();
+  (*m)->OnInventoryChanged(live, InventoryDiff{}, true);
+  t = Scrape(r);
+  EXPECT_EQ(Value(t, "diskinv_disks", {{"state", "present"}, {"transport", "nvme"}}), 0);
+  EXPECT_EQ(Value(t, "diskinv_disks", {{"state", "present"}, {"transport", "none"}}), 1);
 }
 
 // The controller's set: the lag by slot, set by the command; the reconciler's and consumer's

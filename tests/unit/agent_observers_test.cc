@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "agent/agent.h"
+#include "agent/live_inventory.h"
+#include "sysfs/fake_sysfs_reader.h"
 
 namespace diskinv {
 namespace {
@@ -15,7 +17,8 @@ class Recorder final : public AgentObserver {
   void OnStarted(const StartupReport& r) override {
     log_->push_back(name_ + " started " + std::to_string(r.devices));
   }
-  void OnInventoryChanged(const Inventory& inv, const InventoryDiff& d, bool committed) override {
+  void OnInventoryChanged(const LiveInventory& inv, const InventoryDiff& d,
+                          bool committed) override {
     log_->push_back(name_ + " changed " + std::to_string(inv.size()) + " " +
                     std::to_string(d.added.size()) + (committed ? " committed" : " pending"));
   }
@@ -37,10 +40,12 @@ TEST(AgentObservers, FansEveryCallOutInOrder) {
   StartupReport r;
   r.devices = 3;
   all.OnStarted(r);
-  Inventory inv;
-  BlockDevice d;
-  d.kname = "loop0";
-  inv.Add(d);
+  FakeSysfsReader fs;
+  fs.AddSymlink("sys/block/loop0", "../devices/virtual/block/loop0");
+  fs.AddFile("sys/devices/virtual/block/loop0/dev", "7:0\n");
+  Walker walker(fs, {.all = true});
+  LiveInventory inv(walker);
+  inv.Resync();
   InventoryDiff diff;
   diff.added.push_back("loop0");
   all.OnInventoryChanged(inv, diff, true);

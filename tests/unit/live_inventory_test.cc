@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
+#include "model/device_digest.h"
 #include "sysfs/fake_sysfs_reader.h"
 
 namespace diskinv {
@@ -31,7 +34,8 @@ void Attach(FakeSysfsReader& fs, int n, bool with_partition) {
     fs.AddFile(dir + "/" + name + "p1/ro", "0\n");
     fs.AddFile(dir + "/" + name + "p1/partition", "1\n");
     fs.AddFile(dir + "/" + name + "p1/start", "2048\n");
-    fs.AddSymlink("sys/class/block/" + name + "p1", "../../devices/virtual/block/" + name + "/" + name + "p1");
+    fs.AddSymlink("sys/class/block/" + name + "p1",
+                  "../../devices/virtual/block/" + name + "/" + name + "p1");
   }
 }
 
@@ -44,6 +48,19 @@ void Detach(FakeSysfsReader& fs, int n) {
   fs.Remove("sys/class/block/" + name + "p1");
 }
 
+// The live view equals a fresh walk: the same devices with the same digests, and when it keeps
+// the devices, the same values.
+void ExpectEqualsWalk(const LiveInventory& live, Walker& w) {
+  Inventory walk = w.WalkAll();
+  std::map<std::string, uint64_t> want, got;
+  for (const BlockDevice& d : walk.devices()) want[d.kname] = DeviceDigest(d);
+  for (const auto& [kname, d] : live.devices()) got[kname] = d.digest;
+  EXPECT_EQ(got, want);
+  if (!live.inventory().devices().empty() || want.empty()) {
+    EXPECT_TRUE(DiffInventories(live.inventory(), walk).empty());
+  }
+}
+
 Uevent Event(UeventAction a, const std::string& devpath) {
   Uevent e;
   e.action = a;
@@ -52,85 +69,108 @@ Uevent Event(UeventAction a, const std::string& devpath) {
   return e;
 }
 
+// Each test runs twice: keeping the devices (diskinv monitor) and keeping digests (the agent).
 TEST(LiveInventory, LoopAttachAndDetachAddAndRemoveDiskAndPartitions) {
-  FakeSysfsReader fs;
-  AddLoop(fs, 0);
-  AddLoop(fs, 1);
-  Walker w(fs, {});
-  LiveInventory live(w);
-  EXPECT_TRUE(live.Resync().empty());  // empty loops are not listed
-  Attach(fs, 0, true);
-  auto d = live.Apply(Event(UeventAction::kChange, "/devices/virtual/block/loop0"));
-  EXPECT_EQ(d.added, (std::vector<std::string>{"loop0", "loop0p1"}));
-  ASSERT_NE(live.inventory().FindByName("loop0p1"), nullptr);
-  EXPECT_EQ(live.inventory().FindByName("loop0p1")->pkname, "loop0");
-  // The same event again changes nothing.
-  EXPECT_TRUE(live.Apply(Event(UeventAction::kChange, "/devices/virtual/block/loop0")).empty());
-  EXPECT_EQ(live.stats().unchanged, 1u);
-  // A resize is one changed field.
-  fs.AddFile("sys/devices/virtual/block/loop0/size", "262144\n");
-  d = live.Apply(Event(UeventAction::kChange, "/devices/virtual/block/loop0"));
-  ASSERT_EQ(d.changed.size(), 1u);
-  EXPECT_EQ(d.changed[0].kname, "loop0");
-  ASSERT_EQ(d.changed[0].changes.size(), 1u);
-  EXPECT_EQ(d.changed[0].changes[0].field, "size");
-  Detach(fs, 0);
-  d = live.Apply(Event(UeventAction::kChange, "/devices/virtual/block/loop0"));
-  EXPECT_EQ(d.removed, (std::vector<std::string>{"loop0", "loop0p1"}));
-  EXPECT_EQ(live.inventory().size(), 0u);
-  // After all that, the live view equals a fresh walk.
-  EXPECT_TRUE(DiffInventories(live.inventory(), w.WalkAll()).empty());
+  for (bool keep : {true, false}) {
+    SCOPED_TRACE(keep ? "keeping devices" : "keeping digests");
+    FakeSysfsReader fs;
+    AddLoop(fs, 0);
+    AddLoop(fs, 1);
+    Walker w(fs, {});
+    LiveInventory live(w, {.keep_devices = keep});
+    EXPECT_TRUE(live.Resync().empty());  // empty loops are not listed
+    Attach(fs, 0, true);
+    auto d = live.Apply(Event(UeventAction::kChange, "/devices/virtual/block/loop0"));
+    EXPECT_EQ(d.added, (std::vector<std::string>{"loop0", "loop0p1"}));
+    ASSERT_NE(live.Find("loop0p1"), nullptr);
+    EXPECT_EQ(live.Find("loop0p1")->pkname, "loop0");
+    // The devices the event probed are there for the store to ask for.
+    ASSERT_NE(live.Probed("loop0p1"), nullptr);
+    EXPECT_EQ(live.Probed("loop0")->size_bytes, 131072u * 512);
+    // The same event again changes nothing.
+    EXPECT_TRUE(live.Apply(Event(UeventAction::kChange, "/devices/virtual/block/loop0")).empty());
+    EXPECT_EQ(live.stats().unchanged, 1u);
+    // A resize is one changed field.
+    fs.AddFile("sys/devices/virtual/block/loop0/size", "262144\n");
+    d = live.Apply(Event(UeventAction::kChange, "/devices/virtual/block/loop0"));
+    ASSERT_EQ(d.changed.size(), 1u);
+    EXPECT_EQ(d.changed[0].kname, "loop0");
+    if (keep) {
+      ASSERT_EQ(d.changed[0].changes.size(), 1u);
+      EXPECT_EQ(d.changed[0].changes[0].field, "size");
+    }
+    ExpectEqualsWalk(live, w);
+    Detach(fs, 0);
+    d = live.Apply(Event(UeventAction::kChange, "/devices/virtual/block/loop0"));
+    EXPECT_EQ(d.removed, (std::vector<std::string>{"loop0", "loop0p1"}));
+    EXPECT_EQ(live.size(), 0u);
+    // After all that, the live view equals a fresh walk.
+    ExpectEqualsWalk(live, w);
+  }
 }
 
 TEST(LiveInventory, RemoveEventDropsDeviceAndIgnoresOtherSubsystems) {
-  FakeSysfsReader fs;
-  AddLoop(fs, 2);
-  Attach(fs, 2, true);
-  Walker w(fs, {});
-  LiveInventory live(w);
-  EXPECT_EQ(live.Resync().added.size(), 2u);
-  Uevent net = Event(UeventAction::kRemove, "/devices/virtual/net/eth0");
-  net.subsystem = "net";
-  EXPECT_TRUE(live.Apply(net).empty());
-  // A remove event while sysfs still has the partition: the kernel is the truth, not the
-  // event, so re-probing the disk keeps it.
-  auto d = live.Apply(Event(UeventAction::kRemove, "/devices/virtual/block/loop2/loop2p1"));
-  EXPECT_TRUE(d.removed.empty());
-  EXPECT_NE(live.inventory().FindByName("loop2p1"), nullptr);
-  // Once the kernel dropped it, the same event removes it and updates the disk's list.
-  fs.Remove("sys/devices/virtual/block/loop2/loop2p1");
-  fs.Remove("sys/class/block/loop2p1");
-  d = live.Apply(Event(UeventAction::kRemove, "/devices/virtual/block/loop2/loop2p1"));
-  EXPECT_EQ(d.removed, std::vector<std::string>{"loop2p1"});
-  ASSERT_EQ(d.changed.size(), 1u);
-  EXPECT_EQ(d.changed[0].kname, "loop2");
-  EXPECT_EQ(d.changed[0].changes[0].field, "partitions");
-  EXPECT_TRUE(live.inventory().FindByName("loop2")->partitions.empty());
+  for (bool keep : {true, false}) {
+    SCOPED_TRACE(keep ? "keeping devices" : "keeping digests");
+    FakeSysfsReader fs;
+    AddLoop(fs, 2);
+    Attach(fs, 2, true);
+    Walker w(fs, {});
+    LiveInventory live(w, {.keep_devices = keep});
+    EXPECT_EQ(live.Resync().added.size(), 2u);
+    Uevent net = Event(UeventAction::kRemove, "/devices/virtual/net/eth0");
+    net.subsystem = "net";
+    EXPECT_TRUE(live.Apply(net).empty());
+    // A remove event while sysfs still has the partition: the kernel is the truth, not the
+    // event, so re-probing the disk keeps it.
+    auto d = live.Apply(Event(UeventAction::kRemove, "/devices/virtual/block/loop2/loop2p1"));
+    EXPECT_TRUE(d.removed.empty());
+    EXPECT_NE(live.Find("loop2p1"), nullptr);
+    // Once the kernel dropped it, the same event removes it and updates the disk's list.
+    fs.Remove("sys/devices/virtual/block/loop2/loop2p1");
+    fs.Remove("sys/class/block/loop2p1");
+    d = live.Apply(Event(UeventAction::kRemove, "/devices/virtual/block/loop2/loop2p1"));
+    EXPECT_EQ(d.removed, std::vector<std::string>{"loop2p1"});
+    ASSERT_EQ(d.changed.size(), 1u);
+    EXPECT_EQ(d.changed[0].kname, "loop2");
+    if (keep) {
+      EXPECT_EQ(d.changed[0].changes[0].field, "partitions");
+    }
+    EXPECT_TRUE(live.Find("loop2")->partitions.empty());
+    ExpectEqualsWalk(live, w);
+  }
 }
 
 TEST(LiveInventory, StackingUpdatesTheSlavesHolders) {
-  FakeSysfsReader fs;
-  AddLoop(fs, 3);
-  Attach(fs, 3, false);
-  Walker w(fs, {});
-  LiveInventory live(w);
-  live.Resync();
-  std::string dm = "sys/devices/virtual/block/dm-0";
-  fs.AddSymlink("sys/block/dm-0", "../devices/virtual/block/dm-0");
-  fs.AddFile(dm + "/dev", "253:0\n");
-  fs.AddFile(dm + "/size", "131072\n");
-  fs.AddFile(dm + "/ro", "0\n");
-  fs.AddFile(dm + "/dm/name", "vg-lv\n");
-  fs.AddFile(dm + "/dm/uuid", "LVM-abc\n");
-  fs.AddSymlink(dm + "/slaves/loop3", "../../loop3");
-  fs.AddSymlink("sys/devices/virtual/block/loop3/holders/dm-0", "../../dm-0");
-  auto d = live.Apply(Event(UeventAction::kAdd, "/devices/virtual/block/dm-0"));
-  EXPECT_EQ(d.added, std::vector<std::string>{"dm-0"});
-  ASSERT_EQ(d.changed.size(), 1u);
-  EXPECT_EQ(d.changed[0].kname, "loop3");
-  EXPECT_EQ(d.changed[0].changes[0].field, "holders");
-  EXPECT_EQ(live.inventory().FindByName("dm-0")->type, "lvm");
-  EXPECT_EQ(live.inventory().FindByName("loop3")->holders, std::vector<std::string>{"dm-0"});
+  for (bool keep : {true, false}) {
+    SCOPED_TRACE(keep ? "keeping devices" : "keeping digests");
+    FakeSysfsReader fs;
+    AddLoop(fs, 3);
+    Attach(fs, 3, false);
+    Walker w(fs, {});
+    LiveInventory live(w, {.keep_devices = keep});
+    live.Resync();
+    std::string dm = "sys/devices/virtual/block/dm-0";
+    fs.AddSymlink("sys/block/dm-0", "../devices/virtual/block/dm-0");
+    fs.AddFile(dm + "/dev", "253:0\n");
+    fs.AddFile(dm + "/size", "131072\n");
+    fs.AddFile(dm + "/ro", "0\n");
+    fs.AddFile(dm + "/dm/name", "vg-lv\n");
+    fs.AddFile(dm + "/dm/uuid", "LVM-abc\n");
+    fs.AddSymlink(dm + "/slaves/loop3", "../../loop3");
+    fs.AddSymlink("sys/devices/virtual/block/loop3/holders/dm-0", "../../dm-0");
+    auto d = live.Apply(Event(UeventAction::kAdd, "/devices/virtual/block/dm-0"));
+    EXPECT_EQ(d.added, std::vector<std::string>{"dm-0"});
+    ASSERT_EQ(d.changed.size(), 1u);
+    EXPECT_EQ(d.changed[0].kname, "loop3");
+    if (keep) {
+      EXPECT_EQ(d.changed[0].changes[0].field, "holders");
+    }
+    EXPECT_EQ(live.Probed("dm-0")->type, "lvm");
+    EXPECT_EQ(live.Probed("loop3")->holders, std::vector<std::string>{"dm-0"});
+    EXPECT_EQ(live.Find("dm-0")->slaves, std::vector<std::string>{"loop3"});
+    ExpectEqualsWalk(live, w);
+  }
 }
 
 }  // namespace

@@ -23,8 +23,8 @@ std::vector<std::string> Touched(const InventoryDiff& d) {
 std::map<std::string, std::string> Identities(const NodeIndex& index, const Inventory& inv) {
   std::map<std::string, std::string> out;
   for (const BlockDevice& d : inv.devices()) {
-    const DiskIdentity* id = index.Find(d.kname);
-    if (id == nullptr) {
+    std::optional<DiskIdentity> id = index.Find(d.kname);
+    if (!id) {
       out[d.kname] = "<missing>";
       continue;
     }
@@ -152,16 +152,16 @@ TEST(NodeIndex, UpdatedDeviceByDeviceEqualsARebuild) {
       // The reference: IdentifyInventory of the whole inventory.
       std::vector<DiskIdentity> ids = IdentifyInventory(inv, "m1");
       for (size_t i = 0; i < ids.size(); ++i) {
-        const DiskIdentity* id = live.Find(inv.devices()[i].kname);
-        ASSERT_NE(id, nullptr);
+        std::optional<DiskIdentity> id = live.Find(inv.devices()[i].kname);
+        ASSERT_TRUE(id);
         ASSERT_EQ(id->uid, ids[i].uid) << inv.devices()[i].kname;
         ASSERT_EQ(id->conflict, ids[i].conflict) << inv.devices()[i].kname;
         ASSERT_EQ(id->rejected, ids[i].rejected) << inv.devices()[i].kname;
       }
       // Everything that differs from the previous state is in the change.
       for (const BlockDevice& d : inv.devices()) {
-        const DiskIdentity* was = before.Find(d.kname);
-        const DiskIdentity* now = live.Find(d.kname);
+        std::optional<DiskIdentity> was = before.Find(d.kname);
+        std::optional<DiskIdentity> now = live.Find(d.kname);
         if (!was || was->uid != now->uid || was->conflict != now->conflict) {
           ASSERT_TRUE(change.knames.contains(d.kname)) << d.kname;
           ASSERT_EQ(change.knames.at(d.kname), was ? was->uid : "") << d.kname;
