@@ -100,7 +100,7 @@ TEST(LiveSource, GivesTheStoreWhatTheInventoryGivesOnEveryFixture) {
     // An event on a whole disk whose identity does not change probes that disk only, not its
     // partitions (their identities derive from it; their own changes come as their own events).
     for (const auto& [kname, d] : live.devices()) {
-      if (d.is_partition || d.partitions.empty()) continue;
+      if (d.is_partition || d.partitions().empty()) continue;
       std::optional<DiskIdentity> id = walked.Find(kname);
       if (!id || !id->ok() || !id->conflict.empty()) continue;
       src.Reset();
