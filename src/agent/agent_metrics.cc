@@ -69,7 +69,7 @@ AgentMetrics::DiskCounts AgentMetrics::CountDisks(
   std::vector<std::pair<std::string_view, int64_t>> by_tran;
   for (const auto& [kname, d] : devices) {
     if (d.is_partition || d.hidden) continue;
-    std::string_view tran = !d.tran.empty() ? std::string_view(d.tran) : "none";
+    std::string_view tran = !d.tran().empty() ? d.tran() : "none";
     auto it = by_tran.begin();
     while (it != by_tran.end() && it->first != tran) ++it;
     if (it == by_tran.end()) {

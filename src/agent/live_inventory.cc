@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 
@@ -18,17 +19,59 @@ std::string LastComponent(const std::string& devpath) {
 LiveDevice Record(const BlockDevice& d, uint32_t walk) {
   LiveDevice r;
   r.digest = DeviceDigest(d);
-  r.pkname = d.pkname;
-  r.partitions = d.partitions;
-  r.slaves = d.slaves;
-  r.tran = d.tran.value_or("");
   r.is_partition = d.is_partition;
+  r.SetRelations(d.is_partition ? d.pkname : std::string(), d.partitions, d.slaves);
+  if (d.tran && !d.tran->empty()) r.transport = InternTransport(*d.tran);
   r.hidden = d.hidden;
   r.walk = walk;
   return r;
 }
 
 }  // namespace
+
+const std::string* InternTransport(std::string_view tran) {
+  static std::mutex mu;
+  static std::set<std::string, std::less<>> names;
+  std::lock_guard lock(mu);
+  auto it = names.find(tran);
+  if (it == names.end()) it = names.emplace(tran).first;
+  return &*it;
+}
+
+void LiveDevice::SetRelations(const std::string& pkname, const std::vector<std::string>& parts,
+                              const std::vector<std::string>& slaves_of) {
+  relations.clear();
+  if (!pkname.empty()) relations.push_back(pkname);
+  for (const std::string& p : parts) relations.push_back(p);
+  if (slaves_of.empty()) return;
+  relations.push_back("");
+  for (const std::string& s : slaves_of) relations.push_back(s);
+}
+
+std::string_view LiveDevice::pkname() const {
+  if (!is_partition || relations.empty()) return {};
+  return *relations.begin();
+}
+
+std::vector<std::string> LiveDevice::partitions() const {
+  std::vector<std::string> out;
+  if (is_partition) return out;
+  for (std::string_view s : relations) {
+    if (s.empty()) break;
+    out.emplace_back(s);
+  }
+  return out;
+}
+
+std::vector<std::string> LiveDevice::slaves() const {
+  std::vector<std::string> out;
+  bool after = false;
+  for (std::string_view s : relations) {
+    if (after) out.emplace_back(s);
+    if (s.empty()) after = true;
+  }
+  return out;
+}
 
 // The devices one event touched, as they were before it: the diff is computed over these only,
 // so an event costs O(devices touched), not O(inventory).
@@ -102,7 +145,7 @@ InventoryDiff LiveInventory::Resync(const std::function<void(const BlockDevice&)
 void LiveInventory::RemoveWithPartitions(Change& c, const std::string& kname) {
   const LiveDevice* d = Find(kname);
   if (!d) return;
-  std::vector<std::string> parts = d->partitions;
+  std::vector<std::string> parts = d->partitions();
   for (const auto& p : parts) {
     c.Touch(*this, p);
     Remove(p);
@@ -126,7 +169,7 @@ void LiveInventory::Reprobe(Change& c, const std::string& kname) {
   // A whole disk that became listed (a loop device got its backing file) brings its
   // partitions; one whose partition list shrank loses the partitions that are gone.
   const LiveDevice* old = Find(kname);
-  std::vector<std::string> old_parts = old ? old->partitions : std::vector<std::string>{};
+  std::vector<std::string> old_parts = old ? old->partitions() : std::vector<std::string>{};
   std::vector<std::string> new_parts = dev->partitions;
   Put(std::move(*dev), true);
   for (const auto& p : old_parts) {
@@ -157,8 +200,8 @@ InventoryDiff LiveInventory::Apply(const Uevent& e) {
   auto collect = [&](const std::string& name) {
     const LiveDevice* d = Find(name);
     if (!d) return;
-    if (d->is_partition) related.insert(d->pkname);
-    related.insert(d->slaves.begin(), d->slaves.end());
+    if (d->is_partition) related.emplace(d->pkname());
+    for (std::string& s : d->slaves()) related.insert(std::move(s));
   };
   collect(kname);
   if (e.action == UeventAction::kMove && !e.devpath_old.empty()) {

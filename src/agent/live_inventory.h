@@ -19,10 +19,12 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "model/inventory_diff.h"
+#include "model/packed_strings.h"
 #include "sysfs/walker.h"
 #include "uevent/coalescer.h"
 
@@ -35,17 +37,27 @@ struct LiveInventoryStats {
   uint64_t unchanged = 0;   // events after which nothing differed
 };
 
-// What LiveInventory keeps of one device.
+// What LiveInventory keeps of one device: 56 bytes, and one heap block when it has relations.
 struct LiveDevice {
-  uint64_t digest = 0;                  // DeviceDigest of the device as last probed
-  std::string pkname;                   // partitions: the whole disk
-  std::vector<std::string> partitions;  // whole disks: their partitions
-  std::vector<std::string> slaves;      // devices this one is built on
-  std::string tran;                     // transport ("" when none)
+  uint64_t digest = 0;  // DeviceDigest of the device as last probed
+  // Relations in one list: a partition's whole disk or a whole disk's partitions, an empty
+  // entry, the devices this one is built on (slaves).
+  PackedStrings relations;
+  const std::string* transport = nullptr;  // interned (InternTransport); nullptr: none
+  uint32_t walk = 0;                       // the last Resync that saw it
   bool is_partition = false;
   bool hidden = false;
-  uint32_t walk = 0;  // the last Resync that saw it
+
+  std::string_view pkname() const;              // partitions: the whole disk
+  std::vector<std::string> partitions() const;  // whole disks: their partitions
+  std::vector<std::string> slaves() const;
+  std::string_view tran() const { return transport ? std::string_view(*transport) : ""; }
+  void SetRelations(const std::string& pkname, const std::vector<std::string>& partitions,
+                    const std::vector<std::string>& slaves);
 };
+
+// One copy of each transport name ("nvme", "sata", ...) for the life of the process.
+const std::string* InternTransport(std::string_view tran);
 
 class LiveInventory {
  public:

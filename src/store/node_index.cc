@@ -355,16 +355,23 @@ IndexChange NodeIndex::Update(const DeviceSource& src, const std::vector<std::st
     }
     if (members.size() >= 2) MarkDuplicates(members, node_);
   }
-  // 3. Partitions of those disks, and partitions touched. The uids before, taken now: a
-  // derived partition's changes with its disk.
-  for (const std::string& k : disks) {
-    if (auto it = parts_.find(k); it != parts_.end())
-      parts.insert(it->second.begin(), it->second.end());
-  }
-  for (const std::string& k : parts) {
+  // 3. The state before of those disks and of their partitions, taken now: a derived
+  // partition's uid changes with its disk's.
+  auto uid = [&](const std::string& k) {
     auto it = entries_.find(k);
-    out.knames[k] = it == entries_.end() || !Ok(it->second) ? std::string() : Uid(it->second);
+    return it == entries_.end() || !Ok(it->second) ? std::string() : Uid(it->second);
+  };
+  auto state = [&](const std::string& k) {  // "\1": not in the index
+    return entries_.contains(k) ? uid(k) : std::string("\1");
+  };
+  std::map<std::string, std::string> disk_before, part_before;
+  for (const std::string& k : disks) {
+    disk_before[k] = state(k);
+    if (auto it = parts_.find(k); it != parts_.end()) {
+      for (const std::string& p : it->second) part_before[p] = uid(p);
+    }
   }
+  for (const std::string& k : parts) out.knames[k] = uid(k);
   // 4. Apply: disks first (partitions derive from them), then partitions.
   std::vector<std::string> redone;
   auto apply = [&](const std::string& k, const BlockDevice* d, std::optional<DiskIdentity> id) {
@@ -395,6 +402,17 @@ IndexChange NodeIndex::Update(const DeviceSource& src, const std::vector<std::st
     const BlockDevice* d = src.Find(k);
     auto id = ids.find(k);
     apply(k, d, d != nullptr && id != ids.end() ? std::optional(id->second) : std::nullopt);
+  }
+  // Partitions touched, and those of the disks whose identity changed: a partition's identity
+  // depends on its own device only through its own events (touched), and on its disk's
+  // presence and uid. The others are not asked for (for the agent: not probed again).
+  for (const std::string& k : disks) {
+    if (state(k) == disk_before[k]) continue;
+    if (auto it = parts_.find(k); it != parts_.end()) {
+      for (const std::string& p : it->second) {
+        if (parts.insert(p).second) out.knames[p] = part_before[p];
+      }
+    }
   }
   for (const std::string& k : parts) {
     const BlockDevice* d = src.Find(k);

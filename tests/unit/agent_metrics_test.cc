@@ -90,7 +90,7 @@ TEST(AgentMetrics, DisksByStateAndTransport) {
   auto add = [&](std::string kname, std::optional<std::string> tran, bool part = false,
                  bool hidden = false) {
     LiveDevice d;
-    d.tran = tran.value_or("");
+    if (tran) d.transport = InternTransport(*tran);
     d.is_partition = part;
     d.hidden = hidden;
     inv[kname] = d;

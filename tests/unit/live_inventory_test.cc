@@ -83,7 +83,9 @@ TEST(LiveInventory, LoopAttachAndDetachAddAndRemoveDiskAndPartitions) {
     auto d = live.Apply(Event(UeventAction::kChange, "/devices/virtual/block/loop0"));
     EXPECT_EQ(d.added, (std::vector<std::string>{"loop0", "loop0p1"}));
     ASSERT_NE(live.Find("loop0p1"), nullptr);
-    EXPECT_EQ(live.Find("loop0p1")->pkname, "loop0");
+    EXPECT_EQ(live.Find("loop0p1")->pkname(), "loop0");
+    EXPECT_EQ(live.Find("loop0")->partitions(), std::vector<std::string>{"loop0p1"});
+    EXPECT_TRUE(live.Find("loop0")->slaves().empty());
     // The devices the event probed are there for the store to ask for.
     ASSERT_NE(live.Probed("loop0p1"), nullptr);
     EXPECT_EQ(live.Probed("loop0")->size_bytes, 131072u * 512);
@@ -136,7 +138,7 @@ TEST(LiveInventory, RemoveEventDropsDeviceAndIgnoresOtherSubsystems) {
     if (keep) {
       EXPECT_EQ(d.changed[0].changes[0].field, "partitions");
     }
-    EXPECT_TRUE(live.Find("loop2")->partitions.empty());
+    EXPECT_TRUE(live.Find("loop2")->partitions().empty());
     ExpectEqualsWalk(live, w);
   }
 }
@@ -168,7 +170,8 @@ TEST(LiveInventory, StackingUpdatesTheSlavesHolders) {
     }
     EXPECT_EQ(live.Probed("dm-0")->type, "lvm");
     EXPECT_EQ(live.Probed("loop3")->holders, std::vector<std::string>{"dm-0"});
-    EXPECT_EQ(live.Find("dm-0")->slaves, std::vector<std::string>{"loop3"});
+    EXPECT_EQ(live.Find("dm-0")->slaves(), std::vector<std::string>{"loop3"});
+    EXPECT_TRUE(live.Find("dm-0")->partitions().empty());
     ExpectEqualsWalk(live, w);
   }
 }

@@ -54,7 +54,7 @@ TEST(LiveSource, GivesTheStoreWhatTheInventoryGivesOnEveryFixture) {
   const char* dir = std::getenv("DISKINV_SOURCE_DIR");
   std::filesystem::path fixtures = std::filesystem::path(dir ? dir : ".") / "fixtures/sysfs";
   ASSERT_TRUE(std::filesystem::is_directory(fixtures)) << fixtures;
-  size_t trees = 0, rows = 0, etags_known = 0, conflicts = 0, edges = 0;
+  size_t trees = 0, rows = 0, etags_known = 0, conflicts = 0, edges = 0, disk_events = 0;
   for (const auto& e : std::filesystem::directory_iterator(fixtures)) {
     if (!e.is_directory()) continue;
     SCOPED_TRACE(e.path().string());
@@ -97,6 +97,21 @@ TEST(LiveSource, GivesTheStoreWhatTheInventoryGivesOnEveryFixture) {
       EXPECT_EQ(src.Find(k), src.Find(k));
       EXPECT_EQ(src.probes(), before + 1);
     }
+    // An event on a whole disk whose identity does not change probes that disk only, not its
+    // partitions (their identities derive from it; their own changes come as their own events).
+    for (const auto& [kname, d] : live.devices()) {
+      if (d.is_partition || d.partitions().empty()) continue;
+      std::optional<DiskIdentity> id = walked.Find(kname);
+      if (!id || !id->ok() || !id->conflict.empty()) continue;
+      src.Reset();
+      size_t before = src.probes();
+      IndexChange one = walked.Update(src, {kname});
+      EXPECT_EQ(src.probes(), before + 1) << kname;
+      EXPECT_EQ(one.knames.size(), 1u) << kname;
+      ExpectIndexIsTheInventorys(walked, want, src, "after an event on " + kname, nullptr);
+      ++disk_events;
+      break;
+    }
     rows += want.rows.size();
     conflicts += want.conflicts.size();
     edges += want.edges.size();
@@ -107,6 +122,7 @@ TEST(LiveSource, GivesTheStoreWhatTheInventoryGivesOnEveryFixture) {
   EXPECT_GT(rows, 50u);
   EXPECT_GT(conflicts, 0u);
   EXPECT_GT(edges, 0u);
+  EXPECT_GT(disk_events, 5u);
   // Most etags are known from the walk alone: an unchanged full sync probes nothing again.
   EXPECT_GT(etags_known, rows * 8 / 10);
 }
