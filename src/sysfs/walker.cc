@@ -168,7 +168,7 @@ struct Walker::Ctx {
 ScanStats Walker::Walk(const DeviceSink& sink) {
   r_.DropCaches();
   ctrl_to_subsys_.clear();
-  subsys_cache_built_ = false;
+  subsys_fresh_ = false;
   hosts_.clear();
   chains_.clear();
   ScanStats stats;
@@ -244,10 +244,10 @@ bool Walker::Listed(const BlockDevice& d) const {
 }
 
 Result<BlockDevice> Walker::Probe(std::string_view kname) {
-  // NVMe controllers come and go with hotplug: rebuild that map. SCSI host numbers are never
-  // reused until reboot, so their cached class facts stay valid.
-  subsys_cache_built_ = false;
-  ctrl_to_subsys_.clear();
+  // NVMe controllers come and go with hotplug: the controller -> subsystem map is checked
+  // (SubsystemOfController), not listed again for every probe, which cost O(subsystems) per
+  // event. SCSI host numbers are never reused until reboot, so their class facts stay valid.
+  subsys_fresh_ = false;
   chains_.clear();
   r_.DropCaches();
   ScanStats stats;
@@ -670,18 +670,24 @@ void Walker::ReadSubsystems(BlockDevice& d, const std::string& dir) {
 }
 
 std::string Walker::SubsystemOfController(const std::string& ctrl) {
-  if (!subsys_cache_built_) {
-    subsys_cache_built_ = true;
-    auto subs = r_.ListDir("sys/class/nvme-subsystem");
-    if (subs.ok()) {
-      for (const auto& s : *subs) {
-        auto entries = r_.ListDir("sys/class/nvme-subsystem/" + s.name);
-        if (!entries.ok()) continue;
-        for (const auto& e : *entries) {
-          // Controllers appear as nvmeN links; namespaces heads as nvmeNnM directories.
-          if (StartsWith(e.name, "nvme") && e.name.find('n', 4) == std::string::npos) {
-            ctrl_to_subsys_[e.name] = s.name;
-          }
+  if (auto it = ctrl_to_subsys_.find(ctrl); it != ctrl_to_subsys_.end()) {
+    if (subsys_fresh_ || r_.Exists("sys/class/nvme-subsystem/" + it->second + "/" + ctrl)) {
+      return it->second;
+    }
+  } else if (subsys_fresh_) {
+    return {};
+  }
+  ctrl_to_subsys_.clear();
+  subsys_fresh_ = true;
+  auto subs = r_.ListDir("sys/class/nvme-subsystem");
+  if (subs.ok()) {
+    for (const auto& s : *subs) {
+      auto entries = r_.ListDir("sys/class/nvme-subsystem/" + s.name);
+      if (!entries.ok()) continue;
+      for (const auto& e : *entries) {
+        // Controllers appear as nvmeN links; namespaces heads as nvmeNnM directories.
+        if (StartsWith(e.name, "nvme") && e.name.find('n', 4) == std::string::npos) {
+          ctrl_to_subsys_[e.name] = s.name;
         }
       }
     }

@@ -104,8 +104,11 @@ class Walker {
 
   SysfsReader& r_;
   WalkOptions opt_;
+  // NVMe controller -> subsystem, from listing sys/class/nvme-subsystem/*. Built once per walk;
+  // kept across probes, where a hit is checked with one lookup (controller names are reused
+  // after a hot-remove) and a miss lists again, at most once per probe.
   std::unordered_map<std::string, std::string> ctrl_to_subsys_;
-  bool subsys_cache_built_ = false;
+  bool subsys_fresh_ = false;  // built during the current walk or probe
   struct HostInfo {
     bool spi = false, fc = false, sas = false, iscsi = false, scsi = false;
     std::optional<std::string> fc_symbolic_name, proc_name;

@@ -300,6 +300,62 @@ TEST(Walker, ProbeOneDeviceByName) {
   EXPECT_EQ(w.Probe("sdq").status().code(), ENOENT);
 }
 
+// nvme0n1 on controller nvme0 (PCIe, no native multipath head) in nvme-subsys0, and `others`
+// more subsystems with a controller each.
+FakeSysfsReader NvmeTree(int others) {
+  FakeSysfsReader fs;
+  const std::string ctrl = "sys/devices/pci0000:00/0000:00:04.0/nvme/nvme0";
+  std::string dir = AddDisk(fs, "pci0000:00/0000:00:04.0/nvme/nvme0", "nvme0n1", "259:0", 8192);
+  fs.AddSymlink(dir + "/device", "../../../nvme0");
+  fs.AddFile(dir + "/nsid", "1\n");
+  fs.AddFile(ctrl + "/serial", "S0001   \n");
+  fs.AddFile(ctrl + "/model", "LAB NVME\n");
+  fs.AddFile(ctrl + "/firmware_rev", "1.0\n");
+  fs.AddFile(ctrl + "/transport", "pcie\n");
+  for (int k = 0; k <= others; ++k) {
+    std::string sub = "nvme-subsys" + std::to_string(k);
+    fs.AddSymlink("sys/class/nvme-subsystem/" + sub, "../../devices/virtual/nvme-subsystem/" + sub);
+    // nvme0 is in nvme-subsys0; nvme<k> in the others.
+    fs.AddSymlink("sys/devices/virtual/nvme-subsystem/" + sub + "/nvme" + std::to_string(k),
+                  "../../../pci0000:00/0000:00:04.0/nvme/nvme" + std::to_string(k));
+  }
+  return fs;
+}
+
+// An event re-probes one device: finding its controller's subsystem must not list every NVMe
+// subsystem of the node again (10,000 of them on a big node), but a controller name that was
+// reused for another subsystem after a hot-remove must not keep the old answer.
+TEST(Walker, ProbeFindsAnNvmeSubsystemWithoutListingThemAll) {
+  FakeSysfsReader fs = NvmeTree(50);
+  int subsystem_accesses = 0;
+  fs.SetAccessHook([&](std::string_view path) {
+    if (path.starts_with("sys/class/nvme-subsystem")) ++subsystem_accesses;
+  });
+  Walker w(fs, {});
+  auto first = w.Probe("nvme0n1");
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  ASSERT_TRUE(first->nvme);
+  EXPECT_EQ(first->nvme->subsystem, "nvme-subsys0");
+  EXPECT_GT(subsystem_accesses, 50);  // the first lookup lists them
+  subsystem_accesses = 0;
+  auto second = w.Probe("nvme0n1");
+  ASSERT_TRUE(second.ok() && second->nvme);
+  EXPECT_EQ(second->nvme->subsystem, "nvme-subsys0");
+  EXPECT_LE(subsystem_accesses, 2);  // one check that nvme-subsys0 still has nvme0
+  // nvme0 went away and its name came back in another subsystem.
+  fs.Remove("sys/devices/virtual/nvme-subsystem/nvme-subsys0/nvme0");
+  fs.AddSymlink("sys/devices/virtual/nvme-subsystem/nvme-subsys7/nvme0",
+                "../../../pci0000:00/0000:00:04.0/nvme/nvme0");
+  auto moved = w.Probe("nvme0n1");
+  ASSERT_TRUE(moved.ok() && moved->nvme);
+  EXPECT_EQ(moved->nvme->subsystem, "nvme-subsys7");
+  // A walk gives what the probes gave.
+  auto walked = w.WalkAll();
+  ASSERT_EQ(walked.size(), 1u);
+  ASSERT_TRUE(walked.devices()[0].nvme);
+  EXPECT_EQ(walked.devices()[0].nvme->subsystem, "nvme-subsys7");
+}
+
 // DISKINV_IGNORE=1 in a udev record (rules/60-diskinv.rules): with skip_ignored, the disk and
 // its partitions are not listed, in walks and for single probes; a partition ignored on its
 // own goes alone. Without the option (`diskinv scan`) everything is listed, as in lsblk.
