@@ -32,7 +32,7 @@ std::string ExecutableDir() {
 // GnuTLS initialises itself (CPU features, crypto backends, PKCS#11) when it is loaded unless
 // GNUTLS_NO_IMPLICIT_INIT=1 (gnutls_global_init(3)). Nothing in diskinv uses GnuTLS: libpq's
 // TLS is OpenSSL, and libldap calls gnutls_global_init itself before it would use TLS. Without
-// the constructor the agent keeps about 0.8 MiB less resident. The variable is set only around
+// the constructor the agent keeps 0.6-0.8 MiB less resident. The variable is set only around
 // the dlopen (the CLI is single-threaded here), and not at all when the operator set it.
 void* DlopenWithoutGnutlsInit(const char* path) {
   constexpr const char* kVar = "GNUTLS_NO_IMPLICIT_INIT";
