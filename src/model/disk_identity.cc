@@ -232,8 +232,12 @@ DiskIdentity DiskIdentity::FromDevice(const BlockDevice& dev, std::string_view n
 
 DiskIdentity DiskIdentity::ForPartition(const DiskIdentity& parent, uint64_t partn) {
   Builder b;
-  b.Set(IdentitySource::kPartition, fmt::format("{}-part{}", parent.uid, partn), parent.uid);
+  b.Set(IdentitySource::kPartition, PartitionUid(parent.uid, partn), parent.uid);
   return b.id;
+}
+
+std::string DiskIdentity::PartitionUid(std::string_view parent_uid, uint64_t partn) {
+  return fmt::format("{}-part{}", parent_uid, partn);
 }
 
 void MarkDuplicates(const std::vector<std::pair<const BlockDevice*, DiskIdentity*>>& group,

@@ -69,6 +69,8 @@ struct DiskIdentity {
   // What FromDevice gives a partition with number `partn` of a whole disk identified as
   // `parent` when parent.ok() (without the partition's BlockDevice).
   static DiskIdentity ForPartition(const DiskIdentity& parent, uint64_t partn);
+  // The uid of partition `partn` of a whole disk whose uid is `parent_uid`: "<uid>-part<N>".
+  static std::string PartitionUid(std::string_view parent_uid, uint64_t partn);
 };
 
 // Identities of every device of `inv`, index-aligned with inv.devices(). Duplicates inside the

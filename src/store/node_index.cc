@@ -36,7 +36,7 @@ const std::vector<std::string>& NodeIndex::Slaves(const Entry& e) {
 // by Update: a disk's partitions are redone with it).
 std::string NodeIndex::Uid(const Entry& e) const {
   if (e.id) return e.id->uid;
-  return fmt::format("{}-part{}", entries_.at(e.parent).id->uid, e.partn);
+  return DiskIdentity::PartitionUid(entries_.at(e.parent).id->uid, e.partn);
 }
 
 DiskIdentity NodeIndex::IdOf(const Entry& e) const {
@@ -64,7 +64,7 @@ void NodeIndex::SetId(Entry& e, DiskIdentity id) {
       id.rejected.empty() && id.conflict.empty()) {
     auto p = entries_.find(e.parent);
     if (p != entries_.end() && !p->second.partition && p->second.id && p->second.id->ok() &&
-        id.uid == fmt::format("{}-part{}", p->second.id->uid, e.partn)) {
+        id.uid == DiskIdentity::PartitionUid(p->second.id->uid, e.partn)) {
       e.id.reset();
       return;
     }
