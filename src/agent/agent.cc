@@ -551,8 +551,7 @@ std::string Agent::SelfCheckDevice(bool* udev_sees_it) const {
     auto rec = root_->ReadFile("run/udev/data/b" + devnum, 256 * 1024);
     if (!rec.ok()) continue;
     UdevRecord u = ParseUdevDbRecord(*rec);
-    auto ignore = u.Get("DISKINV_IGNORE");
-    if (ignore && *ignore == "1") continue;
+    if (IgnoredByUdev(u)) continue;
     if (!udev_tag_.empty() && std::find(u.tags.begin(), u.tags.end(), udev_tag_) == u.tags.end()) {
       continue;
     }

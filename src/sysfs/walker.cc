@@ -217,7 +217,7 @@ Inventory Walker::WalkAll() {
 }
 
 bool IgnoredByUdev(const UdevRecord& r) {
-  auto v = r.Get("DISKINV_IGNORE");
+  auto v = r.Get(kIgnoreProperty);
   return v && *v == "1";
 }
 
@@ -415,7 +415,7 @@ void Walker::ProjectUdev(BlockDevice& d) const {
   if (opt_.udev_properties.empty() || !d.udev.present) return;
   PackedProperties kept;
   for (const auto& [key, value] : d.udev.properties) {
-    if (key == "DISKINV_IGNORE" ||
+    if (key == kIgnoreProperty ||
         std::find(opt_.udev_properties.begin(), opt_.udev_properties.end(), key) !=
             opt_.udev_properties.end()) {
       kept.Add(key, value);

@@ -39,6 +39,8 @@ struct WalkOptions {
   std::vector<std::string> udev_properties = {};
 };
 
+// The udev property rules/60-diskinv.rules sets to "1" on devices diskinv must leave alone.
+inline constexpr std::string_view kIgnoreProperty = "DISKINV_IGNORE";
 // Whether the udev record of `d` marks it as not to be inventoried (DISKINV_IGNORE=1).
 bool IgnoredByUdev(const UdevRecord& record);
 bool IgnoredByUdev(const BlockDevice& d);
