@@ -63,12 +63,11 @@ void AgentMetrics::SetDisks(const DiskCounts& counts) {
   }
 }
 
-AgentMetrics::DiskCounts AgentMetrics::CountDisks(
-    const std::unordered_map<std::string, LiveDevice>& devices) {
+AgentMetrics::DiskCounts AgentMetrics::CountDisks(const std::vector<LiveDevice>& devices) {
   // Few distinct transports: count in a small vector, then build the map.
   std::vector<std::pair<std::string_view, int64_t>> by_tran;
-  for (const auto& [kname, d] : devices) {
-    if (d.is_partition || d.hidden) continue;
+  for (const LiveDevice& d : devices) {
+    if (!d.present || d.is_partition || d.hidden) continue;
     std::string_view tran = !d.tran().empty() ? d.tran() : "none";
     auto it = by_tran.begin();
     while (it != by_tran.end() && it->first != tran) ++it;
@@ -91,7 +90,7 @@ void AgentMetrics::Publish() {
 
 void AgentMetrics::OnInventoryChanged(const LiveInventory& inventory, const InventoryDiff& diff,
                                       bool committed) {
-  present_ = CountDisks(inventory.devices());
+  present_ = CountDisks(inventory.records());
   // A disk added may have revived a tombstone, one removed made one: count them again.
   if (committed && !(diff.added.empty() && diff.removed.empty())) removed_stale_ = true;
   Publish();

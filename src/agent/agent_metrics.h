@@ -40,7 +40,7 @@ class AgentMetrics final : public AgentObserver {
   // hidden NVMe paths), by transport ("none" where the kernel reports none).
   using DiskCounts = std::map<std::pair<std::string, std::string>, int64_t>;
   void SetDisks(const DiskCounts& counts);
-  static DiskCounts CountDisks(const std::unordered_map<std::string, LiveDevice>& devices);
+  static DiskCounts CountDisks(const std::vector<LiveDevice>& devices);  // present ones
 
   // AgentObserver: diskinv_disks follows the inventory and the node's tombstones.
   void OnNodeRegistered(const NodeRef&, InventoryStore&) override { removed_stale_ = true; }

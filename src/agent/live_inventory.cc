@@ -16,17 +16,6 @@ std::string LastComponent(const std::string& devpath) {
   return slash == std::string::npos ? devpath : devpath.substr(slash + 1);
 }
 
-LiveDevice Record(const BlockDevice& d, uint32_t walk) {
-  LiveDevice r;
-  r.digest = DeviceDigest(d);
-  r.is_partition = d.is_partition;
-  r.SetRelations(d.is_partition ? d.pkname : std::string(), d.partitions, d.slaves);
-  if (d.tran && !d.tran->empty()) r.transport = InternTransport(*d.tran);
-  r.hidden = d.hidden;
-  r.walk = walk;
-  return r;
-}
-
 }  // namespace
 
 const std::string* InternTransport(std::string_view tran) {
@@ -36,41 +25,6 @@ const std::string* InternTransport(std::string_view tran) {
   auto it = names.find(tran);
   if (it == names.end()) it = names.emplace(tran).first;
   return &*it;
-}
-
-void LiveDevice::SetRelations(const std::string& pkname, const std::vector<std::string>& parts,
-                              const std::vector<std::string>& slaves_of) {
-  relations.clear();
-  if (!pkname.empty()) relations.push_back(pkname);
-  for (const std::string& p : parts) relations.push_back(p);
-  if (slaves_of.empty()) return;
-  relations.push_back("");
-  for (const std::string& s : slaves_of) relations.push_back(s);
-}
-
-std::string_view LiveDevice::pkname() const {
-  if (!is_partition || relations.empty()) return {};
-  return *relations.begin();
-}
-
-std::vector<std::string> LiveDevice::partitions() const {
-  std::vector<std::string> out;
-  if (is_partition) return out;
-  for (std::string_view s : relations) {
-    if (s.empty()) break;
-    out.emplace_back(s);
-  }
-  return out;
-}
-
-std::vector<std::string> LiveDevice::slaves() const {
-  std::vector<std::string> out;
-  bool after = false;
-  for (std::string_view s : relations) {
-    if (after) out.emplace_back(s);
-    if (s.empty()) after = true;
-  }
-  return out;
 }
 
 // The devices one event touched, as they were before it: the diff is computed over these only,
@@ -90,12 +44,89 @@ struct LiveInventory::Change {
 };
 
 const LiveDevice* LiveInventory::Find(std::string_view kname) const {
-  auto it = devices_.find(std::string(kname));
-  return it == devices_.end() ? nullptr : &it->second;
+  uint32_t id = names_.Find(kname);
+  return id < devices_.size() && devices_[id].present ? &devices_[id] : nullptr;
+}
+
+std::string_view LiveInventory::PkName(std::string_view kname) const {
+  const LiveDevice* d = Find(kname);
+  return d == nullptr || d->parent == LiveDevice::kNone ? std::string_view()
+                                                        : names_.Name(d->parent);
+}
+
+std::vector<std::string> LiveInventory::Relation(std::string_view kname, bool slaves) const {
+  std::vector<std::string> out;
+  const LiveDevice* d = Find(kname);
+  if (d == nullptr || d->relations == LiveDevice::kNone) return out;
+  const uint32_t* r = &relations_[d->relations];
+  uint32_t begin = slaves ? r[0] : 0, end = slaves ? r[0] + r[1] : r[0];
+  for (uint32_t i = begin; i < end; ++i) out.emplace_back(names_.Name(r[2 + i]));
+  return out;
+}
+
+std::vector<std::string> LiveInventory::Partitions(std::string_view kname) const {
+  return Relation(kname, false);
+}
+
+std::vector<std::string> LiveInventory::Slaves(std::string_view kname) const {
+  return Relation(kname, true);
+}
+
+void LiveInventory::ForEach(
+    const std::function<void(std::string_view, const LiveDevice&)>& fn) const {
+  for (uint32_t id = 0; id < devices_.size(); ++id) {
+    if (devices_[id].present) fn(names_.Name(id), devices_[id]);
+  }
+}
+
+void LiveInventory::Free(LiveDevice& r) {
+  if (r.relations != LiveDevice::kNone) {
+    relations_garbage_ += 2 + relations_[r.relations] + relations_[r.relations + 1];
+  }
+  r = LiveDevice{};
+}
+
+std::vector<uint32_t> LiveInventory::RelationIds(const BlockDevice& d) {
+  std::vector<uint32_t> ids;
+  if (!d.is_partition) {
+    for (const std::string& p : d.partitions) ids.push_back(names_.Intern(p));
+  }
+  for (const std::string& s : d.slaves) ids.push_back(names_.Intern(s));
+  return ids;
+}
+
+void LiveInventory::SetRelations(LiveDevice& r, const std::vector<uint32_t>& parts,
+                                 const std::vector<uint32_t>& slaves) {
+  if (parts.empty() && slaves.empty()) return;
+  r.relations = static_cast<uint32_t>(relations_.size());
+  relations_.push_back(static_cast<uint32_t>(parts.size()));
+  relations_.push_back(static_cast<uint32_t>(slaves.size()));
+  relations_.insert(relations_.end(), parts.begin(), parts.end());
+  relations_.insert(relations_.end(), slaves.begin(), slaves.end());
 }
 
 void LiveInventory::Put(BlockDevice&& dev, bool keep_probed) {
-  devices_[dev.kname] = Record(dev, walks_);
+  // Names first: interning may add slots to devices_.
+  uint32_t parent = dev.is_partition ? names_.Intern(dev.pkname) : LiveDevice::kNone;
+  uint32_t id = names_.Intern(dev.kname);
+  std::vector<uint32_t> rel = RelationIds(dev);
+  if (names_.size() > devices_.size()) devices_.resize(names_.size());
+  LiveDevice& r = devices_[id];
+  if (r.present) {
+    Free(r);
+  } else {
+    ++size_;
+  }
+  r.present = true;
+  r.digest = DeviceDigest(dev);
+  r.is_partition = dev.is_partition;
+  r.parent = parent;
+  size_t parts = dev.is_partition ? 0 : dev.partitions.size();
+  SetRelations(r, std::vector<uint32_t>(rel.begin(), rel.begin() + static_cast<ptrdiff_t>(parts)),
+               std::vector<uint32_t>(rel.begin() + static_cast<ptrdiff_t>(parts), rel.end()));
+  if (dev.tran && !dev.tran->empty()) r.transport = InternTransport(*dev.tran);
+  r.hidden = dev.hidden;
+  r.walk = walks_;
   if (opt_.keep_devices) {
     if (keep_probed) probed_.Add(dev);
     inv_.Add(std::move(dev));
@@ -105,9 +136,47 @@ void LiveInventory::Put(BlockDevice&& dev, bool keep_probed) {
 }
 
 void LiveInventory::Remove(const std::string& kname) {
-  devices_.erase(kname);
+  uint32_t id = names_.Find(kname);
+  if (id < devices_.size() && devices_[id].present) {
+    Free(devices_[id]);
+    --size_;
+  }
   inv_.Remove(kname);
   probed_.Remove(kname);
+}
+
+// Names are never removed from a NameTable; when devices came and went under ever new names
+// (dm-N counts up), the table is built again from the names in use. Relation lists of devices
+// removed or probed again are left in relations_ until they are most of it.
+void LiveInventory::Compact() {
+  bool names = names_.size() >= 1024 && names_.size() >= 2 * size_;
+  bool relations = relations_garbage_ >= 4096 && relations_garbage_ * 2 >= relations_.size();
+  if (!names && !relations) return;
+  NameTable new_names;
+  auto name = [&](uint32_t old) { return names ? new_names.Intern(names_.Name(old)) : old; };
+  std::vector<LiveDevice> devices;
+  std::vector<uint32_t> rel;
+  rel.reserve(relations_.size() - relations_garbage_);
+  for (uint32_t id = 0; id < devices_.size(); ++id) {
+    LiveDevice r = devices_[id];
+    if (!r.present) continue;
+    if (r.parent != LiveDevice::kNone) r.parent = name(r.parent);
+    if (r.relations != LiveDevice::kNone) {
+      const uint32_t* old = &relations_[r.relations];
+      r.relations = static_cast<uint32_t>(rel.size());
+      rel.push_back(old[0]);
+      rel.push_back(old[1]);
+      for (uint32_t i = 0; i < old[0] + old[1]; ++i) rel.push_back(name(old[2 + i]));
+    }
+    uint32_t n = name(id);
+    if (n >= devices.size()) devices.resize(n + 1);
+    devices[n] = r;
+  }
+  if (names) names_ = std::move(new_names);
+  if (names_.size() > devices.size()) devices.resize(names_.size());
+  devices_ = std::move(devices);
+  relations_ = std::move(rel);
+  relations_garbage_ = 0;
 }
 
 // Streams the walk device by device: only the digests of the node are kept.
@@ -118,11 +187,12 @@ InventoryDiff LiveInventory::Resync(const std::function<void(const BlockDevice&)
   InventoryDiff d;
   ScanStats scan = walker_.Walk([&](BlockDevice&& dev) {
     if (each) each(dev);
-    auto it = devices_.find(dev.kname);
-    if (it == devices_.end()) {
+    uint32_t id = names_.Find(dev.kname);
+    LiveDevice* r = id < devices_.size() && devices_[id].present ? &devices_[id] : nullptr;
+    if (r == nullptr) {
       d.added.push_back(dev.kname);
-    } else if (it->second.digest == DeviceDigest(dev)) {
-      it->second.walk = walks_;
+    } else if (r->digest == DeviceDigest(dev)) {
+      r->walk = walks_;
       return;
     } else if (!opt_.keep_devices) {
       d.changed.push_back({dev.kname, {}});
@@ -132,20 +202,20 @@ InventoryDiff LiveInventory::Resync(const std::function<void(const BlockDevice&)
     }
     Put(std::move(dev), false);
   });
-  for (const auto& [kname, dev] : devices_) {
-    if (dev.walk != walks_) d.removed.push_back(kname);
-  }
+  ForEach([&](std::string_view kname, const LiveDevice& dev) {
+    if (dev.walk != walks_) d.removed.emplace_back(kname);
+  });
   for (const std::string& k : d.removed) Remove(k);
-  scan.devices = devices_.size();
+  Compact();
+  scan.devices = size_;
   scan_ = std::move(scan);
   if (opt_.keep_devices) inv_.stats() = scan_;
   return d;
 }
 
 void LiveInventory::RemoveWithPartitions(Change& c, const std::string& kname) {
-  const LiveDevice* d = Find(kname);
-  if (!d) return;
-  std::vector<std::string> parts = d->partitions();
+  if (!Find(kname)) return;
+  std::vector<std::string> parts = Partitions(kname);
   for (const auto& p : parts) {
     c.Touch(*this, p);
     Remove(p);
@@ -168,8 +238,7 @@ void LiveInventory::Reprobe(Change& c, const std::string& kname) {
   }
   // A whole disk that became listed (a loop device got its backing file) brings its
   // partitions; one whose partition list shrank loses the partitions that are gone.
-  const LiveDevice* old = Find(kname);
-  std::vector<std::string> old_parts = old ? old->partitions() : std::vector<std::string>{};
+  std::vector<std::string> old_parts = Partitions(kname);
   std::vector<std::string> new_parts = dev->partitions;
   Put(std::move(*dev), true);
   for (const auto& p : old_parts) {
@@ -200,8 +269,8 @@ InventoryDiff LiveInventory::Apply(const Uevent& e) {
   auto collect = [&](const std::string& name) {
     const LiveDevice* d = Find(name);
     if (!d) return;
-    if (d->is_partition) related.emplace(d->pkname());
-    for (std::string& s : d->slaves()) related.insert(std::move(s));
+    if (d->is_partition) related.emplace(PkName(name));
+    for (std::string& s : Slaves(name)) related.insert(std::move(s));
   };
   collect(kname);
   if (e.action == UeventAction::kMove && !e.devpath_old.empty()) {

@@ -20,11 +20,10 @@
 #include <functional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "model/inventory_diff.h"
-#include "model/packed_strings.h"
+#include "model/name_table.h"
 #include "sysfs/walker.h"
 #include "uevent/coalescer.h"
 
@@ -37,23 +36,20 @@ struct LiveInventoryStats {
   uint64_t unchanged = 0;   // events after which nothing differed
 };
 
-// What LiveInventory keeps of one device: 56 bytes, and one heap block when it has relations.
+// What LiveInventory keeps of one device: 32 bytes in a vector indexed by the id of its name
+// (NameTable); the name ids of its partitions and slaves, when it has any, in one shared array.
 struct LiveDevice {
-  uint64_t digest = 0;  // DeviceDigest of the device as last probed
-  // Relations in one list: a partition's whole disk or a whole disk's partitions, an empty
-  // entry, the devices this one is built on (slaves).
-  PackedStrings relations;
+  static constexpr uint32_t kNone = NameTable::kNone;
+  uint64_t digest = 0;                     // DeviceDigest of the device as last probed
   const std::string* transport = nullptr;  // interned (InternTransport); nullptr: none
   uint32_t walk = 0;                       // the last Resync that saw it
+  uint32_t parent = kNone;                 // partitions: the name id of the whole disk
+  uint32_t relations = kNone;              // offset in LiveInventory's relation array, kNone: none
+  bool present = false;                    // a device of the inventory (else a free slot)
   bool is_partition = false;
   bool hidden = false;
 
-  std::string_view pkname() const;              // partitions: the whole disk
-  std::vector<std::string> partitions() const;  // whole disks: their partitions
-  std::vector<std::string> slaves() const;
   std::string_view tran() const { return transport ? std::string_view(*transport) : ""; }
-  void SetRelations(const std::string& pkname, const std::vector<std::string>& partitions,
-                    const std::vector<std::string>& slaves);
 };
 
 // One copy of each transport name ("nvme", "sata", ...) for the life of the process.
@@ -75,9 +71,19 @@ class LiveInventory {
   // Applies a coalescer output: a re-probe or a Resync.
   InventoryDiff Apply(const CoalescerOutput& out);
 
-  size_t size() const { return devices_.size(); }
+  size_t size() const { return size_; }
   const LiveDevice* Find(std::string_view kname) const;
-  const std::unordered_map<std::string, LiveDevice>& devices() const { return devices_; }
+  // Relations of a device present ("" / empty when absent or none).
+  std::string_view PkName(std::string_view kname) const;              // partitions: the disk
+  std::vector<std::string> Partitions(std::string_view kname) const;  // whole disks
+  std::vector<std::string> Slaves(std::string_view kname) const;
+  // Every device: kname and record, in no particular order.
+  void ForEach(const std::function<void(std::string_view, const LiveDevice&)>& fn) const;
+  // The records by name id, free slots included (present == false).
+  const std::vector<LiveDevice>& records() const { return devices_; }
+  // Names interned and relation entries held, used or not (their growth is bounded: Compact).
+  size_t names() const { return names_.size(); }
+  size_t relation_entries() const { return relations_.size(); }
   // The walk-level outcome of the last Resync.
   const ScanStats& scan_stats() const { return scan_; }
   // A device the last Apply() probed and kept, else nullptr.
@@ -93,10 +99,25 @@ class LiveInventory {
   void RemoveWithPartitions(Change& c, const std::string& kname);
   void Put(BlockDevice&& dev, bool keep_probed);
   void Remove(const std::string& kname);
+  // The relations of `d` as stored: partitions (whole disks), slaves; interned.
+  std::vector<uint32_t> RelationIds(const BlockDevice& d);
+  void SetRelations(LiveDevice& r, const std::vector<uint32_t>& parts,
+                    const std::vector<uint32_t>& slaves);
+  std::vector<std::string> Relation(std::string_view kname, bool slaves) const;
+  void Free(LiveDevice& r);
+  // A new NameTable of the names in use when most are gone; the relation array without the
+  // lists of devices that were removed or probed again, when they are most of it.
+  void Compact();
 
   Walker& walker_;
   Options opt_;
-  std::unordered_map<std::string, LiveDevice> devices_;
+  NameTable names_;
+  std::vector<LiveDevice> devices_;  // by name id
+  // Per device with relations, at LiveDevice::relations: the number of partitions, the number
+  // of slaves, then their name ids.
+  std::vector<uint32_t> relations_;
+  size_t relations_garbage_ = 0;  // entries of relations_ no device uses
+  size_t size_ = 0;
   Inventory inv_;     // keep_devices only
   Inventory probed_;  // the devices the last Apply() probed
   ScanStats scan_;

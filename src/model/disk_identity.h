@@ -13,6 +13,7 @@
 // (machine-id) and do not survive a move. Everything here is pure: no I/O, no clock.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,7 +23,7 @@
 
 namespace diskinv {
 
-enum class IdentitySource {
+enum class IdentitySource : uint8_t {
   kNone,       // nothing usable: `uid` is empty
   kWwn,        // NAA / SCSI WWN, "wwn:<lower hex>"
   kEui64,      // "eui:<hex>"

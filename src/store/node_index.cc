@@ -16,7 +16,93 @@ uint32_t PartitionNumber(const std::optional<uint64_t>& partn) {
 
 }  // namespace
 
-// --- Entry representation ---
+// --- Entries by name ---
+
+uint32_t NodeIndex::Slot(std::string_view kname) {
+  uint32_t id = names_.Intern(kname);
+  if (id >= entries_.size()) {
+    entries_.resize(id + 1);
+    first_part_.resize(id + 1, kNone);
+    next_part_.resize(id + 1, kNone);
+  }
+  return id;
+}
+
+NodeIndex::Entry& NodeIndex::Use(uint32_t id) {
+  Entry& e = entries_[id];
+  if (e.used) {
+    ClearId(e);
+  } else {
+    ++size_;
+  }
+  e = Entry{};
+  e.used = true;
+  return e;
+}
+
+void NodeIndex::Drop(uint32_t id) {
+  Entry& e = entries_[id];
+  if (!e.used) return;
+  ClearId(e);
+  e = Entry{};
+  --size_;
+}
+
+std::vector<uint32_t> NodeIndex::Partitions(uint32_t disk) const {
+  std::vector<uint32_t> out;
+  if (disk >= first_part_.size()) return out;
+  for (uint32_t p = first_part_[disk]; p != kNone; p = next_part_[p]) out.push_back(p);
+  return out;
+}
+
+void NodeIndex::Groups::Insert(std::string_view uid, uint32_t id) {
+  std::pair<uint64_t, uint32_t> x{hash_(uid), id};
+  if (!sorted_) {
+    v_.push_back(x);
+    return;
+  }
+  auto it = std::lower_bound(v_.begin(), v_.end(), x);
+  if (it == v_.end() || *it != x) v_.insert(it, x);
+}
+
+void NodeIndex::Groups::Erase(std::string_view uid, uint32_t id) {
+  Sort();
+  std::pair<uint64_t, uint32_t> x{hash_(uid), id};
+  auto it = std::lower_bound(v_.begin(), v_.end(), x);
+  if (it != v_.end() && *it == x) v_.erase(it);
+}
+
+void NodeIndex::Groups::Sort() {
+  if (sorted_) return;
+  std::sort(v_.begin(), v_.end());
+  v_.erase(std::unique(v_.begin(), v_.end()), v_.end());
+  v_.shrink_to_fit();
+  sorted_ = true;
+}
+
+std::vector<uint32_t> NodeIndex::Groups::Candidates(std::string_view uid) const {
+  std::vector<uint32_t> out;
+  uint64_t h = hash_(uid);
+  auto it = std::lower_bound(v_.begin(), v_.end(), std::pair<uint64_t, uint32_t>{h, 0});
+  for (; it != v_.end() && it->first == h; ++it) out.push_back(it->second);
+  return out;
+}
+
+std::vector<std::vector<uint32_t>> NodeIndex::Groups::Crowded() const {
+  std::vector<std::vector<uint32_t>> out;
+  for (size_t i = 0; i < v_.size();) {
+    size_t j = i;
+    while (j < v_.size() && v_[j].first == v_[i].first) ++j;
+    if (j - i >= 2) {
+      out.emplace_back();
+      for (size_t k = i; k < j; ++k) out.back().push_back(v_[k].second);
+    }
+    i = j;
+  }
+  return out;
+}
+
+// --- Identities ---
 
 NodeIndex::Links& NodeIndex::L(Entry& e) {
   if (!e.links) e.links = std::make_unique<Links>();
@@ -32,26 +118,46 @@ const std::vector<std::string>& NodeIndex::Slaves(const Entry& e) {
   return e.links ? e.links->slaves : kNone;
 }
 
+bool NodeIndex::IdOk(const Entry& e) const {
+  if (!e.has_id) return false;
+  if (e.links && e.links->id) return e.links->id->ok();
+  return e.uid_len > 0;
+}
+
+std::string NodeIndex::StoredUid(const Entry& e) const {
+  if (e.links && e.links->id) return e.links->id->uid;
+  return uids_.substr(e.uid_off, e.uid_len);
+}
+
+DiskIdentity NodeIndex::StoredId(const Entry& e) const {
+  if (e.links && e.links->id) return *e.links->id;
+  DiskIdentity id;
+  id.uid = uids_.substr(e.uid_off, e.uid_len);
+  id.source = e.source;
+  id.identifier = id.uid.substr(e.ident_pos, e.ident_len);
+  return id;
+}
+
 // A derived partition's whole disk is in the index with an identity (SetId's condition, kept
 // by Update: a disk's partitions are redone with it).
 std::string NodeIndex::Uid(const Entry& e) const {
-  if (e.id) return e.id->uid;
-  return DiskIdentity::PartitionUid(entries_.at(e.parent).id->uid, e.partn);
+  if (e.has_id) return StoredUid(e);
+  return DiskIdentity::PartitionUid(StoredUid(entries_[e.parent]), e.partn);
 }
 
 DiskIdentity NodeIndex::IdOf(const Entry& e) const {
-  if (e.id) return *e.id;
-  return DiskIdentity::ForPartition(*entries_.at(e.parent).id, e.partn);
+  if (e.has_id) return StoredId(e);
+  return DiskIdentity::ForPartition(StoredId(entries_[e.parent]), e.partn);
 }
 
 std::string NodeIndex::BaseOf(const Entry& e) const {
   if (e.links && !e.links->base_uid.empty()) return e.links->base_uid;
-  return e.grouped ? e.id->uid : std::string();
+  return e.grouped ? StoredUid(e) : std::string();
 }
 
 void NodeIndex::SetBase(Entry& e, const std::string& uid) {
   e.grouped = !uid.empty();
-  if (e.grouped && !(e.id && e.id->uid == uid)) {
+  if (e.grouped && !(e.has_id && StoredUid(e) == uid)) {
     L(e).base_uid = uid;
   } else if (e.links) {
     e.links->base_uid.clear();
@@ -59,23 +165,69 @@ void NodeIndex::SetBase(Entry& e, const std::string& uid) {
   }
 }
 
+void NodeIndex::ClearId(Entry& e) {
+  uids_garbage_ += e.uid_len;
+  e.uid_off = e.uid_len = e.ident_len = e.ident_pos = 0;
+  e.source = IdentitySource::kNone;
+  e.has_id = false;
+  if (e.links) {
+    e.links->id.reset();
+    Trim(e);
+  }
+}
+
+// Rewrites uids_ with only the uids in use, once most of it is left over from replaced ones.
+void NodeIndex::CompactUids() {
+  if (uids_garbage_ < 4096 || uids_garbage_ * 2 < uids_.size()) return;
+  std::string out;
+  out.reserve(uids_.size() - uids_garbage_);
+  for (Entry& e : entries_) {
+    if (!e.used || e.uid_len == 0) continue;
+    out.append(uids_, e.uid_off, e.uid_len);
+    e.uid_off = static_cast<uint32_t>(out.size() - e.uid_len);
+  }
+  uids_ = std::move(out);
+  uids_garbage_ = 0;
+}
+
 void NodeIndex::SetId(Entry& e, DiskIdentity id) {
   if (e.partition && e.partn != 0 && id.source == IdentitySource::kPartition &&
       id.rejected.empty() && id.conflict.empty()) {
-    auto p = entries_.find(e.parent);
-    if (p != entries_.end() && !p->second.partition && p->second.id && p->second.id->ok() &&
-        id.uid == DiskIdentity::PartitionUid(p->second.id->uid, e.partn)) {
-      e.id.reset();
+    const Entry* p = Get(e.parent);
+    if (p != nullptr && !p->partition && IdOk(*p) &&
+        id.uid == DiskIdentity::PartitionUid(StoredUid(*p), e.partn)) {
+      ClearId(e);
       return;
     }
   }
-  e.id = std::make_unique<DiskIdentity>(std::move(id));
+  // The same uid again (most events change no identity): nothing to append.
+  bool same = e.has_id && !(e.links && e.links->id) && e.uid_len == id.uid.size() &&
+              std::string_view(uids_).substr(e.uid_off, e.uid_len) == id.uid;
+  size_t pos = id.uid.find(id.identifier);
+  if (id.rejected.empty() && id.conflict.empty() && id.uid.size() <= UINT16_MAX &&
+      pos != std::string::npos && pos <= UINT8_MAX && uids_.size() + id.uid.size() <= UINT32_MAX) {
+    if (!same) {
+      ClearId(e);
+      CompactUids();
+      e.uid_off = static_cast<uint32_t>(uids_.size());
+      e.uid_len = static_cast<uint16_t>(id.uid.size());
+      uids_.append(id.uid);
+    }
+    e.ident_pos = static_cast<uint8_t>(pos);
+    e.ident_len = static_cast<uint16_t>(id.identifier.size());
+    e.source = id.source;
+    e.has_id = true;
+    return;
+  }
+  ClearId(e);
+  e.has_id = true;
+  L(e).id = std::make_unique<DiskIdentity>(std::move(id));
 }
 
 // --- Full build ---
 
 void NodeIndex::Rebuild(const DeviceSource& src) {
-  *this = NodeIndex(std::move(node_));
+  *this = NodeIndex(std::move(node_), groups_.hash());
   src.ForEach([this](const BlockDevice& d) { Add(d); });
   Finish(src);
 }
@@ -89,98 +241,112 @@ void NodeIndex::SetRowEtag(const BlockDevice& dev, Entry& e) {
 // Whole disks get their identity before disambiguation; partitions one from their whole disk
 // when it was added before them (a walk's order) and has one, else in Finish.
 void NodeIndex::Add(const BlockDevice& d) {
-  Entry& e = entries_[d.kname];
-  e = Entry{};
+  uint32_t parent = d.is_partition ? Slot(d.pkname) : kNone;
+  uint32_t id = Slot(d.kname);
+  Entry& e = Use(id);
   if (!d.slaves.empty()) L(e).slaves = d.slaves;
   if (d.is_partition) {
     e.partition = true;
-    e.parent = d.pkname;
+    e.parent = parent;
     e.partn = PartitionNumber(d.partn);
-    auto p = entries_.find(d.pkname);
-    if (e.partn != 0 && p != entries_.end() && !p->second.partition && p->second.id &&
-        p->second.id->ok()) {
-      SetId(e, DiskIdentity::ForPartition(*p->second.id, e.partn));
+    const Entry* p = Get(parent);
+    if (e.partn != 0 && p != nullptr && !p->partition && IdOk(*p)) {
+      SetId(e, DiskIdentity::ForPartition(StoredId(*p), e.partn));
       SetRowEtag(d, e);
     } else {
-      e.id = std::make_unique<DiskIdentity>();  // decided in Finish
+      SetId(e, DiskIdentity());  // decided in Finish
     }
     return;
   }
-  e.id = std::make_unique<DiskIdentity>(DiskIdentity::FromDevice(d, node_));
-  if (e.id->ok()) {
-    SetBase(e, e.id->uid);
-    groups_[e.id->uid].insert(d.kname);
+  SetId(e, DiskIdentity::FromDevice(d, node_));
+  if (IdOk(e)) {
+    std::string uid = StoredUid(e);
+    SetBase(e, uid);
+    groups_.Insert(uid, id);
     SetRowEtag(d, e);
   }
 }
 
 void NodeIndex::Finish(const DeviceSource& src) {
-  for (const auto& [uid, members] : groups_) {
-    if (members.size() < 2) continue;
-    std::vector<std::pair<const BlockDevice*, DiskIdentity*>> group;
-    for (const std::string& k : members) {
-      Entry& e = entries_[k];
-      e.row_known = false;
-      L(e).base_uid = uid;  // the uid changes below
-      // A device that vanished since it was added is left out; its removal comes as a change.
-      if (const BlockDevice* d = src.Find(k)) group.emplace_back(d, e.id.get());
+  groups_.Sort();
+  for (const std::vector<uint32_t>& crowd : groups_.Crowded()) {
+    // One hash, usually one uid; a collision would put two groups here.
+    std::map<std::string, std::vector<uint32_t>> by_uid;
+    for (uint32_t k : crowd) by_uid[BaseOf(entries_[k])].push_back(k);
+    for (const auto& [uid, members] : by_uid) {
+      if (members.size() < 2) continue;
+      std::vector<uint32_t> found;
+      std::vector<const BlockDevice*> devs;
+      for (uint32_t k : members) {
+        Entry& e = entries_[k];
+        e.row_known = false;
+        L(e).base_uid = uid;  // the uid changes below
+        // A device that vanished since it was added is left out; its removal comes as a change.
+        if (const BlockDevice* d = src.Find(names_.Name(k))) {
+          found.push_back(k);
+          devs.push_back(d);
+        }
+      }
+      if (found.size() < 2) continue;
+      std::vector<DiskIdentity> ids;
+      for (uint32_t k : found) ids.push_back(StoredId(entries_[k]));
+      std::vector<std::pair<const BlockDevice*, DiskIdentity*>> group;
+      for (size_t i = 0; i < found.size(); ++i) group.emplace_back(devs[i], &ids[i]);
+      MarkDuplicates(group, node_);
+      for (size_t i = 0; i < found.size(); ++i) SetId(entries_[found[i]], std::move(ids[i]));
     }
-    if (group.size() >= 2) MarkDuplicates(group, node_);
   }
   // Partitions, from their (now final) whole disks.
-  std::vector<std::string> vanished;
-  for (auto& [kname, e] : entries_) {
-    if (!e.partition) continue;
-    auto p = entries_.find(e.parent);
-    const DiskIdentity* parent =
-        p != entries_.end() && !p->second.partition ? p->second.id.get() : nullptr;
+  std::vector<uint32_t> vanished;
+  for (uint32_t k = 0; k < entries_.size(); ++k) {
+    Entry& e = entries_[k];
+    if (!e.used || !e.partition) continue;
+    const Entry* p = Get(e.parent);
+    std::optional<DiskIdentity> parent;
+    if (p != nullptr && !p->partition) parent = StoredId(*p);
     DiskIdentity id;
-    if (parent != nullptr && parent->ok() && e.partn != 0) {
+    if (parent && parent->ok() && e.partn != 0) {
       id = DiskIdentity::ForPartition(*parent, e.partn);
-    } else if (const BlockDevice* d = src.Find(kname)) {
-      id = DiskIdentity::FromDevice(*d, node_, parent);
+    } else if (const BlockDevice* d = src.Find(names_.Name(k))) {
+      id = DiskIdentity::FromDevice(*d, node_, parent ? &*parent : nullptr);
     } else {
-      vanished.push_back(kname);
+      vanished.push_back(k);
       continue;
     }
     // A row etag from Add was made with the disk's uid before disambiguation.
-    if (p != entries_.end() && p->second.links && !p->second.links->base_uid.empty()) {
-      e.row_known = false;
-    }
+    if (p != nullptr && p->links && !p->links->base_uid.empty()) e.row_known = false;
     SetId(e, std::move(id));
   }
-  for (const std::string& k : vanished) entries_.erase(k);
+  for (uint32_t k : vanished) Drop(k);
   IndexChange ignored;
-  for (auto& [kname, e] : entries_) {
-    Learn(kname, e.parent, e, ignored);
+  for (uint32_t k = 0; k < entries_.size(); ++k) {
+    Entry& e = entries_[k];
+    if (!e.used) continue;
+    Learn(k, e, ignored);
     std::vector<std::string> slaves =
         e.links ? std::move(e.links->slaves) : std::vector<std::string>{};
-    Link(kname, std::move(slaves), e, nullptr);
+    Link(k, std::move(slaves), e, nullptr);
   }
 }
 
 // --- Queries ---
 
 std::optional<DiskIdentity> NodeIndex::Find(std::string_view kname) const {
-  auto it = entries_.find(std::string(kname));
-  if (it == entries_.end()) return std::nullopt;
-  return IdOf(it->second);
+  const Entry* e = Get(kname);
+  if (e == nullptr) return std::nullopt;
+  return IdOf(*e);
 }
 
 std::string NodeIndex::RowEtag(std::string_view kname) const {
-  auto it = entries_.find(std::string(kname));
-  if (it == entries_.end() || !it->second.row_known) return {};
-  return fmt::format("{:016x}", it->second.row_etag);
+  const Entry* e = Get(kname);
+  if (e == nullptr || !e->row_known) return {};
+  return fmt::format("{:016x}", e->row_etag);
 }
 
 void NodeIndex::ForEach(
     const std::function<void(const std::string&, const DiskIdentity&)>& fn) const {
-  for (const auto& [kname, e] : entries_) {
-    if (e.id) {
-      fn(kname, *e.id);
-    } else {
-      fn(kname, IdOf(e));
-    }
+  for (uint32_t k = 0; k < entries_.size(); ++k) {
+    if (entries_[k].used) fn(Name(k), IdOf(entries_[k]));
   }
 }
 
@@ -206,8 +372,8 @@ std::map<ConflictKey, ConflictRow> NodeIndex::Conflicts() const {
 
 std::vector<std::string> NodeIndex::Unidentified() const {
   std::vector<std::string> out;
-  for (const auto& [kname, e] : entries_) {
-    if (!Ok(e)) out.push_back(kname);
+  for (uint32_t k = 0; k < entries_.size(); ++k) {
+    if (entries_[k].used && !Ok(entries_[k])) out.push_back(Name(k));
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -215,13 +381,14 @@ std::vector<std::string> NodeIndex::Unidentified() const {
 
 // --- Links, conflicts, partitions ---
 
-void NodeIndex::Unlink(const std::string& kname, Entry& e, IndexChange* out) {
+void NodeIndex::Unlink(uint32_t id, Entry& e, IndexChange* out) {
   if (!e.links) return;
   for (const HolderEdge& edge : e.links->edges) {
     if (--edges_[edge] == 0) edges_.erase(edge);
     if (out != nullptr) out->edges.insert(edge);
   }
   e.links->edges.clear();
+  std::string kname = Name(id);
   for (const std::string& s : e.links->slaves) {
     if (auto h = holders_.find(s); h != holders_.end()) {
       h->second.erase(kname);
@@ -232,8 +399,7 @@ void NodeIndex::Unlink(const std::string& kname, Entry& e, IndexChange* out) {
   Trim(e);
 }
 
-void NodeIndex::Link(const std::string& kname, std::vector<std::string> slaves, Entry& e,
-                     IndexChange* out) {
+void NodeIndex::Link(uint32_t id, std::vector<std::string> slaves, Entry& e, IndexChange* out) {
   if (slaves.empty()) {
     if (e.links) e.links->slaves.clear();
     Trim(e);
@@ -241,23 +407,25 @@ void NodeIndex::Link(const std::string& kname, std::vector<std::string> slaves, 
   }
   Links& l = L(e);
   l.slaves = std::move(slaves);
+  std::string kname = Name(id);
   for (const std::string& s : l.slaves) holders_[s].insert(kname);
   if (!Ok(e)) return;
   std::string uid = Uid(e);
   for (const std::string& s : l.slaves) {
     // The index holds exactly the devices present (Update's contract).
-    auto it = entries_.find(s);
-    if (it == entries_.end() || !Ok(it->second)) continue;
-    HolderEdge edge{Uid(it->second), uid};
+    const Entry* slave = Get(s);
+    if (slave == nullptr || !Ok(*slave)) continue;
+    HolderEdge edge{Uid(*slave), uid};
     ++edges_[edge];
     if (out != nullptr) out->edges.insert(edge);
     l.edges.push_back(std::move(edge));
   }
 }
 
-// Drops what `e` contributed to the conflicts and the partition index.
-void NodeIndex::Forget(const std::string& kname, Entry& e, IndexChange& out) {
+// Drops what `e` contributed to the conflicts and the partition lists.
+void NodeIndex::Forget(uint32_t id, Entry& e, IndexChange& out) {
   if (e.links) {
+    std::string kname = Name(id);
     for (auto& [key, reason] : e.links->conflicts) {
       out.conflicts.insert(key);
       auto it = conflicts_.find(key);
@@ -268,35 +436,45 @@ void NodeIndex::Forget(const std::string& kname, Entry& e, IndexChange& out) {
     e.links->conflicts.clear();
     Trim(e);
   }
-  if (e.partition) {
-    if (auto it = parts_.find(e.parent); it != parts_.end()) {
-      it->second.erase(kname);
-      if (it->second.empty()) parts_.erase(it);
+  if (e.partition && e.parent != kNone) {
+    for (uint32_t* p = &first_part_[e.parent]; *p != kNone; p = &next_part_[*p]) {
+      if (*p == id) {
+        *p = next_part_[id];
+        next_part_[id] = kNone;
+        break;
+      }
     }
   }
   if (!Ok(e)) --unidentified_;
 }
 
-void NodeIndex::Learn(const std::string& kname, const std::string& parent, Entry& e,
-                      IndexChange& out) {
+void NodeIndex::Learn(uint32_t id, Entry& e, IndexChange& out) {
   if (!Ok(e)) ++unidentified_;
-  if (e.partition) {
-    e.parent = parent;
-    parts_[parent].insert(kname);
+  if (e.partition && e.parent != kNone) {
+    bool listed = false;
+    for (uint32_t p = first_part_[e.parent]; p != kNone && !listed; p = next_part_[p]) {
+      listed = p == id;
+    }
+    if (!listed) {
+      next_part_[id] = first_part_[e.parent];
+      first_part_[e.parent] = id;
+    }
   }
-  if (!e.id) return;  // derived: no rejected identifier, no conflict
-  const DiskIdentity& id = *e.id;
+  // Only an identity that did not fit an Entry has rejected identifiers or a conflict.
+  if (!e.has_id || !e.links || !e.links->id) return;
+  const DiskIdentity& ident = *e.links->id;
   std::vector<std::pair<ConflictKey, std::string>> conflicts;
-  for (const RejectedIdentifier& rej : id.rejected) {
+  for (const RejectedIdentifier& rej : ident.rejected) {
     conflicts.emplace_back(ConflictKey{"bogus", fmt::format("{}:{}", rej.kind, rej.value)},
                            rej.reason);
   }
-  if (id.ok() && !id.conflict.empty()) {
+  if (ident.ok() && !ident.conflict.empty()) {
     conflicts.emplace_back(
         ConflictKey{"duplicate",
-                    fmt::format("{}:{}", IdentitySourceName(id.source), id.identifier)},
-        id.conflict);
+                    fmt::format("{}:{}", IdentitySourceName(ident.source), ident.identifier)},
+        ident.conflict);
   }
+  std::string kname = Name(id);
   for (const auto& [key, reason] : conflicts) {
     conflicts_[key][kname] = reason;
     out.conflicts.insert(key);
@@ -308,28 +486,30 @@ void NodeIndex::Learn(const std::string& kname, const std::string& parent, Entry
 
 IndexChange NodeIndex::Update(const DeviceSource& src, const std::vector<std::string>& touched) {
   IndexChange out;
+  groups_.Sort();
   // 1. Whole disks touched: their new uid before disambiguation; the groups they leave or join.
   std::set<std::string> disks, parts, groups;
   std::map<std::string, DiskIdentity> ids;  // the new identities
   for (const std::string& k : touched) {
     const BlockDevice* d = src.Find(k);
-    auto it = entries_.find(k);
-    bool was_part = it != entries_.end() && it->second.partition;
+    uint32_t kid = names_.Find(k);
+    Entry* e = Get(kid);
+    bool was_part = e != nullptr && e->partition;
     if (d ? d->is_partition : was_part) {
       parts.insert(k);
       continue;
     }
     disks.insert(k);
-    if (it != entries_.end() && it->second.grouped) {
-      std::string b = BaseOf(it->second);
-      groups_[b].erase(k);
+    if (e != nullptr && e->grouped) {
+      std::string b = BaseOf(*e);
+      groups_.Erase(b, kid);
       groups.insert(b);
-      SetBase(it->second, "");
+      SetBase(*e, "");
     }
     if (d != nullptr) {
       DiskIdentity id = DiskIdentity::FromDevice(*d, node_);
       if (id.ok()) {
-        groups_[id.uid].insert(k);
+        groups_.Insert(id.uid, Slot(k));
         groups.insert(id.uid);
       }
       ids[k] = std::move(id);
@@ -338,65 +518,67 @@ IndexChange NodeIndex::Update(const DeviceSource& src, const std::vector<std::st
   // 2. Every member of those groups, disambiguated when there are several.
   std::map<std::string, std::string> base;  // whole disk -> its uid before disambiguation
   for (const std::string& g : groups) {
-    auto it = groups_.find(g);
-    if (it == groups_.end()) continue;
-    if (it->second.empty()) {
-      groups_.erase(it);
-      continue;
-    }
     std::vector<std::pair<const BlockDevice*, DiskIdentity*>> members;
-    for (const std::string& k : it->second) {
+    std::vector<std::string> knames;
+    for (uint32_t kid : groups_.Candidates(g)) {
+      std::string k = Name(kid);
       const BlockDevice* d = src.Find(k);
       if (d == nullptr) continue;  // vanished since: its removal comes as a change
+      DiskIdentity id = DiskIdentity::FromDevice(*d, node_);
+      if (id.uid != g) continue;  // another uid with the same hash
       disks.insert(k);
       base[k] = g;
-      ids[k] = DiskIdentity::FromDevice(*d, node_);
-      members.emplace_back(d, &ids[k]);
+      ids[k] = std::move(id);
+      knames.push_back(k);
     }
+    for (const std::string& k : knames) members.emplace_back(src.Find(k), &ids[k]);
     if (members.size() >= 2) MarkDuplicates(members, node_);
   }
   // 3. The state before of those disks and of their partitions, taken now: a derived
   // partition's uid changes with its disk's.
   auto uid = [&](const std::string& k) {
-    auto it = entries_.find(k);
-    return it == entries_.end() || !Ok(it->second) ? std::string() : Uid(it->second);
+    const Entry* e = Get(k);
+    return e == nullptr || !Ok(*e) ? std::string() : Uid(*e);
   };
   auto state = [&](const std::string& k) {  // "\1": not in the index
-    return entries_.contains(k) ? uid(k) : std::string("\1");
+    return Get(k) != nullptr ? uid(k) : std::string("\1");
   };
   std::map<std::string, std::string> disk_before, part_before;
   for (const std::string& k : disks) {
     disk_before[k] = state(k);
-    if (auto it = parts_.find(k); it != parts_.end()) {
-      for (const std::string& p : it->second) part_before[p] = uid(p);
-    }
+    for (uint32_t p : Partitions(names_.Find(k))) part_before[Name(p)] = uid(Name(p));
   }
   for (const std::string& k : parts) out.knames[k] = uid(k);
   // 4. Apply: disks first (partitions derive from them), then partitions.
   std::vector<std::string> redone;
   auto apply = [&](const std::string& k, const BlockDevice* d, std::optional<DiskIdentity> id) {
-    auto it = entries_.find(k);
+    uint32_t kid = names_.Find(k);
+    Entry* e = Get(kid);
     if (!out.knames.contains(k)) {
-      out.knames[k] = it == entries_.end() || !Ok(it->second) ? std::string() : Uid(it->second);
+      out.knames[k] = e == nullptr || !Ok(*e) ? std::string() : Uid(*e);
     }
-    if (it != entries_.end()) Forget(k, it->second, out);
+    if (e != nullptr) Forget(kid, *e, out);
     redone.push_back(k);
     if (d == nullptr || !id) {
-      if (it != entries_.end()) {
-        Unlink(k, it->second, &out);
-        entries_.erase(it);
+      if (e != nullptr) {
+        Unlink(kid, *e, &out);
+        Drop(kid);
       }
       return;
     }
-    if (it == entries_.end()) it = entries_.emplace(k, Entry{}).first;
-    Entry& e = it->second;
-    e.partition = d->is_partition;
-    e.parent = d->is_partition ? d->pkname : std::string();
-    e.partn = d->is_partition ? PartitionNumber(d->partn) : 0;
-    e.row_known = false;
-    SetId(e, std::move(*id));
-    if (auto b = base.find(k); b != base.end()) SetBase(e, b->second);
-    Learn(k, e.parent, e, out);
+    uint32_t parent = d->is_partition ? Slot(d->pkname) : kNone;
+    kid = Slot(k);
+    if (Get(kid) == nullptr) {
+      Use(kid);
+    }
+    Entry& n = entries_[kid];
+    n.partition = d->is_partition;
+    n.parent = parent;
+    n.partn = d->is_partition ? PartitionNumber(d->partn) : 0;
+    n.row_known = false;
+    SetId(n, std::move(*id));
+    if (auto b = base.find(k); b != base.end()) SetBase(n, b->second);
+    Learn(kid, n, out);
   };
   for (const std::string& k : disks) {
     const BlockDevice* d = src.Find(k);
@@ -408,10 +590,9 @@ IndexChange NodeIndex::Update(const DeviceSource& src, const std::vector<std::st
   // presence and uid. The others are not asked for (for the agent: not probed again).
   for (const std::string& k : disks) {
     if (state(k) == disk_before[k]) continue;
-    if (auto it = parts_.find(k); it != parts_.end()) {
-      for (const std::string& p : it->second) {
-        if (parts.insert(p).second) out.knames[p] = part_before[p];
-      }
+    for (uint32_t pid : Partitions(names_.Find(k))) {
+      std::string p = Name(pid);
+      if (parts.insert(p).second) out.knames[p] = part_before[p];
     }
   }
   for (const std::string& k : parts) {
@@ -426,9 +607,9 @@ IndexChange NodeIndex::Update(const DeviceSource& src, const std::vector<std::st
   // 5. Edges of the devices redone and of the holders of those whose uid changed.
   std::set<std::string> holders;
   for (const std::string& k : redone) {
-    auto it = entries_.find(k);
-    if (it != entries_.end()) holders.insert(k);
-    std::string now = it != entries_.end() && Ok(it->second) ? Uid(it->second) : std::string();
+    const Entry* e = Get(k);
+    if (e != nullptr) holders.insert(k);
+    std::string now = e != nullptr && Ok(*e) ? Uid(*e) : std::string();
     if (now == out.knames[k]) continue;
     if (auto h = holders_.find(k); h != holders_.end()) {
       holders.insert(h->second.begin(), h->second.end());
@@ -437,8 +618,9 @@ IndexChange NodeIndex::Update(const DeviceSource& src, const std::vector<std::st
   }
   std::set<std::string> redone_set(redone.begin(), redone.end());
   for (const std::string& k : holders) {
-    auto it = entries_.find(k);
-    if (it == entries_.end()) continue;
+    uint32_t kid = names_.Find(k);
+    Entry* e = Get(kid);
+    if (e == nullptr) continue;
     // A device redone may have new slaves; the others' are the ones recorded.
     std::vector<std::string> slaves;
     if (redone_set.contains(k)) {
@@ -446,10 +628,10 @@ IndexChange NodeIndex::Update(const DeviceSource& src, const std::vector<std::st
       if (d == nullptr) continue;
       slaves = d->slaves;
     } else {
-      slaves = Slaves(it->second);
+      slaves = Slaves(*e);
     }
-    Unlink(k, it->second, &out);
-    Link(k, std::move(slaves), it->second, &out);
+    Unlink(kid, *e, &out);
+    Link(kid, std::move(slaves), *e, &out);
   }
   return out;
 }

@@ -33,6 +33,7 @@
 
 #include "model/device_source.h"
 #include "model/disk_identity.h"
+#include "model/name_table.h"
 #include "store/node_rows.h"
 
 namespace diskinv {
@@ -46,7 +47,13 @@ struct IndexChange {
 
 class NodeIndex {
  public:
-  explicit NodeIndex(std::string node_key = {}) : node_(std::move(node_key)) {}
+  // The hash that files whole disks into duplicate groups (a parameter for tests: collisions).
+  using UidHash = uint64_t (*)(std::string_view uid);
+  static uint64_t DefaultUidHash(std::string_view uid) {
+    return std::hash<std::string_view>{}(uid);
+  }
+  explicit NodeIndex(std::string node_key = {}, UidHash hash = DefaultUidHash)
+      : node_(std::move(node_key)), groups_(hash) {}
 
   void Rebuild(const DeviceSource& src);
   void Add(const BlockDevice& dev);
@@ -68,31 +75,63 @@ class NodeIndex {
   std::map<ConflictKey, ConflictRow> Conflicts() const;
   std::vector<std::string> Unidentified() const;  // sorted
   size_t unidentified() const { return unidentified_; }
-  size_t size() const { return entries_.size(); }
+  size_t size() const { return size_; }
+  size_t uid_bytes() const { return uids_.size(); }  // the uid buffer, used or not (tests)
   const std::string& node_key() const { return node_; }
 
  private:
-  // What few devices have: stacking, conflicts, a uid before disambiguation.
+  static constexpr uint32_t kNone = NameTable::kNone;
+  // What few devices have: stacking, conflicts, a uid before disambiguation, an identity that
+  // does not fit an Entry (rejected identifiers, a duplicate's conflict, a uid over 64 KiB).
   struct Links {
     std::vector<std::string> slaves;
     std::vector<HolderEdge> edges;  // edges to this device from its slaves
     std::vector<std::pair<ConflictKey, std::string>> conflicts;  // key, reason
     std::string base_uid;  // a duplicate whole disk: its uid before disambiguation
+    std::unique_ptr<DiskIdentity> id;
     bool empty() const {
-      return slaves.empty() && edges.empty() && conflicts.empty() && base_uid.empty();
+      return slaves.empty() && edges.empty() && conflicts.empty() && base_uid.empty() && !id;
     }
   };
-  // One device, 64 bytes: most have no Links, and a partition of an identified whole disk no
-  // identity of its own (nullptr: ForPartition of the parent's, see Derivable).
+  // One device, 40 bytes, in a vector indexed by its name's id (names_). Its identity is a
+  // uid in uids_ (source and identifier: what DiskIdentity holds, the identifier a part of the
+  // uid), or Links::id; a partition of an identified whole disk has none of its own (has_id
+  // false: ForPartition of its disk's, see SetId).
   struct Entry {
-    std::unique_ptr<DiskIdentity> id;
-    std::string parent;  // partitions: the whole disk's kname
     std::unique_ptr<Links> links;
-    uint64_t row_etag = 0;  // see RowEtag
-    uint32_t partn = 0;     // partitions: the number (0: none)
+    uint64_t row_etag = 0;    // see RowEtag
+    uint32_t parent = kNone;  // partitions: the whole disk's name id
+    uint32_t partn = 0;       // partitions: the number (0: none)
+    uint32_t uid_off = 0;     // the uid: uids_[uid_off, +uid_len)
+    uint16_t uid_len = 0;
+    uint16_t ident_len = 0;  // the identifier: the uid's [ident_pos, +ident_len)
+    uint8_t ident_pos = 0;
+    IdentitySource source = IdentitySource::kNone;
+    bool used = false;  // a device of the index (else a free slot)
+    bool has_id = false;
     bool partition = false;
     bool grouped = false;  // a whole disk in groups_ (under links->base_uid, else its uid)
     bool row_known = false;
+  };
+  static_assert(sizeof(Entry) == 40, "an Entry per device: keep it small");
+  // Whole disks by the hash of their uid before disambiguation: (hash, name id), sorted once
+  // Finish() ran. A hash names a group only together with the uid: members are checked.
+  class Groups {
+   public:
+    explicit Groups(UidHash hash) : hash_(hash) {}
+    UidHash hash() const { return hash_; }
+    void Insert(std::string_view uid, uint32_t id);
+    void Erase(std::string_view uid, uint32_t id);
+    void Sort();
+    // The name ids under `uid`'s hash (a superset of the group).
+    std::vector<uint32_t> Candidates(std::string_view uid) const;
+    // Every hash with two or more name ids, with them.
+    std::vector<std::vector<uint32_t>> Crowded() const;
+
+   private:
+    UidHash hash_;
+    std::vector<std::pair<uint64_t, uint32_t>> v_;
+    bool sorted_ = true;
   };
   // A sorted set of knames in one vector (most hold one or two): a third of std::set's bytes.
   class NameSet {
@@ -115,29 +154,56 @@ class NodeIndex {
    private:
     std::vector<std::string> v_;
   };
+
+  // --- entries by name ---
+  uint32_t Slot(std::string_view kname);  // interns; the vectors grow with names_
+  Entry* Get(uint32_t id) {
+    return id < entries_.size() && entries_[id].used ? &entries_[id] : nullptr;
+  }
+  const Entry* Get(uint32_t id) const {
+    return id < entries_.size() && entries_[id].used ? &entries_[id] : nullptr;
+  }
+  Entry* Get(std::string_view kname) { return Get(names_.Find(kname)); }
+  const Entry* Get(std::string_view kname) const { return Get(names_.Find(kname)); }
+  Entry& Use(uint32_t id);  // a fresh entry at `id` (kept parts list)
+  void Drop(uint32_t id);
+  std::string Name(uint32_t id) const { return std::string(names_.Name(id)); }
+  std::vector<uint32_t> Partitions(uint32_t disk) const;
+
+  // --- identities ---
   static Links& L(Entry& e);
   static void Trim(Entry& e);  // frees empty Links
   static const std::vector<std::string>& Slaves(const Entry& e);
-  bool Ok(const Entry& e) const { return !e.id || e.id->ok(); }
+  bool IdOk(const Entry& e) const;  // has_id and a uid
+  bool Ok(const Entry& e) const { return !e.has_id || IdOk(e); }
+  std::string StoredUid(const Entry& e) const;  // has_id only
+  DiskIdentity StoredId(const Entry& e) const;  // has_id only
   std::string Uid(const Entry& e) const;
   DiskIdentity IdOf(const Entry& e) const;
   std::string BaseOf(const Entry& e) const;
   void SetBase(Entry& e, const std::string& uid);
   // Stores `id` in `e` (e.partition, e.parent, e.partn set), or nothing when it is derivable.
   void SetId(Entry& e, DiskIdentity id);
-  void Forget(const std::string& kname, Entry& e, IndexChange& out);
+  void ClearId(Entry& e);
+  void CompactUids();
+  void Forget(uint32_t id, Entry& e, IndexChange& out);
   // Drops `e`'s edges and its places in the holder index (Unlink); records `slaves` and the
   // edges from those that have an identity (Link). `out` (optional) gets the edges.
-  void Unlink(const std::string& kname, Entry& e, IndexChange* out);
-  void Link(const std::string& kname, std::vector<std::string> slaves, Entry& e, IndexChange* out);
-  // Records `e`'s conflicts and its place in the partition index (`parent`: its whole disk).
-  void Learn(const std::string& kname, const std::string& parent, Entry& e, IndexChange& out);
+  void Unlink(uint32_t id, Entry& e, IndexChange* out);
+  void Link(uint32_t id, std::vector<std::string> slaves, Entry& e, IndexChange* out);
+  // Records `e`'s conflicts and its place in its whole disk's partition list (e.parent).
+  void Learn(uint32_t id, Entry& e, IndexChange& out);
   void SetRowEtag(const BlockDevice& dev, Entry& e);
 
   std::string node_;
-  std::unordered_map<std::string, Entry> entries_;
-  std::unordered_map<std::string, NameSet> groups_;   // base uid -> whole disks
-  std::unordered_map<std::string, NameSet> parts_;    // disk -> partitions
+  NameTable names_;
+  std::vector<Entry> entries_;        // by name id
+  std::vector<uint32_t> first_part_;  // by name id: a whole disk's first partition, kNone
+  std::vector<uint32_t> next_part_;   // by name id: the next partition of the same disk
+  size_t size_ = 0;                   // entries used
+  std::string uids_;                  // the entries' uids, back to back
+  size_t uids_garbage_ = 0;           // bytes of uids_ no entry uses
+  Groups groups_;
   std::unordered_map<std::string, NameSet> holders_;  // slave -> holders naming it
   std::map<HolderEdge, int> edges_;
   std::map<ConflictKey, std::map<std::string, std::string>> conflicts_;  // -> kname, reason

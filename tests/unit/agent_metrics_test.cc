@@ -86,21 +86,24 @@ TEST(AgentMetrics, DisksByStateAndTransport) {
   MetricsRegistry r;
   auto m = AgentMetrics::Register(&r, "0", nullptr);
   ASSERT_TRUE(m.ok());
-  std::unordered_map<std::string, LiveDevice> inv;
-  auto add = [&](std::string kname, std::optional<std::string> tran, bool part = false,
-                 bool hidden = false) {
+  std::vector<LiveDevice> inv(1);  // a free slot is not counted
+  inv[0].transport = InternTransport("nvme");
+  // Returns the slot, as LiveInventory::records() indexes them.
+  auto add = [&](std::optional<std::string> tran, bool part = false, bool hidden = false) {
     LiveDevice d;
+    d.present = true;
     if (tran) d.transport = InternTransport(*tran);
     d.is_partition = part;
     d.hidden = hidden;
-    inv[kname] = d;
+    inv.push_back(d);
+    return inv.size() - 1;
   };
-  add("nvme0n1", "nvme");
-  add("nvme0n1p1", "nvme", true);         // partitions are not disks
-  add("nvme1c1n1", "nvme", false, true);  // a hidden multipath path is not a disk
-  add("nvme1n1", "nvme");
-  add("sda", "sata");
-  add("loop0", std::nullopt);
+  add("nvme");               // nvme0n1
+  add("nvme", true);         // nvme0n1p1: partitions are not disks
+  add("nvme", false, true);  // nvme1c1n1: a hidden multipath path is not a disk
+  add("nvme");               // nvme1n1
+  size_t sda = add("sata");
+  add(std::nullopt);  // loop0
   AgentMetrics::DiskCounts counts = AgentMetrics::CountDisks(inv);
   counts[{"removed", "sas"}] = 3;
   (*m)->SetDisks(counts);
@@ -110,7 +113,7 @@ TEST(AgentMetrics, DisksByStateAndTransport) {
   EXPECT_EQ(Value(t, "diskinv_disks", {{"state", "present"}, {"transport", "none"}}), 1);
   EXPECT_EQ(Value(t, "diskinv_disks", {{"state", "removed"}, {"transport", "sas"}}), 3);
   // The SATA disk goes away: its series drops to 0 instead of freezing at 1.
-  inv.erase("sda");
+  inv[sda].present = false;
   (*m)->SetDisks(AgentMetrics::CountDisks(inv));
   t = Scrape(r);
   EXPECT_EQ(Value(t, "diskinv_disks", {{"state", "present"}, {"transport", "sata"}}), 0);

@@ -54,7 +54,8 @@ void ExpectEqualsWalk(const LiveInventory& live, Walker& w) {
   Inventory walk = w.WalkAll();
   std::map<std::string, uint64_t> want, got;
   for (const BlockDevice& d : walk.devices()) want[d.kname] = DeviceDigest(d);
-  for (const auto& [kname, d] : live.devices()) got[kname] = d.digest;
+  live.ForEach(
+      [&](std::string_view kname, const LiveDevice& d) { got[std::string(kname)] = d.digest; });
   EXPECT_EQ(got, want);
   if (!live.inventory().devices().empty() || want.empty()) {
     EXPECT_TRUE(DiffInventories(live.inventory(), walk).empty());
@@ -83,9 +84,9 @@ TEST(LiveInventory, LoopAttachAndDetachAddAndRemoveDiskAndPartitions) {
     auto d = live.Apply(Event(UeventAction::kChange, "/devices/virtual/block/loop0"));
     EXPECT_EQ(d.added, (std::vector<std::string>{"loop0", "loop0p1"}));
     ASSERT_NE(live.Find("loop0p1"), nullptr);
-    EXPECT_EQ(live.Find("loop0p1")->pkname(), "loop0");
-    EXPECT_EQ(live.Find("loop0")->partitions(), std::vector<std::string>{"loop0p1"});
-    EXPECT_TRUE(live.Find("loop0")->slaves().empty());
+    EXPECT_EQ(live.PkName("loop0p1"), "loop0");
+    EXPECT_EQ(live.Partitions("loop0"), std::vector<std::string>{"loop0p1"});
+    EXPECT_TRUE(live.Slaves("loop0").empty());
     // The devices the event probed are there for the store to ask for.
     ASSERT_NE(live.Probed("loop0p1"), nullptr);
     EXPECT_EQ(live.Probed("loop0")->size_bytes, 131072u * 512);
@@ -138,7 +139,7 @@ TEST(LiveInventory, RemoveEventDropsDeviceAndIgnoresOtherSubsystems) {
     if (keep) {
       EXPECT_EQ(d.changed[0].changes[0].field, "partitions");
     }
-    EXPECT_TRUE(live.Find("loop2")->partitions().empty());
+    EXPECT_TRUE(live.Partitions("loop2").empty());
     ExpectEqualsWalk(live, w);
   }
 }
@@ -170,10 +171,62 @@ TEST(LiveInventory, StackingUpdatesTheSlavesHolders) {
     }
     EXPECT_EQ(live.Probed("dm-0")->type, "lvm");
     EXPECT_EQ(live.Probed("loop3")->holders, std::vector<std::string>{"dm-0"});
-    EXPECT_EQ(live.Find("dm-0")->slaves(), std::vector<std::string>{"loop3"});
-    EXPECT_TRUE(live.Find("dm-0")->partitions().empty());
+    EXPECT_EQ(live.Slaves("dm-0"), std::vector<std::string>{"loop3"});
+    EXPECT_TRUE(live.Partitions("dm-0").empty());
     ExpectEqualsWalk(live, w);
   }
+}
+
+// Device names that never come back (dm-N counts up with every map created) and relation lists
+// replaced at every event must not pile up: names and relation entries stay bounded, and after
+// the tables were compacted every relation still names the right devices.
+TEST(LiveInventory, ChurnOfNewNamesStaysBoundedAndExact) {
+  FakeSysfsReader fs;
+  AddLoop(fs, 0);
+  Attach(fs, 0, true);
+  AddLoop(fs, 3);
+  Attach(fs, 3, false);
+  Walker w(fs, {});
+  LiveInventory live(w);
+  live.Resync();
+  size_t most_names = 0, most_relations = 0;
+  for (int n = 0; n < 3000; ++n) {
+    std::string name = "dm-" + std::to_string(n);
+    std::string dm = "sys/devices/virtual/block/" + name;
+    fs.AddSymlink("sys/block/" + name, "../devices/virtual/block/" + name);
+    fs.AddFile(dm + "/dev", "253:" + std::to_string(n) + "\n");
+    fs.AddFile(dm + "/size", "131072\n");
+    fs.AddFile(dm + "/ro", "0\n");
+    fs.AddFile(dm + "/dm/name", "vg-lv\n");
+    fs.AddFile(dm + "/dm/uuid", "LVM-" + std::to_string(n) + "\n");
+    fs.AddSymlink(dm + "/slaves/loop3", "../../loop3");
+    fs.AddSymlink("sys/devices/virtual/block/loop3/holders/" + name, "../../" + name);
+    ASSERT_EQ(live.Apply(Event(UeventAction::kAdd, "/devices/virtual/block/" + name)).added,
+              std::vector<std::string>{name});
+    ASSERT_EQ(live.Slaves(name), std::vector<std::string>{"loop3"});
+    if (n % 7 != 6) {  // every 7th map stays
+      fs.Remove(dm);
+      fs.Remove("sys/block/" + name);
+      fs.Remove("sys/devices/virtual/block/loop3/holders/" + name);
+      ASSERT_EQ(live.Apply(Event(UeventAction::kRemove, "/devices/virtual/block/" + name)).removed,
+                std::vector<std::string>{name});
+    }
+    if (n % 100 == 99) live.Resync();  // compacts
+    most_names = std::max(most_names, live.names());
+    most_relations = std::max(most_relations, live.relation_entries());
+  }
+  live.Resync();
+  // 428 maps stay (3 relation entries each) beside 3,000 names seen: without compaction the
+  // table would hold every name and 9,000 relation entries.
+  EXPECT_EQ(live.size(), 3u + 428u);
+  EXPECT_LT(most_names, 2u * 1024u);
+  EXPECT_LT(most_relations, 4096u + 2u * 3u * 428u);
+  EXPECT_EQ(live.PkName("loop0p1"), "loop0");
+  EXPECT_EQ(live.Partitions("loop0"), std::vector<std::string>{"loop0p1"});
+  EXPECT_EQ(live.Slaves("dm-2995"), std::vector<std::string>{"loop3"});
+  EXPECT_EQ(live.Slaves("dm-6"), std::vector<std::string>{"loop3"});
+  EXPECT_EQ(live.Find("dm-5"), nullptr);
+  ExpectEqualsWalk(live, w);
 }
 
 }  // namespace

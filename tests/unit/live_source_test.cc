@@ -77,7 +77,7 @@ TEST(LiveSource, GivesTheStoreWhatTheInventoryGivesOnEveryFixture) {
     ExpectIndexIsTheInventorys(rebuilt, want, src, "rebuilt by a walk of its own", nullptr);
 
     std::vector<std::string> all;
-    for (const auto& [kname, d] : live.devices()) all.push_back(kname);
+    live.ForEach([&](std::string_view kname, const LiveDevice&) { all.emplace_back(kname); });
     NodeIndex updated("node");
     IndexChange change = updated.Update(src, all);
     EXPECT_EQ(change.knames.size(), all.size());
@@ -91,16 +91,16 @@ TEST(LiveSource, GivesTheStoreWhatTheInventoryGivesOnEveryFixture) {
     // Only what LiveInventory lists is found; a device asked for twice is probed once.
     EXPECT_EQ(src.Find("no-such-device"), nullptr);
     src.Reset();
-    if (!live.devices().empty()) {
-      const std::string& k = live.devices().begin()->first;
+    if (!all.empty()) {
+      const std::string& k = all.front();
       size_t before = src.probes();
       EXPECT_EQ(src.Find(k), src.Find(k));
       EXPECT_EQ(src.probes(), before + 1);
     }
     // An event on a whole disk whose identity does not change probes that disk only, not its
     // partitions (their identities derive from it; their own changes come as their own events).
-    for (const auto& [kname, d] : live.devices()) {
-      if (d.is_partition || d.partitions().empty()) continue;
+    for (const std::string& kname : all) {
+      if (live.Find(kname)->is_partition || live.Partitions(kname).empty()) continue;
       std::optional<DiskIdentity> id = walked.Find(kname);
       if (!id || !id->ok() || !id->conflict.empty()) continue;
       src.Reset();

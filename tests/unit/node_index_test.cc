@@ -127,12 +127,16 @@ class RandomNode {
   std::vector<std::string> md_;
 };
 
+// Every uid in one hash bucket: the duplicate groups must still be told apart by their uids.
+uint64_t Collide(std::string_view) { return 42; }
+
 TEST(NodeIndex, UpdatedDeviceByDeviceEqualsARebuild) {
   for (uint32_t seed = 1; seed <= 20; ++seed) {
     SCOPED_TRACE(fmt::format("seed {}", seed));
     RandomNode node(seed);
     Inventory inv;
-    NodeIndex live("m1");
+    // Odd seeds: a hash under which every uid collides (Rebuild keeps it).
+    NodeIndex live("m1", seed % 2 ? Collide : NodeIndex::DefaultUidHash);
     live.Rebuild(inv);
     NodeIndex before("m1");
     before.Rebuild(inv);
@@ -151,6 +155,12 @@ TEST(NodeIndex, UpdatedDeviceByDeviceEqualsARebuild) {
       ASSERT_EQ(live.unidentified(), fresh.Unidentified().size());
       // The reference: IdentifyInventory of the whole inventory.
       std::vector<DiskIdentity> ids = IdentifyInventory(inv, "m1");
+      if (seed % 2) {
+        NodeIndex rebuilt("m1", Collide);
+        rebuilt.Rebuild(inv);
+        ASSERT_EQ(Identities(rebuilt, inv), Identities(fresh, inv));
+        ASSERT_EQ(rebuilt.Conflicts(), fresh.Conflicts());
+      }
       for (size_t i = 0; i < ids.size(); ++i) {
         std::optional<DiskIdentity> id = live.Find(inv.devices()[i].kname);
         ASSERT_TRUE(id);
@@ -219,6 +229,49 @@ TEST(NodeIndex, AnEventOnOneDiskTouchesOnlyItsGroupAndPartitions) {
   EXPECT_EQ(index.Find("sd2")->uid, "wwn:5000c50000000003");
   EXPECT_FALSE(index.Conflict(*change.conflicts.begin()));
   EXPECT_TRUE(index.Conflicts().empty());
+}
+
+// Uids live in one buffer; an identity that changes leaves its old uid behind until the buffer
+// is compacted. Many changes later every identity is still exact and the buffer did not grow
+// with them.
+TEST(NodeIndex, IdentitiesStayExactWhileTheirUidsChurn) {
+  Inventory inv;
+  for (int n = 0; n < 8; ++n) {
+    BlockDevice d;
+    d.kname = d.name = fmt::format("sd{}", n);
+    d.type = "disk";
+    d.devnum = {8, static_cast<uint32_t>(n * 16)};
+    d.wwn = fmt::format("0x5000c500a1b2c3{:02x}", n);
+    d.partitions = {d.kname + "1"};
+    BlockDevice part = d;
+    part.kname = part.name = d.kname + "1";
+    part.type = "part";
+    part.is_partition = true;
+    part.pkname = d.kname;
+    part.partitions.clear();
+    part.partn = 1;
+    inv.Add(d);
+    inv.Add(part);
+  }
+  NodeIndex live("m1");
+  live.Rebuild(inv);
+  for (int i = 0; i < 2000; ++i) {
+    std::string k = fmt::format("sd{}", i % 8);
+    BlockDevice d = *inv.FindByName(k);
+    d.wwn = fmt::format("0x5000c501{:08x}", i);
+    inv.Add(d);
+    live.Update(inv, {k});
+    NodeIndex fresh("m1");
+    fresh.Rebuild(inv);
+    ASSERT_EQ(Identities(live, inv), Identities(fresh, inv)) << "change " << i;
+  }
+  NodeIndex fresh("m1");
+  fresh.Rebuild(inv);
+  EXPECT_EQ(Identities(live, inv), Identities(fresh, inv));
+  EXPECT_EQ(live.Find("sd7")->uid, "wwn:5000c501000007cf");
+  EXPECT_EQ(live.Find("sd71")->uid, "wwn:5000c501000007cf-part1");
+  // 2,000 uids of 20 bytes were set; far fewer bytes are held.
+  EXPECT_LT(live.uid_bytes(), 2 * 4096u + 8 * 32u);
 }
 
 }  // namespace
