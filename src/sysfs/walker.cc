@@ -168,6 +168,7 @@ struct Walker::Ctx {
 ScanStats Walker::Walk(const DeviceSink& sink) {
   r_.DropCaches();
   ctrl_to_subsys_.clear();
+  odd_ctrl_to_subsys_.clear();
   subsys_fresh_ = false;
   hosts_.clear();
   chains_.clear();
@@ -573,46 +574,69 @@ void Walker::ReadScsi(Ctx& c, BlockDevice& d, const std::string& device_dir) {
   d.scsi = std::move(s);
 }
 
+namespace {
+
+// What ScsiTransport needs of a SCSI host, in the bits of one number.
+enum HostFacts : uint16_t {
+  kSpi = 1 << 0,
+  kFc = 1 << 1,
+  kFcNamed = 1 << 2,  // fc_host/symbolic_name could be read
+  kFcoe = 1 << 3,     // ... and says " over " (FCoE)
+  kSas = 1 << 4,
+  kIscsi = 1 << 5,
+  kSata = 1 << 6,  // scsi_host/proc_name starts with "ahci" or "sata"
+  kAta = 1 << 7,   // ... or else contains "ata"
+};
+
+}  // namespace
+
 std::string Walker::ScsiTransport(const std::string& device_dir, unsigned host) {
   // lsblk's get_transport (after lsscsi): the class of the SCSI host decides, then a few
-  // per-device hints. Host facts are cached for the walk: thousands of disks share few hosts.
-  auto [it, inserted] = hosts_.try_emplace(host);
-  HostInfo& h = it->second;
-  if (inserted) {
+  // per-device hints. Host facts are kept: thousands of disks share few hosts.
+  uint16_t h = host < hosts_.size() ? hosts_[host] : 0;
+  if (!(h & kHostKnown)) {
     auto is = [&](const char* type) {
       return r_.IsDir(fmt::format("sys/class/{}_host/host{}", type, host));
     };
-    h.spi = is("spi");
-    h.fc = is("fc");
-    h.sas = is("sas");
-    h.iscsi = is("iscsi");
-    h.scsi = is("scsi");
-    if (h.fc) {
+    h = kHostKnown;
+    if (is("spi")) h |= kSpi;
+    if (is("fc")) {
+      h |= kFc;
       auto name = r_.ReadFile(fmt::format("sys/class/fc_host/host{}/symbolic_name", host));
-      if (name.ok()) h.fc_symbolic_name = *name;
+      if (name.ok()) h |= kFcNamed | (name->find(" over ") != std::string::npos ? kFcoe : 0);
     }
-    if (h.scsi) {
+    if (is("sas")) h |= kSas;
+    if (is("iscsi")) h |= kIscsi;
+    if (is("scsi")) {
       auto proc = r_.ReadFile(fmt::format("sys/class/scsi_host/host{}/proc_name", host));
-      if (proc.ok()) h.proc_name = StripNewline(*proc);
+      if (proc.ok()) {
+        std::string p = StripNewline(*proc);
+        if (StartsWith(p, "ahci") || StartsWith(p, "sata")) {
+          h |= kSata;
+        } else if (p.find("ata") != std::string::npos) {
+          h |= kAta;
+        }
+      }
+    }
+    if (host < kMaxHostMemo) {
+      if (host >= hosts_.size()) hosts_.resize(host + 1, 0);
+      hosts_[host] = h;
     }
   }
   // lsblk looks at sys/bus/scsi/devices/H:C:T:L, a link to the very directory the disk's
   // `device` link resolves to: use that directory (already open) and its path.
   const std::string& scsi_dev = device_dir;
-  if (h.spi) return "spi";
-  if (h.fc) {
-    if (!h.fc_symbolic_name) return {};
-    return h.fc_symbolic_name->find(" over ") != std::string::npos ? "fcoe" : "fc";
+  if (h & kSpi) return "spi";
+  if (h & kFc) {
+    if (!(h & kFcNamed)) return {};
+    return h & kFcoe ? "fcoe" : "fc";
   }
-  if (h.sas || r_.Exists(scsi_dev + "/sas_device")) return "sas";
+  if ((h & kSas) || r_.Exists(scsi_dev + "/sas_device")) return "sas";
   if (r_.Exists(scsi_dev + "/ieee1394_id")) return "sbp";
-  if (h.iscsi) return "iscsi";
+  if (h & kIscsi) return "iscsi";
   if (device_dir.find("usb") != std::string::npos) return "usb";
-  if (h.scsi && h.proc_name) {
-    const std::string& p = *h.proc_name;
-    if (StartsWith(p, "ahci") || StartsWith(p, "sata")) return "sata";
-    if (p.find("ata") != std::string::npos) return "ata";
-  }
+  if (h & kSata) return "sata";
+  if (h & kAta) return "ata";
   return {};
 }
 
@@ -669,15 +693,57 @@ void Walker::ReadSubsystems(BlockDevice& d, const std::string& dir) {
   d.hotplug = c.hotplug || (!d.is_partition && d.removable.value_or(false));
 }
 
+namespace {
+
+// N of "<prefix>N" (digits only, no leading zero unless "0"), or nullopt.
+std::optional<uint32_t> NumberAfter(std::string_view name, std::string_view prefix) {
+  if (!StartsWith(name, prefix)) return std::nullopt;
+  std::string_view digits = name.substr(prefix.size());
+  if (digits.empty() || digits.size() > 9 || (digits.size() > 1 && digits[0] == '0')) {
+    return std::nullopt;
+  }
+  uint32_t n = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<uint32_t>(c - '0');
+  }
+  return n;
+}
+
+constexpr uint32_t kMaxControllerMemo = 1 << 20;
+
+}  // namespace
+
+void Walker::MapController(const std::string& ctrl, const std::string& subsys) {
+  auto c = NumberAfter(ctrl, "nvme");
+  auto s = NumberAfter(subsys, "nvme-subsys");
+  if (c && s && *c < kMaxControllerMemo) {
+    if (*c >= ctrl_to_subsys_.size()) ctrl_to_subsys_.resize(*c + 1, 0);
+    ctrl_to_subsys_[*c] = *s + 1;
+  } else {
+    odd_ctrl_to_subsys_[ctrl] = subsys;
+  }
+}
+
+std::optional<std::string> Walker::MappedSubsystem(const std::string& ctrl) const {
+  auto c = NumberAfter(ctrl, "nvme");
+  if (c && *c < ctrl_to_subsys_.size() && ctrl_to_subsys_[*c] != 0) {
+    return fmt::format("nvme-subsys{}", ctrl_to_subsys_[*c] - 1);
+  }
+  if (auto it = odd_ctrl_to_subsys_.find(ctrl); it != odd_ctrl_to_subsys_.end()) return it->second;
+  return std::nullopt;
+}
+
 std::string Walker::SubsystemOfController(const std::string& ctrl) {
-  if (auto it = ctrl_to_subsys_.find(ctrl); it != ctrl_to_subsys_.end()) {
-    if (subsys_fresh_ || r_.Exists("sys/class/nvme-subsystem/" + it->second + "/" + ctrl)) {
-      return it->second;
+  if (auto sub = MappedSubsystem(ctrl)) {
+    if (subsys_fresh_ || r_.Exists("sys/class/nvme-subsystem/" + *sub + "/" + ctrl)) {
+      return *sub;
     }
   } else if (subsys_fresh_) {
     return {};
   }
   ctrl_to_subsys_.clear();
+  odd_ctrl_to_subsys_.clear();
   subsys_fresh_ = true;
   auto subs = r_.ListDir("sys/class/nvme-subsystem");
   if (subs.ok()) {
@@ -687,13 +753,12 @@ std::string Walker::SubsystemOfController(const std::string& ctrl) {
       for (const auto& e : *entries) {
         // Controllers appear as nvmeN links; namespaces heads as nvmeNnM directories.
         if (StartsWith(e.name, "nvme") && e.name.find('n', 4) == std::string::npos) {
-          ctrl_to_subsys_[e.name] = s.name;
+          MapController(e.name, s.name);
         }
       }
     }
   }
-  auto it = ctrl_to_subsys_.find(ctrl);
-  return it == ctrl_to_subsys_.end() ? std::string() : it->second;
+  return MappedSubsystem(ctrl).value_or(std::string());
 }
 
 void Walker::ReadNvme(Ctx& c, BlockDevice& d, const std::string& device_dir) {

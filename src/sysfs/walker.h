@@ -13,7 +13,6 @@
 #pragma once
 
 #include <functional>
-#include <memory_resource>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -107,20 +106,21 @@ class Walker {
 
   SysfsReader& r_;
   WalkOptions opt_;
-  // The memos kept after a walk (ctrl_to_subsys_, hosts_: thousands of nodes at 10,000 disks)
-  // take their nodes from one pool of large blocks. Allocated one by one, they would sit between
-  // the freed devices of the walk and keep those pages from being given back (malloc_trim).
-  std::pmr::unsynchronized_pool_resource memo_pool_;
   // NVMe controller -> subsystem, from listing sys/class/nvme-subsystem/*. Built once per walk;
   // kept across probes, where a hit is checked with one lookup (controller names are reused
-  // after a hot-remove) and a miss lists again, at most once per probe.
-  std::pmr::unordered_map<std::string, std::string> ctrl_to_subsys_{&memo_pool_};
+  // after a hot-remove) and a miss lists again, at most once per probe. Kept after a walk (one
+  // entry per controller, thousands at 10,000 disks), so by number: nvme<N> -> 1 + the M of
+  // nvme-subsys<M> (0: none); names of another form, which the kernel does not use, by name.
+  std::vector<uint32_t> ctrl_to_subsys_;
+  std::unordered_map<std::string, std::string> odd_ctrl_to_subsys_;
   bool subsys_fresh_ = false;  // built during the current walk or probe
-  struct HostInfo {
-    bool spi = false, fc = false, sas = false, iscsi = false, scsi = false;
-    std::optional<std::string> fc_symbolic_name, proc_name;
-  };
-  std::pmr::unordered_map<unsigned, HostInfo> hosts_{&memo_pool_};  // SCSI host -> class facts
+  void MapController(const std::string& ctrl, const std::string& subsys);
+  std::optional<std::string> MappedSubsystem(const std::string& ctrl) const;
+  // SCSI host number -> its class facts (HostFacts bits), kHostKnown once read. Host numbers are
+  // small and never reused until reboot; hosts above kMaxHostMemo are not remembered.
+  static constexpr uint16_t kHostKnown = 1 << 15;
+  static constexpr unsigned kMaxHostMemo = 1 << 20;
+  std::vector<uint16_t> hosts_;
   // Looked up by std::string_view (a device's ancestors are prefixes of its path: no copies).
   struct ViewHash {
     using is_transparent = void;

@@ -354,6 +354,20 @@ TEST(Walker, ProbeFindsAnNvmeSubsystemWithoutListingThemAll) {
   ASSERT_EQ(walked.size(), 1u);
   ASSERT_TRUE(walked.devices()[0].nvme);
   EXPECT_EQ(walked.devices()[0].nvme->subsystem, "nvme-subsys7");
+  // Names of another form than the kernel's nvme<N> / nvme-subsys<N> are kept too.
+  fs.Remove("sys/devices/virtual/nvme-subsystem/nvme-subsys7/nvme0");
+  fs.AddSymlink("sys/class/nvme-subsystem/nvme-subsys07",
+                "../../devices/virtual/nvme-subsystem/nvme-subsys07");
+  fs.AddSymlink("sys/devices/virtual/nvme-subsystem/nvme-subsys07/nvme0",
+                "../../../pci0000:00/0000:00:04.0/nvme/nvme0");
+  auto odd = w.Probe("nvme0n1");
+  ASSERT_TRUE(odd.ok() && odd->nvme);
+  EXPECT_EQ(odd->nvme->subsystem, "nvme-subsys07");
+  subsystem_accesses = 0;
+  odd = w.Probe("nvme0n1");
+  ASSERT_TRUE(odd.ok() && odd->nvme);
+  EXPECT_EQ(odd->nvme->subsystem, "nvme-subsys07");
+  EXPECT_LE(subsystem_accesses, 2);
 }
 
 // DISKINV_IGNORE=1 in a udev record (rules/60-diskinv.rules): with skip_ignored, the disk and
