@@ -186,6 +186,11 @@ ScanStats Walker::Walk(const DeviceSink& sink) {
     sink(std::move(d));
   };
   for (const auto& e : *disks) {
+    // The subsystem-chain memo gets an entry for every device directory and every ancestor
+    // (~10 MB at 30,000 devices); disks listed one after the other share their ancestors, so
+    // a bounded memo saves nearly every link read as well. Emptied between two disks only:
+    // nobody holds one of its entries then.
+    if (chains_.size() > kChainMemoEntries) chains_.clear();
     auto disk = ProbeDisk(e.name, stats);
     if (!disk) continue;
     if (!Listed(*disk)) continue;
@@ -203,8 +208,7 @@ ScanStats Walker::Walk(const DeviceSink& sink) {
     emit(std::move(whole));
     for (auto& p : probed) emit(std::move(p));
   }
-  // The subsystem-chain memo holds every device directory and its ancestors (~10 MB at
-  // 30,000 devices): it serves one walk only, and the agent keeps its Walker between walks.
+  // The memo serves one walk only, and the agent keeps its Walker between walks.
   decltype(chains_)().swap(chains_);
   return stats;
 }

@@ -127,6 +127,7 @@ class Walker {
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   std::unordered_map<std::string, Chain, ViewHash, std::equal_to<>> chains_;  // dir -> chain
+  static constexpr size_t kChainMemoEntries = 4096;  // at most (Walk empties it when above)
 };
 
 // The lsblk TYPE of a SCSI peripheral device type code; nullptr for codes lsblk does not name.
