@@ -15,6 +15,7 @@
 #include "store/migrations.h"
 #include "store/node_index.h"
 #include "store/node_rows.h"
+#include "store/row_mirror.h"
 
 namespace diskinv {
 
@@ -63,16 +64,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct StoredRow {
-  int64_t id = 0;
-  std::string etag;
-  bool present = false;
-  int64_t node_id = 0;
-};
-
 constexpr RowTable kTables[] = {RowTable::kDisk, RowTable::kPartition};
 const char* Prefix(RowTable t) { return t == RowTable::kDisk ? "disk" : "partition"; }
 std::string Quoted(const char* col) { return fmt::format("\"{}\"", col); }
+
+// At most this many uids go in one `uid = ANY($1)`: libpq keeps its output buffer at the size of
+// the largest message sent (all 30,000 uids of a node: 1 MB for the agent's lifetime).
+constexpr size_t kUidsPerSelect = 1000;
 
 bool Equal(const std::string& etag, const StoredRow& s, int64_t node_id) {
   return s.present && s.node_id == node_id && s.etag == etag;
@@ -96,20 +94,22 @@ std::string InsertSql(RowTable t) {
       fmt::join(names, ", "));
 }
 
-// Multi-row guarded UPDATE: $1 node, $2 ids, $3 etags read, $4 new etags, $5.. values.
+// Multi-row guarded UPDATE: $1 node, $2 ids, $3 uids, $4 etags read, $5 new etags, $6..
+// values. The uid is part of the guard: the mirror keys rows by a hash of it (row_mirror.h).
 std::string UpdateSql(RowTable t) {
   const auto& cols = TableColumns(t);
-  std::vector<std::string> sets, names = {"id", "old_etag", "etag"},
-                                 arrays = {"$2::bigint[]", "$3::text[]", "$4::text[]"};
+  std::vector<std::string> sets,
+      names = {"id", "uid", "old_etag", "etag"},
+      arrays = {"$2::bigint[]", "$3::text[]", "$4::text[]", "$5::text[]"};
   for (size_t i = 0; i < cols.size(); ++i) {
     sets.push_back(fmt::format("{0} = u.{0}::{1}", Quoted(cols[i].name), cols[i].type));
     names.push_back(Quoted(cols[i].name));
-    arrays.push_back(fmt::format("${}::text[]", i + 5));
+    arrays.push_back(fmt::format("${}::text[]", i + 6));
   }
   return fmt::format(
       "UPDATE {} AS t SET node_id = $1::bigint, etag = u.etag, state = 'present', removed_at = "
-      "NULL, last_seen = now(), {} FROM unnest({}) AS u({}) WHERE t.id = u.id AND t.etag = "
-      "u.old_etag RETURNING t.uid, t.id, t.etag",
+      "NULL, last_seen = now(), {} FROM unnest({}) AS u({}) WHERE t.id = u.id AND t.uid = u.uid "
+      "AND t.etag = u.old_etag RETURNING t.uid, t.id, t.etag",
       TableName(t), fmt::join(sets, ", "), fmt::join(arrays, ", "), fmt::join(names, ", "));
 }
 
@@ -118,20 +118,22 @@ std::string UpdateSql(RowTable t) {
 std::string TombstoneSql(RowTable t) {
   return fmt::format(
       "UPDATE {} AS t SET state = 'removed', removed_at = now(), etag = 'r' || t.etag FROM "
-      "unnest($1::bigint[], $2::text[]) AS u(id, etag) WHERE t.id = u.id AND t.etag = u.etag AND "
-      "t.state = 'present' RETURNING t.uid, t.id, t.etag",
+      "unnest($1::bigint[], $2::text[], $3::text[]) AS u(id, uid, etag) WHERE t.id = u.id AND "
+      "t.uid = u.uid AND t.etag = u.etag AND t.state = 'present' RETURNING t.uid, t.id, t.etag",
       TableName(t));
 }
 
-std::string SelectSql(RowTable t, bool with_node) {
+std::string SelectSql(RowTable t, bool node) {
   return fmt::format("SELECT uid, id, etag, state, node_id FROM {} WHERE {}", TableName(t),
-                     with_node ? "node_id = $1 OR uid = ANY($2::text[])" : "uid = ANY($1::text[])");
+                     node ? "node_id = $1" : "uid = ANY($1::text[])");
+}
+
+StoredRow RowAt(const PgResult& r, int i) {
+  return {r.Int(i, 1), r.Str(i, 2), r.Str(i, 3) == "present", r.Int(i, 4)};
 }
 
 void ReadRows(const PgResult& r, std::unordered_map<std::string, StoredRow>& out) {
-  for (int i = 0; i < r.rows(); ++i) {
-    out[r.Str(i, 0)] = {r.Int(i, 1), r.Str(i, 2), r.Str(i, 3) == "present", r.Int(i, 4)};
-  }
+  for (int i = 0; i < r.rows(); ++i) out[r.Str(i, 0)] = RowAt(r, i);
 }
 
 }  // namespace
@@ -140,19 +142,13 @@ void ReadRows(const PgResult& r, std::unordered_map<std::string, StoredRow>& out
 struct InventoryStore::Mirror {
   bool valid = false;
   int64_t node_id = 0;
-  std::unordered_map<std::string, StoredRow> rows[2];  // by uid; disk, partition
+  RowMirror rows[2];           // disk, partition
   NodeIndex index;             // identities, edges and conflicts of the inventory last written
   std::set<HolderEdge> edges;  // present edges of the node
   std::map<ConflictKey, ConflictRow> conflicts;  // open conflicts of the node
 
-  std::unordered_map<std::string, StoredRow>& Rows(RowTable t) {
-    return rows[t == RowTable::kDisk ? 0 : 1];
-  }
-  const StoredRow* Find(RowTable t, const std::string& uid) {
-    auto& m = Rows(t);
-    auto it = m.find(uid);
-    return it == m.end() ? nullptr : &it->second;
-  }
+  RowMirror& Rows(RowTable t) { return rows[t == RowTable::kDisk ? 0 : 1]; }
+  std::optional<StoredRow> Find(RowTable t, const std::string& uid) { return Rows(t).Find(uid); }
 };
 
 // The writes of one Sync call.
@@ -179,13 +175,18 @@ struct InventoryStore::Writer {
 
   std::string NodeId() const { return std::to_string(node.id); }
 
+  // The rows of `uids` wherever they are, kUidsPerSelect uids a statement.
   Result<std::unordered_map<std::string, StoredRow>> Read(RowTable t, const PgParams& uids) {
     std::unordered_map<std::string, StoredRow> out;
-    if (uids.empty()) return out;
-    auto r = c.ExecPrepared(fmt::format("{}_select_uids", Prefix(t)), SelectSql(t, false),
-                            {PgArray(uids)});
-    if (!r.ok()) return r.status();
-    ReadRows(*r, out);
+    for (size_t i = 0; i < uids.size(); i += kUidsPerSelect) {
+      PgParams chunk(
+          uids.begin() + static_cast<ptrdiff_t>(i),
+          uids.begin() + static_cast<ptrdiff_t>(std::min(uids.size(), i + kUidsPerSelect)));
+      auto r = c.ExecPrepared(fmt::format("{}_select_uids", Prefix(t)), SelectSql(t, false),
+                              {PgArray(chunk)});
+      if (!r.ok()) return r.status();
+      ReadRows(*r, out);
+    }
     return out;
   }
 
@@ -282,13 +283,14 @@ struct InventoryStore::Writer {
         return Status(EAGAIN, fmt::format("{} {}: gave up after {} lost etag races", Prefix(t),
                                           items[0].first->uid, attempt));
       }
-      std::vector<PgParams> columns(ncols + 3);
+      std::vector<PgParams> columns(ncols + 4);
       for (const auto& [row, s] : items) {
         if (opt.before_update) opt.before_update(row->uid);
         columns[0].push_back(std::to_string(s.id));
-        columns[1].push_back(s.etag);
-        columns[2].push_back(StoredEtag(*row, node.id));
-        for (size_t k = 0; k < ncols; ++k) columns[k + 3].push_back(row->values[k]);
+        columns[1].push_back(row->uid);
+        columns[2].push_back(s.etag);
+        columns[3].push_back(StoredEtag(*row, node.id));
+        for (size_t k = 0; k < ncols; ++k) columns[k + 4].push_back(row->values[k]);
       }
       PgParams params = {NodeId()};
       for (const auto& col : columns) params.push_back(PgArray(col));
@@ -339,13 +341,14 @@ struct InventoryStore::Writer {
         return Status(EAGAIN, fmt::format("{} {}: gave up tombstoning after {} lost etag races",
                                           Prefix(t), items[0].first, attempt));
       }
-      PgParams ids, etags;
+      PgParams ids, uids, etags;
       for (const auto& [uid, s] : items) {
         ids.push_back(std::to_string(s.id));
+        uids.push_back(uid);
         etags.push_back(s.etag);
       }
       auto r = c.ExecPrepared(fmt::format("{}_tombstone", Prefix(t)), TombstoneSql(t),
-                              {PgArray(ids), PgArray(etags)});
+                              {PgArray(ids), PgArray(uids), PgArray(etags)});
       if (!r.ok()) return r.status();
       std::set<std::string> done;
       for (int i = 0; i < r->rows(); ++i) {
@@ -479,17 +482,41 @@ struct InventoryStore::Writer {
     return Status::Ok();
   }
 
-  // Full mode: the node's rows, and the rows of `wanted` uids wherever they are.
-  Status Load(const PgParams (&uids)[2]) {
-    for (auto& rows : m.rows) rows.clear();
+  // Full mode: the node's rows, and the rows of the `current` uids wherever they are (moved in
+  // from another node). Rows of the node that are present and not current are added to
+  // `tombstones` (found by uid string, not by the mirror's hashes). Empties `current`.
+  Status Load(std::unordered_set<std::string> (&current)[2], std::vector<Op>& tombstones) {
     m.edges.clear();
     m.conflicts.clear();
     m.node_id = node.id;
     for (RowTable t : kTables) {
-      auto r = c.ExecPrepared(fmt::format("{}_select_node", Prefix(t)), SelectSql(t, true),
-                              {NodeId(), PgArray(uids[t == RowTable::kDisk ? 0 : 1])});
+      auto& want = current[t == RowTable::kDisk ? 0 : 1];
+      RowMirror& rows = m.Rows(t);
+      rows = RowMirror(node.id, opt.uid_hash);
+      auto r =
+          c.ExecPrepared(fmt::format("{}_select_node", Prefix(t)), SelectSql(t, true), {NodeId()});
       if (!r.ok()) return r.status();
-      ReadRows(*r, m.Rows(t));
+      std::vector<std::string_view> uids;
+      for (int i = 0; i < r->rows(); ++i) {
+        std::string uid = r->Str(i, 0);
+        StoredRow s = RowAt(*r, i);
+        if (want.erase(uid) == 0 && s.present && s.node_id == node.id) {
+          tombstones.push_back({Kind::kTombstone, t, nullptr, uid, s});
+        }
+        uids.push_back(*r->Get(i, 0));
+      }
+      // The current uids without a row on this node: new, or on another node.
+      PgParams elsewhere(want.begin(), want.end());
+      want = {};
+      auto moved = Read(t, elsewhere);
+      if (!moved.ok()) return moved.status();
+      elsewhere = {};
+      for (const auto& [uid, s] : *moved) uids.push_back(uid);
+      rows.Prepare(uids);
+      uids = {};
+      for (int i = 0; i < r->rows(); ++i) rows.Set(r->Str(i, 0), RowAt(*r, i));
+      for (const auto& [uid, s] : *moved) rows.Set(uid, s);
+      rows.Compact();
     }
     auto e = c.ExecPrepared("holder_select",
                             "SELECT parent_uid, child_uid FROM diskinv.holder WHERE node_id = $1 "
@@ -513,21 +540,29 @@ struct InventoryStore::Writer {
     for (RowTable t : kTables) {
       PgParams uids;
       for (const DeviceRow& row : want) {
-        if (row.table == t && m.Find(t, row.uid) == nullptr) uids.push_back(row.uid);
+        if (row.table == t && !m.Find(t, row.uid)) uids.push_back(row.uid);
       }
       auto r = Read(t, uids);
       if (!r.ok()) return r.status();
-      for (auto& [uid, s] : *r) m.Rows(t)[uid] = std::move(s);
+      for (const auto& [uid, s] : *r) m.Rows(t).Set(uid, s);
+      m.Rows(t).Compact();
     }
     return Status::Ok();
   }
 
-  void TombstoneIfMine(std::vector<Op>& ops, const std::string& uid) {
+  Status TombstoneIfMine(std::vector<Op>& ops, const std::string& uid) {
     for (RowTable t : kTables) {
-      const StoredRow* s = m.Find(t, uid);
-      if (s && s->present && s->node_id == node.id)
+      if (m.Rows(t).Unknown(uid)) {  // its key is shared (row_mirror.h): read it
+        auto r = Read(t, {uid});
+        if (!r.ok()) return r.status();
+        for (const auto& [u, s] : *r) m.Rows(t).Set(u, s);
+      }
+      std::optional<StoredRow> s = m.Find(t, uid);
+      if (s && s->present && s->node_id == node.id) {
         ops.push_back({Kind::kTombstone, t, nullptr, uid, *s});
+      }
     }
+    return Status::Ok();
   }
 };
 
@@ -643,7 +678,8 @@ Result<WriteStats> InventoryStore::Sync(const NodeRef& node, const DeviceSource&
                                   : std::function<Status()>(),
                              p);
     if (!s.ok()) return s;
-    for (auto& [t, uid, row] : p.rows) m.Rows(t)[uid] = std::move(row);
+    for (const auto& [t, uid, row] : p.rows) m.Rows(t).Set(uid, row);
+    for (RowMirror& rows : m.rows) rows.Compact();
     written += ops.size();
     ops.clear();
     batch.clear();
@@ -652,8 +688,8 @@ Result<WriteStats> InventoryStore::Sync(const NodeRef& node, const DeviceSource&
   auto room = [&]() -> Status { return ops.size() < chunk ? Status::Ok() : flush(false); };
   // Writes `row` unless the mirror holds it already.
   auto consider = [&](DeviceRow row) -> Status {
-    const StoredRow* s = m.Find(row.table, row.uid);
-    if (s != nullptr && Equal(StoredEtag(row, node.id), *s, node.id)) {
+    std::optional<StoredRow> s = m.Find(row.table, row.uid);
+    if (s && Equal(StoredEtag(row, node.id), *s, node.id)) {
       ++st.skipped;
       return Status::Ok();
     }
@@ -670,14 +706,12 @@ Result<WriteStats> InventoryStore::Sync(const NodeRef& node, const DeviceSource&
       m.index = NodeIndex(node.machine_id);
       m.index.Rebuild(src);
     }
-    std::unordered_set<std::string> current;
-    PgParams uids[2];
+    std::unordered_set<std::string> current[2];
     m.index.ForEach([&](const std::string&, const DiskIdentity& id) {
-      if (!id.ok()) return;
-      current.insert(id.uid);
-      uids[id.source == IdentitySource::kPartition ? 1 : 0].push_back(id.uid);
+      if (id.ok()) current[id.source == IdentitySource::kPartition ? 1 : 0].insert(id.uid);
     });
-    if (Status s = w.Load(uids); !s.ok()) return s;
+    std::vector<Writer::Op> tombstones;
+    if (Status s = w.Load(current, tombstones); !s.ok()) return s;
     std::set<HolderEdge> edges = m.index.Edges();
     std::set_difference(edges.begin(), edges.end(), m.edges.begin(), m.edges.end(),
                         std::back_inserter(edges_add));
@@ -691,15 +725,6 @@ Result<WriteStats> InventoryStore::Sync(const NodeRef& node, const DeviceSource&
     for (const auto& [key, row] : m.conflicts) {
       if (!conflicts.contains(key)) resolve.push_back(key);
     }
-    std::vector<Writer::Op> tombstones;
-    for (RowTable t : kTables) {
-      for (const auto& [uid, s] : m.Rows(t)) {
-        if (s.present && s.node_id == node.id && !current.contains(uid)) {
-          tombstones.push_back({Kind::kTombstone, t, nullptr, uid, s});
-        }
-      }
-    }
-    current.clear();
     for (auto& op : tombstones) {
       if (Status s = room(); !s.ok()) return s;
       ops.push_back(std::move(op));
@@ -712,9 +737,9 @@ Result<WriteStats> InventoryStore::Sync(const NodeRef& node, const DeviceSource&
     m.index.ForEach([&](const std::string& kname, const DiskIdentity& id) {
       if (!id.ok()) return;
       RowTable t = id.source == IdentitySource::kPartition ? RowTable::kPartition : RowTable::kDisk;
-      const StoredRow* s = m.Find(t, id.uid);
+      std::optional<StoredRow> s = m.Find(t, id.uid);
       std::string etag = m.index.RowEtag(kname);
-      if (s != nullptr && !etag.empty() && Equal(StoredEtag(etag, node.id), *s, node.id)) {
+      if (s && !etag.empty() && Equal(StoredEtag(etag, node.id), *s, node.id)) {
         ++st.skipped;
       } else {
         need.insert(kname);
@@ -754,7 +779,7 @@ Result<WriteStats> InventoryStore::Sync(const NodeRef& node, const DeviceSource&
       if (before.empty() || selected_uids.contains(before)) continue;
       std::optional<DiskIdentity> now = m.index.Find(kname);
       if (now && now->uid == before) continue;
-      w.TombstoneIfMine(ops, before);
+      if (Status s = w.TombstoneIfMine(ops, before); !s.ok()) return s;
     }
     for (const HolderEdge& e : change.edges) {
       bool wanted = m.index.HasEdge(e), stored = m.edges.contains(e);

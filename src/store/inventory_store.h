@@ -91,6 +91,8 @@ struct StoreOptions {
   std::function<bool()> between_transactions;
   // Test hook: called with each uid right before its guarded UPDATE is sent.
   std::function<void(std::string_view uid)> before_update;
+  // Test hook: the mirror's key of a uid (default FNV-1a 64); tests make it collide.
+  std::function<uint64_t(std::string_view uid)> uid_hash;
 };
 
 // A finished full walk, for diskinv.node.

@@ -31,14 +31,16 @@ CREATE TABLE IF NOT EXISTS diskinv.schema_migration (
 
 }  // namespace
 
-std::string Fnv1aHex(std::string_view data) {
+uint64_t Fnv1a64(std::string_view data) {
   uint64_t h = 14695981039346656037ull;
   for (unsigned char c : data) {
     h ^= c;
     h *= 1099511628211ull;
   }
-  return fmt::format("{:016x}", h);
+  return h;
 }
+
+std::string Fnv1aHex(std::string_view data) { return fmt::format("{:016x}", Fnv1a64(data)); }
 
 const std::vector<Migration>& EmbeddedMigrations() {
   static const std::vector<Migration> all = [] {

@@ -36,7 +36,9 @@ Result<SchemaStatus> GetSchemaStatus(PgConnection& conn);
 // Applies what is pending; returns the versions applied by this call (empty when up to date).
 Result<std::vector<int>> Migrate(PgConnection& conn);
 
-// 64-bit FNV-1a as 16 hex digits. Used for migration checksums and row etags.
+// 64-bit FNV-1a, and as 16 lowercase hex digits. Used for migration checksums, row etags and
+// the store's mirror of rows (row_mirror.h).
+uint64_t Fnv1a64(std::string_view data);
 std::string Fnv1aHex(std::string_view data);
 
 }  // namespace diskinv

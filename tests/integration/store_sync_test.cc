@@ -10,6 +10,7 @@
 #include "model/inventory_diff.h"
 #include "store/device_row.h"
 #include "store/inventory_store.h"
+#include "store/migrations.h"
 #include "store_test_support.h"
 
 namespace diskinv {
@@ -82,6 +83,7 @@ class StoreSync : public ::testing::Test {
     EXPECT_TRUE(st.ok()) << st.status().message();
     return st.ok() ? *st : WriteStats{};
   }
+  void RandomChangesAgainstAFullDiff();
   std::string url_;
   std::unique_ptr<InventoryStore> store_;
   std::unique_ptr<PgConnection> sql_;
@@ -160,6 +162,20 @@ TEST_F(StoreSync, InsertSkipUpdateTombstoneRevive) {
 TEST_F(StoreSync, EventPathLeavesWhatAFullDiffWouldWrite) {
   REQUIRE_MIGRATED_DATABASE(url, "sync_random");
   Open(url);
+  RandomChangesAgainstAFullDiff();
+}
+
+// The same through a mirror whose uid hash has 4 values (row_mirror.h): collisions everywhere.
+TEST_F(StoreSync, EventPathWithCollidingUidHashesLeavesWhatAFullDiffWouldWrite) {
+  REQUIRE_MIGRATED_DATABASE(url, "sync_random_collide");
+  StoreOptions o;
+  o.uid_hash = [](std::string_view uid) { return Fnv1a64(uid) & 3; };
+  Open(url, o);
+  RandomChangesAgainstAFullDiff();
+}
+
+void StoreSync::RandomChangesAgainstAFullDiff() {
+  const std::string& url = url_;
   auto checker = InventoryStore::Connect(url);
   ASSERT_TRUE(checker.ok());
   const char* seed = std::getenv("DISKINV_TEST_SEED");  // default 7; others by hand
@@ -231,6 +247,101 @@ TEST_F(StoreSync, EtagRaceIsRetriedAndOtherWritersAreNotOverwrittenBlindly) {
   // The row went 1 (insert) -> 2 (the other writer) -> 3 (ours, after re-reading it).
   EXPECT_EQ(One(*sql_, "SELECT model || ' ' || generation FROM diskinv.disk"), "NEW MODEL 3");
   EXPECT_EQ(MustSync(Of({a})).writes(), 0u);
+}
+
+// Every uid has one key in the store's mirror: a write found through another uid's row is
+// caught by its uid guard and redone for the right row; a tombstone of a uid whose row the
+// mirror dropped (shared key) is read by uid, not missed.
+TEST_F(StoreSync, UidHashCollisionsNeverWriteTheWrongRow) {
+  REQUIRE_MIGRATED_DATABASE(url, "sync_collide");
+  StoreOptions o;
+  o.uid_hash = [](std::string_view) { return uint64_t{1}; };
+  Open(url, o);
+  BlockDevice a = Disk("sda", 0, "0x5000c500a1b2c3d4"), b = Disk("sdb", 16, "0x5000c500a1b2c3d5");
+  EXPECT_EQ(MustSync(Of({a})).inserted, 1u);
+  const std::string row_a =
+      "SELECT id || ' ' || kname || ' ' || state || ' ' || etag || ' ' || generation FROM "
+      "diskinv.disk WHERE uid = 'wwn:5000c500a1b2c3d4'";
+  std::string a_before = One(*sql_, row_a);
+  // b is new: the mirror finds a's row for it (one key); the UPDATE guarded by b's uid misses,
+  // b is read by uid (no row) and inserted. a is not touched.
+  std::vector<std::string> touched = {"sdb"};
+  WriteStats add = MustSync(Of({a, b}), &touched);
+  EXPECT_FALSE(add.full);
+  EXPECT_EQ(add.inserted, 1u);
+  EXPECT_EQ(add.updated + add.moved + add.revived, 0u);
+  EXPECT_EQ(add.retries, 1u);
+  EXPECT_EQ(One(*sql_, row_a), a_before);
+  EXPECT_EQ(One(*sql_,
+                "SELECT kname || ' ' || state FROM diskinv.disk WHERE uid = "
+                "'wwn:5000c500a1b2c3d5'"),
+            "sdb present");
+  // a goes: the mirror dropped a's record when b took its key; a is read again and tombstoned.
+  touched = {"sda"};
+  WriteStats rm = MustSync(Of({b}), &touched);
+  EXPECT_EQ(rm.tombstoned, 1u);
+  EXPECT_EQ(rm.writes(), 1u);
+  EXPECT_EQ(One(*sql_, "SELECT state FROM diskinv.disk WHERE uid = 'wwn:5000c500a1b2c3d4'"),
+            "removed");
+  // b changes: both rows are now kept by uid; the guarded UPDATE hits at once.
+  b.size_bytes = 2 * *b.size_bytes;
+  touched = {"sdb"};
+  WriteStats grow = MustSync(Of({b}), &touched);
+  EXPECT_EQ(grow.updated, 1u);
+  EXPECT_EQ(grow.retries, 0u);
+  EXPECT_EQ(One(*sql_,
+                "SELECT size_bytes || ' ' || state FROM diskinv.disk WHERE uid = "
+                "'wwn:5000c500a1b2c3d5'"),
+            "1920394248192 present");
+  EXPECT_EQ(One(*sql_,
+                "SELECT state || ' ' || size_bytes FROM diskinv.disk WHERE uid = "
+                "'wwn:5000c500a1b2c3d4'"),
+            "removed 960197124096");
+  // a comes back: revived, its own row.
+  touched = {"sda"};
+  WriteStats back = MustSync(Of({a, b}), &touched);
+  EXPECT_EQ(back.revived, 1u);
+  EXPECT_EQ(back.writes(), 1u);
+  // Full diffs, colliding or not, find nothing to write.
+  EXPECT_EQ(MustSync(Of({a, b})).writes(), 0u);
+  auto plain = InventoryStore::Connect(url);
+  ASSERT_TRUE(plain.ok());
+  auto full = (*plain)->Sync(node_, Of({a, b}));
+  ASSERT_TRUE(full.ok()) << full.status().message();
+  EXPECT_EQ(full->writes(), 0u) << full->Summary();
+  EXPECT_EQ(Count(*sql_, "SELECT count(*) FROM diskinv.disk"), 2);
+}
+
+// The mirror keeps the store's etags as numbers: a tombstone's etag and any other text (an
+// etag set by hand) must come back exactly, or the guarded writes would lose their race.
+TEST_F(StoreSync, TombstoneAndForeignEtagsGuardWritesExactly) {
+  REQUIRE_MIGRATED_DATABASE(url, "sync_etags");
+  Open(url);
+  BlockDevice a = Disk("sda", 0, "0x5000c500a1b2c3d4");
+  MustSync(Of({a, Partition(a, 1)}));
+  std::vector<std::string> touched = {"sda", "sda1"};
+  WriteStats rm = MustSync(Inventory(), &touched);
+  EXPECT_EQ(rm.tombstoned, 2u);
+  EXPECT_EQ(One(*sql_, "SELECT left(etag, 1) || length(etag) FROM diskinv.partition"), "r17");
+  WriteStats back = MustSync(Of({a, Partition(a, 1)}), &touched);  // guarded by 'r' + etag
+  EXPECT_EQ(back.revived, 2u);
+  EXPECT_EQ(back.retries, 0u);
+  // Etags of another writer: read by a full diff, held in the mirror, sent back as read.
+  ASSERT_TRUE(sql_->Exec("UPDATE diskinv.disk SET etag = 'Set By Hand'").ok());
+  ASSERT_TRUE(sql_->Exec("UPDATE diskinv.partition SET etag = 'r' || etag").ok());
+  WriteStats full = MustSync(Of({a, Partition(a, 1)}));
+  EXPECT_EQ(full.updated, 2u);
+  EXPECT_EQ(full.retries, 0u);
+  EXPECT_EQ(MustSync(Of({a, Partition(a, 1)})).writes(), 0u);
+  // A tombstone whose etag is not the store's, kept across syncs, then revived by an event.
+  MustSync(Inventory());
+  ASSERT_TRUE(sql_->Exec("UPDATE diskinv.disk SET etag = 'x' || md5('by hand')").ok());
+  EXPECT_EQ(MustSync(Inventory()).writes(), 0u);
+  touched = {"sda"};
+  WriteStats revive = MustSync(Of({a}), &touched);
+  EXPECT_EQ(revive.revived, 1u);
+  EXPECT_EQ(revive.retries, 0u);
+  EXPECT_EQ(One(*sql_, "SELECT state FROM diskinv.disk"), "present");
 }
 
 TEST_F(StoreSync, EditsByHandAreRepairedByTheNextFullDiff) {
