@@ -500,19 +500,22 @@ IndexChange NodeIndex::Update(const DeviceSource& src, const std::vector<std::st
       continue;
     }
     disks.insert(k);
-    if (e != nullptr && e->grouped) {
-      std::string b = BaseOf(*e);
-      groups_.Erase(b, kid);
+    std::optional<DiskIdentity> id;
+    if (d != nullptr) id = DiskIdentity::FromDevice(*d, node_);
+    std::string b = e != nullptr && e->grouped ? BaseOf(*e) : std::string();
+    // Most events leave the uid as it was: the disk stays in its group (no move in groups_).
+    bool stays = !b.empty() && id && id->ok() && id->uid == b;
+    if (!b.empty()) {
+      if (!stays) groups_.Erase(b, kid);
       groups.insert(b);
       SetBase(*e, "");
     }
-    if (d != nullptr) {
-      DiskIdentity id = DiskIdentity::FromDevice(*d, node_);
-      if (id.ok()) {
-        groups_.Insert(id.uid, Slot(k));
-        groups.insert(id.uid);
+    if (id) {
+      if (id->ok()) {
+        if (!stays) groups_.Insert(id->uid, Slot(k));
+        groups.insert(id->uid);
       }
-      ids[k] = std::move(id);
+      ids[k] = std::move(*id);
     }
   }
   // 2. Every member of those groups, disambiguated when there are several.
