@@ -152,18 +152,50 @@ Result<PgResult> PgConnection::Exec(const std::string& sql, const PgParams& para
                "query failed");
 }
 
+Status PgConnection::Prepare(const std::string& name, const std::string& sql) {
+  if (prepared_.contains(name)) return Status::Ok();
+  auto r = Check(PQprepare(conn_, name.c_str(), sql.c_str(), 0, nullptr),
+                 fmt::format("prepare {}", name));
+  if (!r.ok()) return r.status();
+  prepared_.insert(name);
+  return Status::Ok();
+}
+
 Result<PgResult> PgConnection::ExecPrepared(const std::string& name, const std::string& sql,
                                             const PgParams& params) {
-  if (!prepared_.contains(name)) {
-    auto r = Check(PQprepare(conn_, name.c_str(), sql.c_str(), 0, nullptr),
-                   fmt::format("prepare {}", name));
-    if (!r.ok()) return r.status();
-    prepared_.insert(name);
-  }
+  if (Status s = Prepare(name, sql); !s.ok()) return s;
   auto p = Pointers(params);
   return Check(PQexecPrepared(conn_, name.c_str(), static_cast<int>(p.size()), p.data(), nullptr,
                               nullptr, 0),
                name);
+}
+
+Status PgConnection::ExecPreparedEach(const std::string& name, const std::string& sql,
+                                      const PgParams& params,
+                                      const std::function<void(const PgResult& rows)>& each) {
+  if (Status s = Prepare(name, sql); !s.ok()) return s;
+  auto p = Pointers(params);
+  if (PQsendQueryPrepared(conn_, name.c_str(), static_cast<int>(p.size()), p.data(), nullptr,
+                          nullptr, 0) == 0) {
+    return Check(nullptr, name).status();
+  }
+  // Without single-row mode (it can only fail right after the send) the rows come in one
+  // result: the same rows, more memory.
+  (void)PQsetSingleRowMode(conn_);
+  Status status = Status::Ok();
+  // Every result is read, also after an error: libpq needs the connection drained.
+  while (PGresult* r = PQgetResult(conn_)) {
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_SINGLE_TUPLE) {
+      PgResult row(r);
+      if (status.ok()) each(row);
+    } else if (auto c = Check(r, name); c.ok()) {
+      if (status.ok()) each(*c);  // PGRES_TUPLES_OK: no rows (or all, without single-row mode)
+    } else if (status.ok()) {
+      status = c.status();
+    }
+  }
+  return status;
 }
 
 }  // namespace diskinv

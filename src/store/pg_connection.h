@@ -9,6 +9,7 @@
 
 #include <libpq-fe.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -58,6 +59,11 @@ class PgConnection {
   // Prepares `sql` as `name` on first use in this session, then executes it.
   Result<PgResult> ExecPrepared(const std::string& name, const std::string& sql,
                                 const PgParams& params);
+  // The same, handing the rows to `each` as they arrive (libpq's single-row mode: one small
+  // PGresult at a time, not the whole result in memory). An error after some rows were handed
+  // over is returned; the caller discards what it got.
+  Status ExecPreparedEach(const std::string& name, const std::string& sql, const PgParams& params,
+                          const std::function<void(const PgResult& rows)>& each);
 
   // Reconnects when the connection broke (server restart); OK when it is (again) usable.
   Status EnsureConnected();
@@ -68,6 +74,7 @@ class PgConnection {
  private:
   PgConnection(PGconn* c, std::string display) : conn_(c), display_url_(std::move(display)) {}
   Result<PgResult> Check(PGresult* r, std::string_view what);
+  Status Prepare(const std::string& name, const std::string& sql);  // once per session
 
   PGconn* conn_;
   std::string display_url_;

@@ -89,7 +89,10 @@ void RowMirror::Set(const std::string& uid, const StoredRow& row) {
   }
   if (rec->flags() & kSide) {
     // Unshared: side_ holds this key's one row; another uid makes the key shared.
-    if (!(rec->flags() & kShared) && !side_.contains(uid)) rec->set_flags(kSide | kShared);
+    if (!(rec->flags() & kShared) && !side_.contains(uid)) {
+      rec->set_flags(kSide | kShared);
+      ++shared_;
+    }
     if (!(rec->flags() & kShared) && Encode(row, *rec)) {
       side_.erase(uid);  // back to a plain record (a hand-edited row the store rewrote)
       return;
@@ -102,6 +105,7 @@ void RowMirror::Set(const std::string& uid, const StoredRow& row) {
   // tell without the old uid, so the old row is dropped and the key marked shared.
   if (rec->id != row.id) {
     rec->set_flags(kSide | kShared);
+    ++shared_;
     side_[uid] = row;
     return;
   }
@@ -117,23 +121,6 @@ void RowMirror::Merge() {
   std::sort(mid, recs_.end(), less);
   std::inplace_merge(recs_.begin(), mid, recs_.end(), less);
   sorted_ = recs_.size();
-}
-
-void RowMirror::Prepare(const std::vector<std::string_view>& uids) {
-  recs_.reserve(recs_.size() + uids.size());
-  std::vector<uint64_t> keys;
-  keys.reserve(uids.size());
-  for (std::string_view uid : uids) keys.push_back(Key(uid));
-  std::sort(keys.begin(), keys.end());
-  for (size_t i = 1; i < keys.size(); ++i) {
-    if (keys[i] != keys[i - 1] || (i >= 2 && keys[i] == keys[i - 2])) continue;
-    if (Rec* rec = Locate(keys[i])) {
-      rec->set_flags(kSide | kShared);
-    } else {
-      recs_.push_back({keys[i] << kFlagBits | kSide | kShared, 0, 0});
-    }
-  }
-  Merge();
 }
 
 void RowMirror::Compact() {

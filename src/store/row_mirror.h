@@ -9,11 +9,11 @@
 // a row edited by hand or by another writer; a row of another node) is kept whole, by uid string,
 // in a side map, as are the rows of a key that two uids were seen with.
 //
-// Hash collisions. Two uids with one key are told apart when the mirror sees both: at a load,
-// Prepare() with all uids keeps every row of a shared key in the side map by uid; later, a Set
-// with another row id for a key does the same for the new row and drops the old one (its uid
-// is not known), and a uid of that key the side map lacks is Unknown(): the caller reads it by
-// uid. A uid never Set whose key is another row's
+// Hash collisions. Two uids with one key are told apart when the mirror sees both: a Set with
+// another row id for a key keeps the new row in the side map by uid and drops the old one (its
+// uid is not known; shared() counts such keys), and a uid of that key the side map lacks is
+// Unknown(): the caller reads it by uid and Sets it (InventoryStore does so for the current
+// uids right after a load that met a shared key). A uid never Set whose key is another row's
 // gets that row from Find(). That cannot make InventoryStore write a wrong row: every write it
 // guards with the row's id, the exact etag text read AND the uid it means (UPDATE/tombstone
 // ... WHERE t.id = u.id AND t.etag = u.etag AND t.uid = u.uid), so the guard fails, the store
@@ -64,16 +64,15 @@ class RowMirror {
   bool Unknown(std::string_view uid) const;
   // Records the row of `uid` as read or written (replaces the one before).
   void Set(const std::string& uid, const StoredRow& row);
-  // Before a load: `uids` are the distinct uids about to be Set. Keys that two of them share
-  // are kept by uid from the start (Set() alone cannot tell two uids of one key apart). Also
-  // reserves room for them.
-  void Prepare(const std::vector<std::string_view>& uids);
+  // Before a load of about `rows` rows: room for them.
+  void Reserve(size_t rows) { recs_.reserve(recs_.size() + rows); }
   // Merges the tail in and gives back spare capacity; call when a batch of Set()s is done.
   void Compact();
 
   size_t size() const { return recs_.size(); }  // keys
   size_t side_rows() const { return side_.size(); }
-  size_t bytes() const;  // heap held, approximately (records and side map)
+  size_t shared() const { return shared_; }  // keys two uids were seen with
+  size_t bytes() const;                      // heap held, approximately (records and side map)
 
  private:
   static constexpr int kFlagBits = 4;
@@ -107,6 +106,7 @@ class RowMirror {
   std::vector<Rec> recs_;  // [0, sorted_) sorted by key, then the unsorted tail
   size_t sorted_ = 0;
   std::unordered_map<std::string, StoredRow> side_;
+  size_t shared_ = 0;
 };
 
 }  // namespace diskinv

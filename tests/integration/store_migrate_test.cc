@@ -157,5 +157,36 @@ TEST(StoreMigrate, ServerStoppedAndRestarted) {
   EXPECT_EQ(up->inserted, 1u);
 }
 
+// Rows handed over one at a time (single-row mode): all of them in order; an error in the
+// middle of the result is returned after the rows before it, and the connection stays usable.
+TEST(StoreMigrate, RowsOneAtATimeAndAnErrorHalfway) {
+  REQUIRE_DATABASE(url, "rows_each");
+  auto c = PgConnection::Connect(url);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  std::vector<int64_t> got;
+  int max_rows = 0;
+  Status s = (*c)->ExecPreparedEach("series", "SELECT g FROM generate_series(1, $1::int) g",
+                                    {std::string("2500")}, [&](const PgResult& r) {
+                                      max_rows = std::max(max_rows, r.rows());
+                                      for (int i = 0; i < r.rows(); ++i) got.push_back(r.Int(i, 0));
+                                    });
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_EQ(got.size(), 2500u);
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], static_cast<int64_t>(i + 1));
+  EXPECT_EQ(max_rows, 1);  // never more than one row in memory
+  got.clear();
+  s = (*c)->ExecPreparedEach("div", "SELECT 10 / (5 - g) FROM generate_series(1, 9) g", {},
+                             [&](const PgResult& r) {
+                               for (int i = 0; i < r.rows(); ++i) got.push_back(r.Int(i, 0));
+                             });
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("SQLSTATE 22012"), std::string::npos) << s.message();
+  EXPECT_EQ(got, (std::vector<int64_t>{2, 3, 5, 10}));  // the rows before the error
+  auto again = (*c)->ExecPrepared("series", "SELECT g FROM generate_series(1, $1::int) g",
+                                  {std::string("3")});
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->rows(), 3);
+}
+
 }  // namespace
 }  // namespace diskinv

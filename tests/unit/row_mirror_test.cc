@@ -90,21 +90,28 @@ TEST(RowMirror, CollidingUidsAreToldApartOrUnknown) {
   EXPECT_EQ(m.size(), 1u);
 }
 
-// A load names its uids first: rows of a shared key are kept by uid from the start.
-TEST(RowMirror, ALoadTellsCollidingUidsApart) {
+// A load that meets a shared key keeps the later rows by uid and drops the first (its uid is
+// not known): shared() says so, the dropped uid is Unknown(), and once it is read again by
+// uid every row of the key is kept by uid.
+TEST(RowMirror, ALoadThatMeetsCollidingUidsSaysWhichToReadAgain) {
   auto hash = [](std::string_view uid) { return uint64_t{uid.starts_with("x") ? 1u : 2u}; };
   RowMirror m(7, hash);
   const std::vector<std::string> uids = {"x1", "x2", "x3", "y1"};
-  m.Prepare({uids.begin(), uids.end()});
+  m.Reserve(uids.size());
   for (size_t i = 0; i < uids.size(); ++i)
     m.Set(uids[i], Row(static_cast<int64_t>(i + 1), Fnv1aHex(uids[i])));
   m.Compact();
+  EXPECT_EQ(m.shared(), 1u);
+  EXPECT_TRUE(m.Unknown("x1"));
+  EXPECT_FALSE(m.Find("x1"));
+  m.Set("x1", Row(1, Fnv1aHex("x1")));  // read again by uid
   for (size_t i = 0; i < uids.size(); ++i) {
     EXPECT_EQ(*m.Find(uids[i]), Row(static_cast<int64_t>(i + 1), Fnv1aHex(uids[i]))) << uids[i];
     EXPECT_FALSE(m.Unknown(uids[i])) << uids[i];
   }
   EXPECT_EQ(m.size(), 2u);
   EXPECT_EQ(m.side_rows(), 3u);  // x1-x3; y1 is a record
+  EXPECT_EQ(m.shared(), 1u);
   EXPECT_TRUE(m.Unknown("x4"));  // another uid of key 1: read it
   EXPECT_FALSE(m.Find("x4"));
   EXPECT_EQ(*m.Find("y2"), Row(4, Fnv1aHex("y1")));  // never seen: y1's row (writes are guarded)
@@ -132,7 +139,7 @@ TEST(RowMirror, ManyRowsAreFoundAndTakeAbout24BytesEach) {
   }
   std::vector<std::string> rest;
   for (int i = 0; i < n; i += 2) rest.push_back(uid(i));
-  m.Prepare({rest.begin(), rest.end()});  // the other half as a load
+  m.Reserve(rest.size());  // the other half as a load
   for (int i = 0; i < n; i += 2) m.Set(uid(i), Row(i + 1, Fnv1aHex(uid(i))));
   m.Compact();
   ASSERT_EQ(m.size(), static_cast<size_t>(n));
