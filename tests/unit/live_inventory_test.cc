@@ -48,6 +48,20 @@ void Detach(FakeSysfsReader& fs, int n) {
   fs.Remove("sys/class/block/" + name + "p1");
 }
 
+// dm-<n>, a device-mapper map over `slave` (as the kernel links it both ways).
+void AddDm(FakeSysfsReader& fs, int n, const std::string& slave) {
+  std::string name = "dm-" + std::to_string(n);
+  std::string dm = "sys/devices/virtual/block/" + name;
+  fs.AddSymlink("sys/block/" + name, "../devices/virtual/block/" + name);
+  fs.AddFile(dm + "/dev", "253:" + std::to_string(n) + "\n");
+  fs.AddFile(dm + "/size", "131072\n");
+  fs.AddFile(dm + "/ro", "0\n");
+  fs.AddFile(dm + "/dm/name", "vg-lv\n");
+  fs.AddFile(dm + "/dm/uuid", "LVM-" + std::to_string(n) + "\n");
+  fs.AddSymlink(dm + "/slaves/" + slave, "../../" + slave);
+  fs.AddSymlink("sys/devices/virtual/block/" + slave + "/holders/" + name, "../../" + name);
+}
+
 // The live view equals a fresh walk: the same devices with the same digests, and when it keeps
 // the devices, the same values.
 void ExpectEqualsWalk(const LiveInventory& live, Walker& w) {
@@ -153,15 +167,7 @@ TEST(LiveInventory, StackingUpdatesTheSlavesHolders) {
     Walker w(fs, {});
     LiveInventory live(w, {.keep_devices = keep});
     live.Resync();
-    std::string dm = "sys/devices/virtual/block/dm-0";
-    fs.AddSymlink("sys/block/dm-0", "../devices/virtual/block/dm-0");
-    fs.AddFile(dm + "/dev", "253:0\n");
-    fs.AddFile(dm + "/size", "131072\n");
-    fs.AddFile(dm + "/ro", "0\n");
-    fs.AddFile(dm + "/dm/name", "vg-lv\n");
-    fs.AddFile(dm + "/dm/uuid", "LVM-abc\n");
-    fs.AddSymlink(dm + "/slaves/loop3", "../../loop3");
-    fs.AddSymlink("sys/devices/virtual/block/loop3/holders/dm-0", "../../dm-0");
+    AddDm(fs, 0, "loop3");
     auto d = live.Apply(Event(UeventAction::kAdd, "/devices/virtual/block/dm-0"));
     EXPECT_EQ(d.added, std::vector<std::string>{"dm-0"});
     ASSERT_EQ(d.changed.size(), 1u);
@@ -193,14 +199,7 @@ TEST(LiveInventory, ChurnOfNewNamesStaysBoundedAndExact) {
   for (int n = 0; n < 3000; ++n) {
     std::string name = "dm-" + std::to_string(n);
     std::string dm = "sys/devices/virtual/block/" + name;
-    fs.AddSymlink("sys/block/" + name, "../devices/virtual/block/" + name);
-    fs.AddFile(dm + "/dev", "253:" + std::to_string(n) + "\n");
-    fs.AddFile(dm + "/size", "131072\n");
-    fs.AddFile(dm + "/ro", "0\n");
-    fs.AddFile(dm + "/dm/name", "vg-lv\n");
-    fs.AddFile(dm + "/dm/uuid", "LVM-" + std::to_string(n) + "\n");
-    fs.AddSymlink(dm + "/slaves/loop3", "../../loop3");
-    fs.AddSymlink("sys/devices/virtual/block/loop3/holders/" + name, "../../" + name);
+    AddDm(fs, n, "loop3");
     ASSERT_EQ(live.Apply(Event(UeventAction::kAdd, "/devices/virtual/block/" + name)).added,
               std::vector<std::string>{name});
     ASSERT_EQ(live.Slaves(name), std::vector<std::string>{"loop3"});

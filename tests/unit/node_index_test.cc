@@ -35,6 +35,16 @@ std::map<std::string, std::string> Identities(const NodeIndex& index, const Inve
   return out;
 }
 
+// Whole disk sd<n> with a WWN.
+BlockDevice WwnDisk(int n, const std::string& wwn) {
+  BlockDevice d;
+  d.kname = d.name = fmt::format("sd{}", n);
+  d.type = "disk";
+  d.devnum = {8, static_cast<uint32_t>(n * 16)};
+  d.wwn = wwn;
+  return d;
+}
+
 // A random node: disks with identities drawn from small pools (duplicates and bogus values
 // happen), partitions, md arrays over some disks.
 class RandomNode {
@@ -200,14 +210,7 @@ TEST(NodeIndex, UpdatedDeviceByDeviceEqualsARebuild) {
 
 TEST(NodeIndex, AnEventOnOneDiskTouchesOnlyItsGroupAndPartitions) {
   Inventory inv;
-  for (int k = 0; k < 1000; ++k) {
-    BlockDevice d;
-    d.kname = d.name = fmt::format("sd{}", k);
-    d.type = "disk";
-    d.devnum = {8, static_cast<uint32_t>(k * 16)};
-    d.wwn = fmt::format("0x5000c500{:08x}", k + 1);
-    inv.Add(d);
-  }
+  for (int k = 0; k < 1000; ++k) inv.Add(WwnDisk(k, fmt::format("0x5000c500{:08x}", k + 1)));
   NodeIndex index("m1");
   index.Rebuild(inv);
   // sd1 takes sd2's WWN: both are now a duplicate group, nothing else is re-identified.
@@ -237,11 +240,7 @@ TEST(NodeIndex, AnEventOnOneDiskTouchesOnlyItsGroupAndPartitions) {
 TEST(NodeIndex, IdentitiesStayExactWhileTheirUidsChurn) {
   Inventory inv;
   for (int n = 0; n < 8; ++n) {
-    BlockDevice d;
-    d.kname = d.name = fmt::format("sd{}", n);
-    d.type = "disk";
-    d.devnum = {8, static_cast<uint32_t>(n * 16)};
-    d.wwn = fmt::format("0x5000c500a1b2c3{:02x}", n);
+    BlockDevice d = WwnDisk(n, fmt::format("0x5000c500a1b2c3{:02x}", n));
     d.partitions = {d.kname + "1"};
     BlockDevice part = d;
     part.kname = part.name = d.kname + "1";
