@@ -80,6 +80,13 @@ void NodeIndex::Groups::Sort() {
   sorted_ = true;
 }
 
+void NodeIndex::Groups::Remap(const std::vector<uint32_t>& to) {
+  for (auto& [hash, id] : v_) id = id < to.size() ? to[id] : kNone;
+  std::erase_if(v_, [](const auto& x) { return x.second == kNone; });  // none: all in use
+  sorted_ = false;
+  Sort();
+}
+
 std::vector<uint32_t> NodeIndex::Groups::Candidates(std::string_view uid) const {
   std::vector<uint32_t> out;
   uint64_t h = hash_(uid);
@@ -188,6 +195,40 @@ void NodeIndex::CompactUids() {
   }
   uids_ = std::move(out);
   uids_garbage_ = 0;
+}
+
+void NodeIndex::CompactNames() {
+  if (names_.size() < 1024 || names_.size() < 2 * size_ + 64) return;
+  NameTable names;
+  std::vector<uint32_t> to(names_.size(), kNone);
+  auto map = [&](uint32_t old) {
+    if (old != kNone && to[old] == kNone) to[old] = names.Intern(names_.Name(old));
+    return old == kNone ? kNone : to[old];
+  };
+  for (uint32_t k = 0; k < entries_.size(); ++k) {
+    if (!entries_[k].used) continue;
+    map(k);
+    map(entries_[k].parent);
+  }
+  std::vector<Entry> entries(names.size());
+  for (uint32_t k = 0; k < entries_.size(); ++k) {
+    if (!entries_[k].used) continue;
+    Entry& e = entries[to[k]];
+    e = std::move(entries_[k]);
+    e.parent = map(e.parent);
+  }
+  // The partition lists hold every partition Learn() saw, that is every one in the index.
+  std::vector<uint32_t> first(names.size(), kNone), next(names.size(), kNone);
+  for (uint32_t k = 0; k < entries.size(); ++k) {
+    if (!entries[k].used || !entries[k].partition || entries[k].parent == kNone) continue;
+    next[k] = first[entries[k].parent];
+    first[entries[k].parent] = k;
+  }
+  groups_.Remap(to);
+  names_ = std::move(names);
+  entries_ = std::move(entries);
+  first_part_ = std::move(first);
+  next_part_ = std::move(next);
 }
 
 void NodeIndex::SetId(Entry& e, DiskIdentity id) {
@@ -636,6 +677,7 @@ IndexChange NodeIndex::Update(const DeviceSource& src, const std::vector<std::st
     Unlink(kid, *e, &out);
     Link(kid, std::move(slaves), *e, &out);
   }
+  CompactNames();
   return out;
 }
 

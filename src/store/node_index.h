@@ -77,6 +77,7 @@ class NodeIndex {
   size_t unidentified() const { return unidentified_; }
   size_t size() const { return size_; }
   size_t uid_bytes() const { return uids_.size(); }  // the uid buffer, used or not (tests)
+  size_t names() const { return names_.size(); }     // names interned, used or not (tests)
   const std::string& node_key() const { return node_; }
 
  private:
@@ -123,6 +124,7 @@ class NodeIndex {
     void Insert(std::string_view uid, uint32_t id);
     void Erase(std::string_view uid, uint32_t id);
     void Sort();
+    void Remap(const std::vector<uint32_t>& to);  // new name ids (CompactNames)
     // The name ids under `uid`'s hash (a superset of the group).
     std::vector<uint32_t> Candidates(std::string_view uid) const;
     // Every hash with two or more name ids, with them.
@@ -186,6 +188,10 @@ class NodeIndex {
   void SetId(Entry& e, DiskIdentity id);
   void ClearId(Entry& e);
   void CompactUids();
+  // A new NameTable of the names in use, when most are not: names are never removed from a
+  // NameTable, and devices that come and go under ever new names (dm-N counts up) would pile
+  // up between two rebuilds (a full sync builds a new index).
+  void CompactNames();
   void Forget(uint32_t id, Entry& e, IndexChange& out);
   // Drops `e`'s edges and its places in the holder index (Unlink); records `slaves` and the
   // edges from those that have an identity (Link). `out` (optional) gets the edges.

@@ -273,5 +273,51 @@ TEST(NodeIndex, IdentitiesStayExactWhileTheirUidsChurn) {
   EXPECT_LT(live.uid_bytes(), 2 * 4096u + 8 * 32u);
 }
 
+// Disks that come and go under ever new names (as dm-N does): the names of the index stay
+// bounded, and after its names were compacted every identity, partition and duplicate group
+// is still the one a rebuild gives.
+TEST(NodeIndex, NamesStayBoundedWhileDevicesComeAndGoUnderNewNames) {
+  Inventory inv;
+  auto add = [&](int n, const std::string& wwn) {
+    BlockDevice d = WwnDisk(n, wwn);
+    d.partitions = {d.kname + "1"};
+    BlockDevice part = d;
+    part.kname = part.name = d.kname + "1";
+    part.type = "part";
+    part.is_partition = true;
+    part.pkname = d.kname;
+    part.partitions.clear();
+    part.partn = 1;
+    inv.Add(d);
+    inv.Add(part);
+  };
+  // Two disks that stay, with one WWN: a duplicate group across every compaction.
+  add(0, "0x5000c500a1b2c3d4");
+  add(1, "0x5000c500a1b2c3d4");
+  NodeIndex live("m1");
+  live.Rebuild(inv);
+  size_t most = 0;
+  for (int n = 2; n < 3000; ++n) {
+    // Every 50th passing disk has the WWN of another: duplicates among them too.
+    add(n, fmt::format("0x5000c501{:08x}", n % 50 == 0 ? n % 7 : n));
+    live.Update(inv, {fmt::format("sd{}", n), fmt::format("sd{}1", n)});
+    if (n % 3 != 0) {
+      inv.Remove(fmt::format("sd{}", n));
+      inv.Remove(fmt::format("sd{}1", n));
+      live.Update(inv, {fmt::format("sd{}", n), fmt::format("sd{}1", n)});
+    }
+    most = std::max(most, live.names());
+    if (n % 101 != 0 && n != 2999) continue;
+    NodeIndex fresh("m1");
+    fresh.Rebuild(inv);
+    ASSERT_EQ(Identities(live, inv), Identities(fresh, inv)) << "disk " << n;
+    ASSERT_EQ(live.Conflicts(), fresh.Conflicts()) << "disk " << n;
+    ASSERT_EQ(live.size(), inv.size());
+  }
+  // 1,000 disks stay (with their partitions: 2,000 names) beside 6,000 names seen.
+  EXPECT_LT(most, 2 * 2000u + 64 + 2);
+  EXPECT_EQ(live.Find("sd1")->conflict.empty(), false);
+}
+
 }  // namespace
 }  // namespace diskinv
