@@ -73,7 +73,8 @@ class LiveInventory {
 
   size_t size() const { return size_; }
   const LiveDevice* Find(std::string_view kname) const;
-  // Relations of a device present ("" / empty when absent or none).
+  // Relations of a device present ("" / empty when absent or none); PkName is a view, valid
+  // until the inventory changes.
   std::string_view PkName(std::string_view kname) const;              // partitions: the disk
   std::vector<std::string> Partitions(std::string_view kname) const;  // whole disks
   std::vector<std::string> Slaves(std::string_view kname) const;
