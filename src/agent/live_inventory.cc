@@ -95,14 +95,12 @@ std::vector<uint32_t> LiveInventory::RelationIds(const BlockDevice& d) {
   return ids;
 }
 
-void LiveInventory::SetRelations(LiveDevice& r, const std::vector<uint32_t>& parts,
-                                 const std::vector<uint32_t>& slaves) {
-  if (parts.empty() && slaves.empty()) return;
+void LiveInventory::SetRelations(LiveDevice& r, const std::vector<uint32_t>& ids, size_t parts) {
+  if (ids.empty()) return;
   r.relations = static_cast<uint32_t>(relations_.size());
-  relations_.push_back(static_cast<uint32_t>(parts.size()));
-  relations_.push_back(static_cast<uint32_t>(slaves.size()));
-  relations_.insert(relations_.end(), parts.begin(), parts.end());
-  relations_.insert(relations_.end(), slaves.begin(), slaves.end());
+  relations_.push_back(static_cast<uint32_t>(parts));
+  relations_.push_back(static_cast<uint32_t>(ids.size() - parts));
+  relations_.insert(relations_.end(), ids.begin(), ids.end());
 }
 
 void LiveInventory::Put(BlockDevice&& dev, bool keep_probed) {
@@ -121,9 +119,7 @@ void LiveInventory::Put(BlockDevice&& dev, bool keep_probed) {
   r.digest = DeviceDigest(dev);
   r.is_partition = dev.is_partition;
   r.parent = parent;
-  size_t parts = dev.is_partition ? 0 : dev.partitions.size();
-  SetRelations(r, std::vector<uint32_t>(rel.begin(), rel.begin() + static_cast<ptrdiff_t>(parts)),
-               std::vector<uint32_t>(rel.begin() + static_cast<ptrdiff_t>(parts), rel.end()));
+  SetRelations(r, rel, dev.is_partition ? 0 : dev.partitions.size());
   if (dev.tran && !dev.tran->empty()) r.transport = InternTransport(*dev.tran);
   r.hidden = dev.hidden;
   r.walk = walks_;

@@ -102,8 +102,8 @@ class LiveInventory {
   void Remove(const std::string& kname);
   // The relations of `d` as stored: partitions (whole disks), slaves; interned.
   std::vector<uint32_t> RelationIds(const BlockDevice& d);
-  void SetRelations(LiveDevice& r, const std::vector<uint32_t>& parts,
-                    const std::vector<uint32_t>& slaves);
+  // `ids` (RelationIds): the first `parts` are partitions, the rest slaves.
+  void SetRelations(LiveDevice& r, const std::vector<uint32_t>& ids, size_t parts);
   std::vector<std::string> Relation(std::string_view kname, bool slaves) const;
   void Free(LiveDevice& r);
   // A new NameTable of the names in use when most are gone; the relation array without the

@@ -45,6 +45,20 @@ BlockDevice WwnDisk(int n, const std::string& wwn) {
   return d;
 }
 
+// Adds `d` and its one partition, <kname>1.
+void AddWithPartition(Inventory& inv, BlockDevice d) {
+  d.partitions = {d.kname + "1"};
+  BlockDevice part = d;
+  part.kname = part.name = d.kname + "1";
+  part.type = "part";
+  part.is_partition = true;
+  part.pkname = d.kname;
+  part.partitions.clear();
+  part.partn = 1;
+  inv.Add(std::move(d));
+  inv.Add(std::move(part));
+}
+
 // A random node: disks with identities drawn from small pools (duplicates and bogus values
 // happen), partitions, md arrays over some disks.
 class RandomNode {
@@ -240,17 +254,7 @@ TEST(NodeIndex, AnEventOnOneDiskTouchesOnlyItsGroupAndPartitions) {
 TEST(NodeIndex, IdentitiesStayExactWhileTheirUidsChurn) {
   Inventory inv;
   for (int n = 0; n < 8; ++n) {
-    BlockDevice d = WwnDisk(n, fmt::format("0x5000c500a1b2c3{:02x}", n));
-    d.partitions = {d.kname + "1"};
-    BlockDevice part = d;
-    part.kname = part.name = d.kname + "1";
-    part.type = "part";
-    part.is_partition = true;
-    part.pkname = d.kname;
-    part.partitions.clear();
-    part.partn = 1;
-    inv.Add(d);
-    inv.Add(part);
+    AddWithPartition(inv, WwnDisk(n, fmt::format("0x5000c500a1b2c3{:02x}", n)));
   }
   NodeIndex live("m1");
   live.Rebuild(inv);
@@ -278,19 +282,7 @@ TEST(NodeIndex, IdentitiesStayExactWhileTheirUidsChurn) {
 // is still the one a rebuild gives.
 TEST(NodeIndex, NamesStayBoundedWhileDevicesComeAndGoUnderNewNames) {
   Inventory inv;
-  auto add = [&](int n, const std::string& wwn) {
-    BlockDevice d = WwnDisk(n, wwn);
-    d.partitions = {d.kname + "1"};
-    BlockDevice part = d;
-    part.kname = part.name = d.kname + "1";
-    part.type = "part";
-    part.is_partition = true;
-    part.pkname = d.kname;
-    part.partitions.clear();
-    part.partn = 1;
-    inv.Add(d);
-    inv.Add(part);
-  };
+  auto add = [&](int n, const std::string& wwn) { AddWithPartition(inv, WwnDisk(n, wwn)); };
   // Two disks that stay, with one WWN: a duplicate group across every compaction.
   add(0, "0x5000c500a1b2c3d4");
   add(1, "0x5000c500a1b2c3d4");
