@@ -7,14 +7,20 @@
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "common/logging.h"
+#include "common/parse.h"
+#include "sysfs/parallel_walk.h"
 #include "sysfs/real_sysfs_reader.h"
 #include "sysfs/walker.h"
 
 namespace diskinv {
 namespace {
 
+// Walkers at most by default: beyond this the kernel's own locks, not the CPUs, set the pace.
+constexpr unsigned kDefaultJobsCap = 8;
+constexpr uint64_t kMaxJobs = 256;
+
 constexpr const char* kScanHelp =
-    R"(Usage: diskinv scan [--sysroot DIR] [--json [--pretty]] [-o COLS] [-b] [--all]
+    R"(Usage: diskinv scan [--sysroot DIR] [--json [--pretty]] [-o COLS] [-b] [--all] [-j N]
 
 Walk sysfs (sys/block, queue limits, SCSI/NVMe identity, holders/slaves) and the udev
 database (run/udev/data) once and print every block device.
@@ -28,6 +34,8 @@ Options:
   -b, --bytes        print sizes in bytes in the table
   -a, --all          also list empty loop devices and hidden devices (NVMe multipath paths)
       --no-udev      do not read the udev database
+  -j, --jobs N       walk with N threads; default: one per CPU this process may use, at
+                     most 8 (the output is the same for every N)
       --list-columns print the available columns and exit
   -h, --help         show this help
 
@@ -42,7 +50,7 @@ int ScanCommand(std::vector<std::string> args) {
   OutputOptions out;
   WalkOptions walk;
   bool json = false;
-  std::string cols, err;
+  std::string cols, jobs, err;
   while (!p.Done()) {
     if (p.Flag("help", 'h')) {
       std::fputs(kScanHelp, stdout);
@@ -63,7 +71,8 @@ int ScanCommand(std::vector<std::string> args) {
         std::printf("%-16s %s%s\n", f.column, f.help, f.lsblk ? "" : " (diskinv)");
       }
       return kExitOk;
-    } else if (p.Option("sysroot", 0, &out.sysroot, &err) || p.Option("output", 'o', &cols, &err)) {
+    } else if (p.Option("sysroot", 0, &out.sysroot, &err) || p.Option("output", 'o', &cols, &err) ||
+               p.Option("jobs", 'j', &jobs, &err)) {
       if (!err.empty()) return UsageError("scan", err);
     } else {
       return UsageError("scan", fmt::format("unknown argument '{}'", p.Current()));
@@ -74,12 +83,16 @@ int ScanCommand(std::vector<std::string> args) {
     if (!c.ok()) return UsageError("scan", c.status().message());
     out.columns = std::move(*c);
   }
-  auto reader = RealSysfsReader::Open(out.sysroot);
-  if (!reader.ok()) {
-    std::fprintf(stderr, "diskinv scan: %s\n", reader.status().message().c_str());
-    return kExitFailure;
+  ParallelWalkOptions parallel{.threads = AvailableCpus(kDefaultJobsCap)};
+  if (!jobs.empty()) {
+    auto n = ParseU64(jobs);
+    if (!n.ok() || *n == 0 || *n > kMaxJobs) {
+      return UsageError("scan", fmt::format("--jobs wants a number of threads from 1 to {}, not "
+                                            "'{}'",
+                                            kMaxJobs, jobs));
+    }
+    parallel.threads = static_cast<unsigned>(*n);
   }
-  Walker walker(**reader, walk);
   // JSON streams device by device to stdout (memory stays flat at 10,000 disks); the table
   // needs every row for its column widths and keeps only the cells.
   std::vector<std::string> problems;  // per-field errors, printed to stderr after a table
@@ -88,16 +101,28 @@ int ScanCommand(std::vector<std::string> args) {
   });
   ScanTableWriter table_out(out);
   bool written = true;
-  ScanStats st = walker.Walk([&](BlockDevice&& d) {
-    if (json) {
-      written = json_out.Add(d) && written;
-    } else {
-      table_out.Add(d);
-      for (const auto& e : d.errors) {
-        problems.push_back(fmt::format("{}: {}: {}", d.kname, e.field, e.message));
-      }
-    }
-  });
+  auto walked = ParallelWalk(
+      [&]() -> Result<std::unique_ptr<SysfsReader>> {
+        auto r = RealSysfsReader::Open(out.sysroot);
+        if (!r.ok()) return r.status();
+        return std::unique_ptr<SysfsReader>(std::move(*r));
+      },
+      walk, parallel,
+      [&](BlockDevice&& d) {
+        if (json) {
+          written = json_out.Add(d) && written;
+        } else {
+          table_out.Add(d);
+          for (const auto& e : d.errors) {
+            problems.push_back(fmt::format("{}: {}: {}", d.kname, e.field, e.message));
+          }
+        }
+      });
+  if (!walked.ok()) {
+    std::fprintf(stderr, "diskinv scan: %s\n", walked.status().message().c_str());
+    return kExitFailure;
+  }
+  const ScanStats& st = *walked;
   if (st.walk_errors > 0) {  // sys/block itself was unreadable: nothing was printed
     for (const auto& m : st.messages) std::fprintf(stderr, "diskinv scan: %s\n", m.c_str());
     return kExitFailure;

@@ -165,51 +165,72 @@ struct Walker::Ctx {
   }
 };
 
-ScanStats Walker::Walk(const DeviceSink& sink) {
+void Walker::BeginWalk() {
   r_.DropCaches();
   ctrl_to_subsys_.clear();
   odd_ctrl_to_subsys_.clear();
   subsys_fresh_ = false;
   hosts_.clear();
   chains_.clear();
-  ScanStats stats;
-  auto disks = r_.ListDir("sys/block");
-  if (!disks.ok()) {
-    stats.walk_errors++;
-    stats.messages.push_back(
-        fmt::format("cannot list block devices: {}", disks.status().message()));
-    return stats;
-  }
-  auto emit = [&](BlockDevice&& d) {
-    stats.field_errors += d.errors.size();
-    stats.devices++;
-    sink(std::move(d));
-  };
-  for (const auto& e : *disks) {
-    // The subsystem-chain memo gets an entry for every device directory and every ancestor
-    // (~10 MB at 30,000 devices); disks listed one after the other share their ancestors, so
-    // a bounded memo saves nearly every link read as well. Emptied between two disks only:
-    // nobody holds one of its entries then.
-    if (chains_.size() > kChainMemoEntries) chains_.clear();
-    auto disk = ProbeDisk(e.name, stats);
-    if (!disk) continue;
-    if (!Listed(*disk)) continue;
-    std::vector<std::string> parts = disk->partitions;
-    std::string dir = disk->devpath.empty() ? "sys/block/" + disk->kname : "sys" + disk->devpath;
-    // Partitions need the disk's queue, removable flag and name, not the whole device.
-    BlockDevice whole = std::move(*disk);
-    std::vector<BlockDevice> probed;
-    probed.reserve(parts.size());
-    for (const auto& p : parts) {
-      auto part = ProbePartition(whole, p, dir + "/" + p, stats);
-      // (the disk is listed: only the partition's own record can ignore it)
-      if (part && !(opt_.skip_ignored && IgnoredByUdev(*part))) probed.push_back(std::move(*part));
-    }
-    emit(std::move(whole));
-    for (auto& p : probed) emit(std::move(p));
-  }
+}
+
+void Walker::EndWalk() {
   // The memo serves one walk only, and the agent keeps its Walker between walks.
   decltype(chains_)().swap(chains_);
+}
+
+Result<std::vector<std::string>> Walker::ListDisks() {
+  auto entries = r_.ListDir("sys/block");
+  if (!entries.ok()) {
+    return Status(entries.status().code(),
+                  fmt::format("cannot list block devices: {}", entries.status().message()));
+  }
+  std::vector<std::string> names;
+  names.reserve(entries->size());
+  for (auto& e : *entries) names.push_back(std::move(e.name));
+  return names;
+}
+
+std::vector<BlockDevice> Walker::WalkDisk(const std::string& name, ScanStats& stats) {
+  std::vector<BlockDevice> group;
+  // The subsystem-chain memo gets an entry for every device directory and every ancestor
+  // (~10 MB at 30,000 devices); disks listed one after the other share their ancestors, so
+  // a bounded memo saves nearly every link read as well. Emptied between two disks only:
+  // nobody holds one of its entries then.
+  if (chains_.size() > kChainMemoEntries) chains_.clear();
+  auto disk = ProbeDisk(name, stats);
+  if (!disk || !Listed(*disk)) return group;
+  std::vector<std::string> parts = disk->partitions;
+  std::string dir = disk->devpath.empty() ? "sys/block/" + disk->kname : "sys" + disk->devpath;
+  // Partitions need the disk's queue, removable flag and name, not the whole device: the
+  // disk is moved into the group first and read from there.
+  group.reserve(1 + parts.size());
+  group.push_back(std::move(*disk));
+  for (const auto& p : parts) {
+    auto part = ProbePartition(group.front(), p, dir + "/" + p, stats);
+    // (the disk is listed: only the partition's own record can ignore it)
+    if (part && !(opt_.skip_ignored && IgnoredByUdev(*part))) group.push_back(std::move(*part));
+  }
+  for (const auto& d : group) {
+    stats.field_errors += d.errors.size();
+    stats.devices++;
+  }
+  return group;
+}
+
+ScanStats Walker::Walk(const DeviceSink& sink) {
+  BeginWalk();
+  ScanStats stats;
+  auto disks = ListDisks();
+  if (!disks.ok()) {
+    stats.walk_errors++;
+    stats.messages.push_back(disks.status().message());
+    return stats;
+  }
+  for (const auto& name : *disks) {
+    for (auto& d : WalkDisk(name, stats)) sink(std::move(d));
+  }
+  EndWalk();
   return stats;
 }
 

@@ -60,6 +60,16 @@ class Walker {
   // One full walk into an Inventory (Walk() collecting every device).
   Inventory WalkAll();
 
+  // Walk() in parts, for a walk shared by several Walkers (ParallelWalk: one per thread, each
+  // with its own reader). BeginWalk empties the per-walk memos; ListDisks lists sys/block,
+  // sorted, once for all of them; WalkDisk reads one disk and its partitions (the group Walk
+  // would sink for it, empty when the disk vanished or is not listed) and counts them in
+  // `stats`; EndWalk frees the memos a walk needs only while it runs.
+  void BeginWalk();
+  Result<std::vector<std::string>> ListDisks();
+  std::vector<BlockDevice> WalkDisk(const std::string& name, ScanStats& stats);
+  void EndWalk();
+
   // Re-probes one device by kernel name (disk or partition), for event-driven updates.
   // ENOENT when the device does not exist (any more). Does not apply Listed().
   Result<BlockDevice> Probe(std::string_view kname);

@@ -99,6 +99,36 @@ TEST(ScanGeneratedCheck, ComparisonCatchesAWrongValueAndAMissingColumn) {
       << all;
 }
 
+// `diskinv scan` walks with one thread per CPU by default; the output may not depend on it.
+TEST(ScanGeneratedJobs, EveryNumberOfThreadsPrintsTheSameBytes) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  std::string root = dir.path() + "/tree";
+  BuilderOptions opt;
+  opt.threads = 1;
+  opt.hardlink_identical = true;
+  TreeBuilder b(opt);
+  BuildSynthetic({50, 2, 11}, b);
+  ASSERT_TRUE(b.WriteTo(root)) << b.error();
+  const std::string scan = ShellQuote(DiskinvBinary()) + " scan --sysroot " + ShellQuote(root);
+  for (const char* format : {" --json", "", " -o NAME,SERIAL,WWN,TRAN,HCTL"}) {
+    int code = -1;
+    const std::string one = RunCommand(scan + format + " -j 1", &code);
+    ASSERT_EQ(code, 0) << format;
+    ASSERT_GT(one.size(), 50u * 3 * 20) << format;
+    for (const char* jobs : {" -j 2", " --jobs 3", " -j 7", " --jobs=64", ""}) {
+      EXPECT_EQ(RunCommand(scan + format + jobs, &code), one) << format << jobs;
+      EXPECT_EQ(code, 0) << format << jobs;
+    }
+  }
+  for (const char* bad : {" -j 0", " --jobs x", " --jobs 257", " -j"}) {
+    int code = -1;
+    std::string err = RunCommand(scan + bad + " 2>&1", &code);
+    EXPECT_EQ(code, 2) << bad;
+    EXPECT_NE(err.find("diskinv scan:"), std::string::npos) << bad << ": " << err;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Trees, ScanGenerated,
                          ::testing::Values(Case{3, 2, 1}, Case{60, 2, 7}, Case{90, 0, 42},
                                            Case{30, 5, 1000}),
