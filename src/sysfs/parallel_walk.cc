@@ -25,12 +25,15 @@ void AddStats(ScanStats& to, ScanStats&& from) {
   for (auto& m : from.messages) to.messages.push_back(std::move(m));
 }
 
-// The hand-off between the walkers and the sink: the group of disk i waits in slot i % size
-// until the sink takes it, in order. A walker may fill slot i only once i < taken + size (the
-// slot's previous group is gone); the sink never waits for room, only for the next group.
+// The hand-off between the walkers and the sink. Each disk is claimed by exactly one walker
+// (walkers take blocks for locality but claim their disks one at a time), and its group waits
+// in slot i % size until the sink takes it, in order. A walker may fill slot i only once
+// i < taken + size (the slot's previous group is gone). The sink never waits for room; when the
+// next group is not ready and nobody has claimed its disk yet (its walker is still on an earlier
+// disk, or waits for a CPU), the sink walks that disk itself.
 class Window {
  public:
-  explicit Window(size_t size) : slots_(size) {}
+  Window(size_t disks, size_t size) : slots_(size), claimed_(disks, 0) {}
 
   // Waits until disks below `end` fit; false when the walk was abandoned.
   bool WaitForRoom(size_t end) {
@@ -46,6 +49,11 @@ class Window {
     std::lock_guard lock(mu_);
     return end <= taken_ + slots_.size();
   }
+  // Whether the caller is the one to walk disk i (the first to ask).
+  bool Claim(size_t i) {
+    std::lock_guard lock(mu_);
+    return !std::exchange(claimed_[i], 1);
+  }
 
   void Put(size_t i, std::vector<BlockDevice>&& group) {
     std::lock_guard lock(mu_);
@@ -55,26 +63,34 @@ class Window {
     if (i == taken_ && sink_waiting_) ready_.notify_one();
   }
 
-  // The next group in order: nullopt when it is not ready and `wait` is false.
-  std::optional<std::vector<BlockDevice>> Take(bool wait) {
-    std::unique_lock lock(mu_);
-    Slot& s = slots_[taken_ % slots_.size()];
-    if (!s.ready) {
-      if (!wait) return std::nullopt;
-      sink_waiting_ = true;
-      ready_.wait(lock, [&] { return s.ready; });
-      sink_waiting_ = false;
-    }
-    std::optional<std::vector<BlockDevice>> out(std::move(s.group));
-    s.group.clear();
-    s.ready = false;
-    ++taken_;
-    if (room_waiters_ > 0) room_.notify_all();
-    return out;
-  }
-  size_t taken() {
+  enum class Next { kReady, kClaimed, kBusy };
+  // The next group in order into *group (kReady); or its disk, now claimed by the caller, who
+  // walks it and calls Advance (kClaimed); or kBusy: another walker has the disk.
+  Next TakeNext(std::vector<BlockDevice>* group, size_t* disk) {
     std::lock_guard lock(mu_);
-    return taken_;
+    Slot& s = slots_[taken_ % slots_.size()];
+    if (s.ready) {
+      *group = std::move(s.group);
+      s.group.clear();
+      s.ready = false;
+      AdvanceLocked();
+      return Next::kReady;
+    }
+    if (!std::exchange(claimed_[taken_], 1)) {
+      *disk = taken_;
+      return Next::kClaimed;
+    }
+    return Next::kBusy;
+  }
+  void Advance() {
+    std::lock_guard lock(mu_);
+    AdvanceLocked();
+  }
+  void WaitReady() {
+    std::unique_lock lock(mu_);
+    sink_waiting_ = true;
+    ready_.wait(lock, [&] { return slots_[taken_ % slots_.size()].ready; });
+    sink_waiting_ = false;
   }
 
   void Abandon() {
@@ -84,6 +100,10 @@ class Window {
   }
 
  private:
+  void AdvanceLocked() {
+    ++taken_;
+    if (room_waiters_ > 0) room_.notify_all();
+  }
   struct Slot {
     std::vector<BlockDevice> group;
     bool ready = false;
@@ -92,6 +112,7 @@ class Window {
   std::condition_variable ready_;  // the sink waits for the group at taken_
   std::condition_variable room_;   // walkers wait for the sink to take groups
   std::vector<Slot> slots_;
+  std::vector<uint8_t> claimed_;  // by disk index
   size_t taken_ = 0;
   unsigned room_waiters_ = 0;
   bool sink_waiting_ = false;
@@ -126,8 +147,10 @@ Result<ScanStats> ParallelWalk(const ReaderFactory& open_reader, const WalkOptio
   const size_t n = disks.size();
   const size_t block = std::max<size_t>(parallel.block, 1);
   const size_t blocks = (n + block - 1) / block;
+  const size_t most = std::max<size_t>(
+      1, parallel.min_disks_per_thread > 0 ? n / parallel.min_disks_per_thread : blocks);
   const unsigned threads = static_cast<unsigned>(
-      std::min<size_t>(std::max(parallel.threads, 1u), std::max<size_t>(blocks, 1)));
+      std::min({std::max<size_t>(parallel.threads, 1), std::max<size_t>(blocks, 1), most}));
   if (threads == 1) {
     for (const auto& name : disks) {
       for (auto& d : lead.WalkDisk(name, stats)) sink(std::move(d));
@@ -138,11 +161,11 @@ Result<ScanStats> ParallelWalk(const ReaderFactory& open_reader, const WalkOptio
 
   const size_t window_size = std::max(parallel.window > 0 ? parallel.window : 4 * block * threads,
                                       block);  // at least a block, or a walker waits for ever
-  Window window(window_size);
+  Window window(n, window_size);
   std::atomic<size_t> next_block{0};
   auto walk_block = [&](Walker& w, ScanStats& st, size_t b) {
     for (size_t i = b * block; i < std::min(n, (b + 1) * block); ++i) {
-      window.Put(i, w.WalkDisk(disks[i], st));
+      if (window.Claim(i)) window.Put(i, w.WalkDisk(disks[i], st));
     }
   };
   // Each worker opens its reader and reports; nothing is walked until every reader is open.
@@ -189,23 +212,34 @@ Result<ScanStats> ParallelWalk(const ReaderFactory& open_reader, const WalkOptio
     }
   }
   go_promise.set_value(true);
-  // The calling thread sinks every group in order and, while the next one is not ready and the
-  // window has room, walks blocks itself.
+  // The calling thread sinks every group in order. While the next one is not ready it walks
+  // that disk itself when nobody has claimed it, else the next free block that fits the window,
+  // else it waits.
   std::exception_ptr failed;
   try {
-    for (size_t sunk = 0; sunk < n; ++sunk) {
-      std::optional<std::vector<BlockDevice>> group = window.Take(false);
-      while (!group) {
-        size_t b = next_block.load();
-        if (b < blocks && window.Fits(std::min(n, (b + 1) * block)) &&
-            next_block.compare_exchange_strong(b, b + 1)) {
-          walk_block(lead, stats, b);
-          group = window.Take(false);
-        } else if (b >= blocks || !window.Fits(std::min(n, (b + 1) * block))) {
-          group = window.Take(true);
+    for (size_t sunk = 0; sunk < n;) {
+      std::vector<BlockDevice> group;
+      size_t disk = 0;
+      switch (window.TakeNext(&group, &disk)) {
+        case Window::Next::kReady:
+          break;
+        case Window::Next::kClaimed:
+          group = lead.WalkDisk(disks[disk], stats);
+          window.Advance();
+          break;
+        case Window::Next::kBusy: {
+          size_t b = next_block.load();
+          if (b < blocks && window.Fits(std::min(n, (b + 1) * block)) &&
+              next_block.compare_exchange_strong(b, b + 1)) {
+            walk_block(lead, stats, b);
+          } else if (b >= blocks || !window.Fits(std::min(n, (b + 1) * block))) {
+            window.WaitReady();
+          }
+          continue;
         }
       }
-      for (auto& d : *group) sink(std::move(d));
+      ++sunk;
+      for (auto& d : group) sink(std::move(d));
     }
   } catch (...) {
     failed = std::current_exception();

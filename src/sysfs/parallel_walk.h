@@ -28,6 +28,9 @@ struct ParallelWalkOptions {
   unsigned threads = 1;
   // Consecutive disks a walker takes at a time.
   size_t block = 8;
+  // Disks per walker at least (0: one block): a thread costs about what walking a dozen disks
+  // does, so a small node walks on one.
+  size_t min_disks_per_thread = 0;
   // Groups read but not yet sunk, at most (at least 2 blocks per walker).
   size_t window = 0;  // 0: 4 blocks per walker
 };

@@ -131,6 +131,13 @@ TEST(ParallelWalk, EveryWalkerReadsOnlyItsShareAndTheyAllRun) {
   opened = 0;
   WalkParallel(counting, {.threads = 1, .block = 8});
   EXPECT_EQ(opened, 1);
+  opened = 0;
+  w = WalkParallel(counting, {.threads = 8, .block = 2, .min_disks_per_thread = 10});
+  EXPECT_EQ(opened, 2) << "24 disks, at least 10 per walker";
+  EXPECT_EQ(w.devices.size(), 24u * 3);
+  opened = 0;
+  WalkParallel(counting, {.threads = 8, .block = 2, .min_disks_per_thread = 25});
+  EXPECT_EQ(opened, 1);
 }
 
 // Two whole disks sda and sdb behind one AHCI host, each with a partition.
