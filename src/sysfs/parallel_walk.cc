@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/logging.h"
+
 namespace diskinv {
 namespace {
 
@@ -151,6 +153,7 @@ Result<ScanStats> ParallelWalk(const ReaderFactory& open_reader, const WalkOptio
       1, parallel.min_disks_per_thread > 0 ? n / parallel.min_disks_per_thread : blocks);
   const unsigned threads = static_cast<unsigned>(
       std::min({std::max<size_t>(parallel.threads, 1), std::max<size_t>(blocks, 1), most}));
+  Logger("sysfs")->debug("walking {} disks with {} thread(s), blocks of {}", n, threads, block);
   if (threads == 1) {
     for (const auto& name : disks) {
       for (auto& d : lead.WalkDisk(name, stats)) sink(std::move(d));

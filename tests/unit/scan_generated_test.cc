@@ -43,6 +43,16 @@ struct Case {
   uint64_t seed;
 };
 
+// A synthetic tree at `root`, written by one thread with identical files hard-linked.
+void WriteSynthetic(const SyntheticSpec& spec, const std::string& root) {
+  BuilderOptions opt;
+  opt.threads = 1;
+  opt.hardlink_identical = true;
+  TreeBuilder b(opt);
+  BuildSynthetic(spec, b);
+  ASSERT_TRUE(b.WriteTo(root)) << b.error();
+}
+
 class ScanGenerated : public ::testing::TestWithParam<Case> {};
 
 TEST_P(ScanGenerated, AgreesWithLsblk) {
@@ -50,12 +60,7 @@ TEST_P(ScanGenerated, AgreesWithLsblk) {
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
   std::string root = dir.path() + "/tree";
-  BuilderOptions opt;
-  opt.threads = 1;
-  opt.hardlink_identical = true;
-  TreeBuilder b(opt);
-  BuildSynthetic({c.disks, c.partitions, c.seed}, b);
-  ASSERT_TRUE(b.WriteTo(root)) << b.error();
+  ASSERT_NO_FATAL_FAILURE(WriteSynthetic({c.disks, c.partitions, c.seed}, root));
 
   CompareResult r = CompareWithLsblk(root, DiskinvBinary());
   EXPECT_TRUE(r.mismatches.empty()) << ::testing::PrintToString(r.mismatches);
@@ -104,12 +109,7 @@ TEST(ScanGeneratedJobs, EveryNumberOfThreadsPrintsTheSameBytes) {
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
   std::string root = dir.path() + "/tree";
-  BuilderOptions opt;
-  opt.threads = 1;
-  opt.hardlink_identical = true;
-  TreeBuilder b(opt);
-  BuildSynthetic({50, 2, 11}, b);
-  ASSERT_TRUE(b.WriteTo(root)) << b.error();
+  ASSERT_NO_FATAL_FAILURE(WriteSynthetic({50, 2, 11}, root));
   const std::string scan = ShellQuote(DiskinvBinary()) + " scan --sysroot " + ShellQuote(root);
   for (const char* format : {" --json", "", " -o NAME,SERIAL,WWN,TRAN,HCTL"}) {
     int code = -1;
