@@ -88,17 +88,21 @@ class Window {
     std::lock_guard lock(mu_);
     AdvanceLocked();
   }
-  void WaitReady() {
+  // Waits for the next group; false when the walk was abandoned.
+  bool WaitReady() {
     std::unique_lock lock(mu_);
     sink_waiting_ = true;
-    ready_.wait(lock, [&] { return slots_[taken_ % slots_.size()].ready; });
+    ready_.wait(lock, [&] { return slots_[taken_ % slots_.size()].ready || abandoned_; });
     sink_waiting_ = false;
+    return !abandoned_;
   }
 
+  // Stops the walk: walkers waiting for room and a sink waiting for a group return.
   void Abandon() {
     std::lock_guard lock(mu_);
     abandoned_ = true;
     room_.notify_all();
+    ready_.notify_all();
   }
 
  private:
@@ -177,6 +181,7 @@ Result<ScanStats> ParallelWalk(const ReaderFactory& open_reader, const WalkOptio
   std::promise<bool> go_promise;
   std::shared_future<bool> go = go_promise.get_future().share();
   std::vector<ScanStats> worker_stats(threads - 1);
+  std::vector<std::exception_ptr> worker_failed(threads - 1);
   std::vector<std::thread> workers;
   workers.reserve(threads - 1);
   for (unsigned t = 0; t + 1 < threads; ++t) {
@@ -196,10 +201,15 @@ Result<ScanStats> ParallelWalk(const ReaderFactory& open_reader, const WalkOptio
       if (!go.get() || !reader.ok()) return;
       Walker w(**reader, options);
       w.BeginWalk();
-      for (;;) {
-        size_t b = next_block.fetch_add(1);
-        if (b >= blocks || !window.WaitForRoom(std::min(n, (b + 1) * block))) break;
-        walk_block(w, worker_stats[t], b);
+      try {
+        for (;;) {
+          size_t b = next_block.fetch_add(1);
+          if (b >= blocks || !window.WaitForRoom(std::min(n, (b + 1) * block))) break;
+          walk_block(w, worker_stats[t], b);
+        }
+      } catch (...) {  // (std::bad_alloc): the caller rethrows it once every thread is joined
+        worker_failed[t] = std::current_exception();
+        window.Abandon();
       }
       w.EndWalk();
       // The reader's descriptors are in this thread's table: it is closed here, not by the
@@ -235,8 +245,9 @@ Result<ScanStats> ParallelWalk(const ReaderFactory& open_reader, const WalkOptio
           if (b < blocks && window.Fits(std::min(n, (b + 1) * block)) &&
               next_block.compare_exchange_strong(b, b + 1)) {
             walk_block(lead, stats, b);
-          } else if (b >= blocks || !window.Fits(std::min(n, (b + 1) * block))) {
-            window.WaitReady();
+          } else if ((b >= blocks || !window.Fits(std::min(n, (b + 1) * block))) &&
+                     !window.WaitReady()) {
+            sunk = n;  // a walker failed: its exception is rethrown below
           }
           continue;
         }
@@ -251,6 +262,9 @@ Result<ScanStats> ParallelWalk(const ReaderFactory& open_reader, const WalkOptio
   for (auto& t : workers) t.join();
   lead.EndWalk();
   if (failed) std::rethrow_exception(failed);
+  for (auto& e : worker_failed) {
+    if (e) std::rethrow_exception(e);
+  }
   for (auto& st : worker_stats) AddStats(stats, std::move(st));
   return stats;
 }

@@ -233,6 +233,23 @@ TEST(ParallelWalk, ASinkThatThrowsStopsTheWalkersAndTheErrorReachesTheCaller) {
   EXPECT_EQ(sunk, 5);
 }
 
+TEST(ParallelWalk, AnExceptionOnAWalkerThreadReachesTheCaller) {
+  // Whichever thread reads sdb throws (as on std::bad_alloc); none may be left waiting.
+  for (int run = 0; run < 20; ++run) {
+    auto make = []() -> Result<std::unique_ptr<SysfsReader>> {
+      auto fs = std::make_unique<FakeSysfsReader>(TwoSataDisks());
+      fs->SetAccessHook([](std::string_view path) {
+        if (path.find("/block/sdb/dev") != std::string_view::npos) {
+          throw std::runtime_error("walker failed");
+        }
+      });
+      return std::unique_ptr<SysfsReader>(std::move(fs));
+    };
+    EXPECT_THROW((void)ParallelWalk(make, {}, {.threads = 2, .block = 1}, [](BlockDevice&&) {}),
+                 std::runtime_error);
+  }
+}
+
 TEST(AvailableCpus, IsTheAffinityMaskCapped) {
   unsigned n = AvailableCpus(1024);
   EXPECT_GE(n, 1u);
