@@ -55,6 +55,7 @@ int ScanCommand(std::vector<std::string> args) {
   WalkOptions walk;
   bool json = false;
   std::string cols, jobs, err;
+  bool jobs_given = false;
   while (!p.Done()) {
     if (p.Flag("help", 'h')) {
       std::fputs(kScanHelp, stdout);
@@ -75,8 +76,10 @@ int ScanCommand(std::vector<std::string> args) {
         std::printf("%-16s %s%s\n", f.column, f.help, f.lsblk ? "" : " (diskinv)");
       }
       return kExitOk;
-    } else if (p.Option("sysroot", 0, &out.sysroot, &err) || p.Option("output", 'o', &cols, &err) ||
-               p.Option("jobs", 'j', &jobs, &err)) {
+    } else if (p.Option("jobs", 'j', &jobs, &err)) {
+      if (!err.empty()) return UsageError("scan", err);
+      jobs_given = true;
+    } else if (p.Option("sysroot", 0, &out.sysroot, &err) || p.Option("output", 'o', &cols, &err)) {
       if (!err.empty()) return UsageError("scan", err);
     } else {
       return UsageError("scan", fmt::format("unknown argument '{}'", p.Current()));
@@ -89,7 +92,7 @@ int ScanCommand(std::vector<std::string> args) {
   }
   ParallelWalkOptions parallel{.threads = AvailableCpus(kDefaultJobsCap),
                                .min_disks_per_thread = kDefaultDisksPerJob};
-  if (!jobs.empty()) {
+  if (jobs_given) {
     auto n = ParseU64(jobs);
     if (!n.ok() || *n == 0 || *n > kMaxJobs) {
       return UsageError("scan", fmt::format("--jobs wants a number of threads from 1 to {}, not "

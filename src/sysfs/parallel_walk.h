@@ -31,8 +31,9 @@ struct ParallelWalkOptions {
   // Disks per walker at least (0: one block): a thread costs about what walking a dozen disks
   // does, so a small node walks on one.
   size_t min_disks_per_thread = 0;
-  // Groups read but not yet sunk, at most (at least 2 blocks per walker).
-  size_t window = 0;  // 0: 4 blocks per walker
+  // Groups read but not yet sunk, at most; 0: 4 blocks per walker. A window smaller than a
+  // block is correct but serializes the walk.
+  size_t window = 0;
 };
 
 // Opens one reader per walker (every reader must see the same tree). Called on the walker's
@@ -41,9 +42,12 @@ using ReaderFactory = std::function<Result<std::unique_ptr<SysfsReader>>()>;
 
 // Walks like Walker(reader, options).Walk(sink), with `parallel.threads` walkers. `sink` runs
 // on the calling thread only. Fails (before any device is read) when a reader cannot be opened;
-// an unlistable sys/block is a walk error in the statistics, as with Walker::Walk. Each walker
-// thread unshares its file descriptor table (unshare(CLONE_FILES)), so the descriptors a
-// reader opens belong to its thread, and a reader is closed on the thread that opened it.
+// an unlistable sys/block is a walk error in the statistics, as with Walker::Walk. An exception
+// on any thread (the sink's, a walker's) stops every thread and is rethrown here. Each walker
+// thread gets a descriptor table of its own (close_range(CLOSE_RANGE_UNSHARE), keeping only
+// stdin, stdout and stderr), so the descriptors a reader opens belong to its thread, and a
+// reader is closed on the thread that opened it. When fewer threads can be started than asked
+// for, the walk goes on with those that started.
 Result<ScanStats> ParallelWalk(const ReaderFactory& open_reader, const WalkOptions& options,
                                const ParallelWalkOptions& parallel, const Walker::DeviceSink& sink);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -107,7 +108,9 @@ TEST(ParallelWalk, AGeneratedTreeGivesWhatOneWalkerGives) {
                   Shape{8, 5, 0}, Shape{64, 1, 0}, Shape{1, 8, 0}}) {
     std::string what = "threads " + std::to_string(s.threads) + ", block " +
                        std::to_string(s.block) + ", window " + std::to_string(s.window);
-    ExpectSameWalk(want, WalkParallel(RealReaders(tree.root()), {s.threads, s.block, s.window}),
+    ExpectSameWalk(want,
+                   WalkParallel(RealReaders(tree.root()),
+                                {.threads = s.threads, .block = s.block, .window = s.window}),
                    what);
   }
 }
@@ -138,6 +141,56 @@ TEST(ParallelWalk, EveryWalkerReadsOnlyItsShareAndTheyAllRun) {
   opened = 0;
   WalkParallel(counting, {.threads = 8, .block = 2, .min_disks_per_thread = 25});
   EXPECT_EQ(opened, 1);
+}
+
+// Counts what its reader reads: which walker walked what.
+class CountingReader : public SysfsReader {
+ public:
+  CountingReader(std::unique_ptr<SysfsReader> r, std::atomic<int>* files)
+      : r_(std::move(r)), files_(files) {}
+  Result<std::string> ReadFile(std::string_view path, size_t max_bytes) override {
+    ++*files_;
+    return r_->ReadFile(path, max_bytes);
+  }
+  Result<std::string> ReadLink(std::string_view path) override { return r_->ReadLink(path); }
+  Result<std::vector<DirEntry>> ListDir(std::string_view path) override {
+    return r_->ListDir(path);
+  }
+  bool Exists(std::string_view path) override { return r_->Exists(path); }
+  bool IsDir(std::string_view path) override { return r_->IsDir(path); }
+  void DropCaches() override { r_->DropCaches(); }
+
+ private:
+  std::unique_ptr<SysfsReader> r_;
+  std::atomic<int>* files_;
+};
+
+TEST(ParallelWalk, TheOtherThreadsWalkWhileTheSinkIsBusy) {
+  TempTree tree(24);
+  ASSERT_FALSE(tree.root().empty());
+  // Files read by each reader, in the order the readers were opened (the first is the
+  // calling thread's).
+  std::atomic<int> files[3] = {0, 0, 0};
+  std::atomic<int> opened = 0;
+  ReaderFactory real = RealReaders(tree.root());
+  ReaderFactory counting = [&]() -> Result<std::unique_ptr<SysfsReader>> {
+    int i = opened++;
+    auto r = real();
+    if (!r.ok() || i >= 3) return r;
+    return std::unique_ptr<SysfsReader>(std::make_unique<CountingReader>(std::move(*r), &files[i]));
+  };
+  // The sink holds the calling thread for 100 ms at the first device: the walkers, not the
+  // calling thread, must walk (nearly) everything meanwhile.
+  size_t sunk = 0;
+  auto st = ParallelWalk(counting, {}, {.threads = 3, .block = 2}, [&](BlockDevice&&) {
+    if (sunk++ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  });
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(sunk, 24u * 3);
+  EXPECT_EQ(opened, 3);
+  EXPECT_GT(files[1], 0) << "a walker thread read nothing";
+  EXPECT_GT(files[2], 0) << "a walker thread read nothing";
+  EXPECT_GT(files[1] + files[2], files[0]) << "the calling thread walked most of the disks";
 }
 
 // Two whole disks sda and sdb behind one AHCI host, each with a partition.

@@ -121,7 +121,7 @@ TEST(ScanGeneratedJobs, EveryNumberOfThreadsPrintsTheSameBytes) {
       EXPECT_EQ(code, 0) << format << jobs;
     }
   }
-  for (const char* bad : {" -j 0", " --jobs x", " --jobs 257", " -j"}) {
+  for (const char* bad : {" -j 0", " --jobs x", " --jobs 257", " -j", " --jobs=", " -j ''"}) {
     int code = -1;
     std::string err = RunCommand(scan + bad + " 2>&1", &code);
     EXPECT_EQ(code, 2) << bad;
