@@ -123,6 +123,14 @@ TEST_F(AgentOps, IgnoredDeviceIsNeverInventoriedAndOneThatBecomesIgnoredIsTombst
       fmt::format("SUBSYSTEM==\"block\", KERNEL==\"loop{}\", ENV{{DISKINV_IGNORE}}=\"1\"",
                   ignored_index));
   ASSERT_TRUE(udevd_->ReloadRules().ok());
+  // The self-check needs a whole disk that carries the tag to check the udev source through
+  // the tag filter. On a node the rules tag every disk as its events come; on a fresh machine
+  // no disk has had an event since the rules were installed, and none carries it. A change
+  // event tags loop0 (never the ignored one: UnusedLoopIndex starts at 200).
+  ASSERT_NE(ignored_index, 0);
+  Status tagged = testing::RunProgram(
+      {"udevadm", "trigger", "--action=change", "--settle", "/sys/class/block/loop0"});
+  ASSERT_TRUE(tagged.ok()) << tagged.message();
 
   AgentProcess agent(dir_, Config(db.url), {{"DISKINV_EVENTS", "both"}});
   ASSERT_TRUE(agent.WaitReady()) << agent.LogText();
