@@ -9,7 +9,6 @@
 #include "common/logging.h"
 #include "common/parse.h"
 #include "sysfs/parallel_walk.h"
-#include "sysfs/real_sysfs_reader.h"
 #include "sysfs/walker.h"
 
 namespace diskinv {
@@ -110,23 +109,16 @@ int ScanCommand(std::vector<std::string> args) {
   });
   ScanTableWriter table_out(out);
   bool written = true;
-  auto walked = ParallelWalk(
-      [&]() -> Result<std::unique_ptr<SysfsReader>> {
-        auto r = RealSysfsReader::Open(out.sysroot);
-        if (!r.ok()) return r.status();
-        return std::unique_ptr<SysfsReader>(std::move(*r));
-      },
-      walk, parallel,
-      [&](BlockDevice&& d) {
-        if (json) {
-          written = json_out.Add(d) && written;
-        } else {
-          table_out.Add(d);
-          for (const auto& e : d.errors) {
-            problems.push_back(fmt::format("{}: {}: {}", d.kname, e.field, e.message));
-          }
-        }
-      });
+  auto walked = ParallelWalk(RealSysfsReaders(out.sysroot), walk, parallel, [&](BlockDevice&& d) {
+    if (json) {
+      written = json_out.Add(d) && written;
+    } else {
+      table_out.Add(d);
+      for (const auto& e : d.errors) {
+        problems.push_back(fmt::format("{}: {}: {}", d.kname, e.field, e.message));
+      }
+    }
+  });
   if (!walked.ok()) {
     std::fprintf(stderr, "diskinv scan: %s\n", walked.status().message().c_str());
     return kExitFailure;

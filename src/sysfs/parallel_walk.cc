@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/logging.h"
+#include "sysfs/real_sysfs_reader.h"
 
 namespace diskinv {
 namespace {
@@ -152,6 +153,14 @@ void GiveThreadItsOwnDescriptors() {
 
 }  // namespace
 
+ReaderFactory RealSysfsReaders(std::string root) {
+  return [root = std::move(root)]() -> Result<std::unique_ptr<SysfsReader>> {
+    auto r = RealSysfsReader::Open(root);
+    if (!r.ok()) return r.status();
+    return std::unique_ptr<SysfsReader>(std::move(*r));
+  };
+}
+
 unsigned AvailableCpus(unsigned cap) {
   unsigned n = 0;
   cpu_set_t set;
@@ -168,12 +177,8 @@ Result<ScanStats> ParallelWalk(const ReaderFactory& open_reader, const WalkOptio
   Walker lead(**lead_reader, options);
   lead.BeginWalk();
   ScanStats stats;
-  auto listed = lead.ListDisks();
-  if (!listed.ok()) {
-    stats.walk_errors++;
-    stats.messages.push_back(listed.status().message());
-    return stats;
-  }
+  auto listed = lead.ListDisks(stats);
+  if (!listed) return stats;
   const std::vector<std::string>& disks = *listed;
   const size_t n = disks.size();
   const size_t block = std::max<size_t>(parallel.block, 1);
@@ -196,8 +201,9 @@ Result<ScanStats> ParallelWalk(const ReaderFactory& open_reader, const WalkOptio
   const size_t window_size = parallel.window > 0 ? parallel.window : 4 * block * threads;
   Window window(n, window_size);
   std::atomic<size_t> next_block{0};
+  auto block_end = [&](size_t b) { return std::min(n, (b + 1) * block); };  // past its last disk
   auto walk_block = [&](Walker& w, ScanStats& st, size_t b) {
-    for (size_t i = b * block; i < std::min(n, (b + 1) * block); ++i) {
+    for (size_t i = b * block; i < block_end(b); ++i) {
       if (window.Claim(i)) window.Put(i, w.WalkDisk(disks[i], st));
     }
   };
@@ -224,7 +230,7 @@ Result<ScanStats> ParallelWalk(const ReaderFactory& open_reader, const WalkOptio
       w.BeginWalk();
       for (;;) {
         size_t b = next_block.fetch_add(1);
-        if (b >= blocks || !window.WaitForRoom(std::min(n, (b + 1) * block))) break;
+        if (b >= blocks || !window.WaitForRoom(block_end(b))) break;
         walk_block(w, worker_stats[t], b);
       }
       w.EndWalk();
@@ -276,11 +282,10 @@ Result<ScanStats> ParallelWalk(const ReaderFactory& open_reader, const WalkOptio
           break;
         case Window::Next::kBusy: {
           size_t b = next_block.load();
-          if (b < blocks && window.Fits(std::min(n, (b + 1) * block)) &&
+          if (b < blocks && window.Fits(block_end(b)) &&
               next_block.compare_exchange_strong(b, b + 1)) {
             walk_block(lead, stats, b);
-          } else if ((b >= blocks || !window.Fits(std::min(n, (b + 1) * block))) &&
-                     !window.WaitReady()) {
+          } else if ((b >= blocks || !window.Fits(block_end(b))) && !window.WaitReady()) {
             sunk = n;  // a walker failed: its exception is rethrown below
           }
           continue;

@@ -39,6 +39,8 @@ struct ParallelWalkOptions {
 // Opens one reader per walker (every reader must see the same tree). Called on the walker's
 // own thread, at the same time as on the others: it must be thread-safe.
 using ReaderFactory = std::function<Result<std::unique_ptr<SysfsReader>>()>;
+// RealSysfsReader::Open(root), one per call.
+ReaderFactory RealSysfsReaders(std::string root);
 
 // Walks like Walker(reader, options).Walk(sink), with `parallel.threads` walkers. `sink` runs
 // on the calling thread only. Fails (before any device is read) when a reader cannot be opened;

@@ -179,11 +179,13 @@ void Walker::EndWalk() {
   decltype(chains_)().swap(chains_);
 }
 
-Result<std::vector<std::string>> Walker::ListDisks() {
+std::optional<std::vector<std::string>> Walker::ListDisks(ScanStats& stats) {
   auto entries = r_.ListDir("sys/block");
   if (!entries.ok()) {
-    return Status(entries.status().code(),
-                  fmt::format("cannot list block devices: {}", entries.status().message()));
+    stats.walk_errors++;
+    stats.messages.push_back(
+        fmt::format("cannot list block devices: {}", entries.status().message()));
+    return std::nullopt;
   }
   std::vector<std::string> names;
   names.reserve(entries->size());
@@ -221,12 +223,8 @@ std::vector<BlockDevice> Walker::WalkDisk(const std::string& name, ScanStats& st
 ScanStats Walker::Walk(const DeviceSink& sink) {
   BeginWalk();
   ScanStats stats;
-  auto disks = ListDisks();
-  if (!disks.ok()) {
-    stats.walk_errors++;
-    stats.messages.push_back(disks.status().message());
-    return stats;
-  }
+  auto disks = ListDisks(stats);
+  if (!disks) return stats;
   for (const auto& name : *disks) {
     for (auto& d : WalkDisk(name, stats)) sink(std::move(d));
   }

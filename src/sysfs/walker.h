@@ -62,11 +62,12 @@ class Walker {
 
   // Walk() in parts, for a walk shared by several Walkers (ParallelWalk: one per thread, each
   // with its own reader). BeginWalk empties the per-walk memos; ListDisks lists sys/block,
-  // sorted, once for all of them; WalkDisk reads one disk and its partitions (the group Walk
+  // sorted, once for all of them (nullopt when it cannot: counted in `stats` as a walk error
+  // with its message); WalkDisk reads one disk and its partitions (the group Walk
   // would sink for it, empty when the disk vanished or is not listed) and counts them in
   // `stats`; EndWalk frees the memos a walk needs only while it runs.
   void BeginWalk();
-  Result<std::vector<std::string>> ListDisks();
+  std::optional<std::vector<std::string>> ListDisks(ScanStats& stats);
   std::vector<BlockDevice> WalkDisk(const std::string& name, ScanStats& stats);
   void EndWalk();
 

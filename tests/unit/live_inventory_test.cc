@@ -11,13 +11,19 @@
 namespace diskinv {
 namespace {
 
-void AddLoop(FakeSysfsReader& fs, int n) {
-  std::string name = "loop" + std::to_string(n);
+// sys/devices/virtual/block/<name> (linked from sys/block) with dev, size and ro; its dir.
+std::string AddVirtualDisk(FakeSysfsReader& fs, const std::string& name, const std::string& dev,
+                           const std::string& size) {
   std::string dir = "sys/devices/virtual/block/" + name;
   fs.AddSymlink("sys/block/" + name, "../devices/virtual/block/" + name);
-  fs.AddFile(dir + "/dev", "7:" + std::to_string(n) + "\n");
-  fs.AddFile(dir + "/size", "0\n");
+  fs.AddFile(dir + "/dev", dev + "\n");
+  fs.AddFile(dir + "/size", size + "\n");
   fs.AddFile(dir + "/ro", "0\n");
+  return dir;
+}
+
+void AddLoop(FakeSysfsReader& fs, int n) {
+  std::string dir = AddVirtualDisk(fs, "loop" + std::to_string(n), "7:" + std::to_string(n), "0");
   fs.AddFile(dir + "/removable", "0\n");
   fs.AddFile(dir + "/queue/logical_block_size", "512\n");
   fs.AddDir(dir + "/holders");
@@ -51,11 +57,7 @@ void Detach(FakeSysfsReader& fs, int n) {
 // dm-<n>, a device-mapper map over `slave` (as the kernel links it both ways).
 void AddDm(FakeSysfsReader& fs, int n, const std::string& slave) {
   std::string name = "dm-" + std::to_string(n);
-  std::string dm = "sys/devices/virtual/block/" + name;
-  fs.AddSymlink("sys/block/" + name, "../devices/virtual/block/" + name);
-  fs.AddFile(dm + "/dev", "253:" + std::to_string(n) + "\n");
-  fs.AddFile(dm + "/size", "131072\n");
-  fs.AddFile(dm + "/ro", "0\n");
+  std::string dm = AddVirtualDisk(fs, name, "253:" + std::to_string(n), "131072");
   fs.AddFile(dm + "/dm/name", "vg-lv\n");
   fs.AddFile(dm + "/dm/uuid", "LVM-" + std::to_string(n) + "\n");
   fs.AddSymlink(dm + "/slaves/" + slave, "../../" + slave);

@@ -47,14 +47,6 @@ class TempTree {
   std::string dir_, root_;
 };
 
-ReaderFactory RealReaders(const std::string& root) {
-  return [root]() -> Result<std::unique_ptr<SysfsReader>> {
-    auto r = RealSysfsReader::Open(root);
-    if (!r.ok()) return r.status();
-    return std::unique_ptr<SysfsReader>(std::move(*r));
-  };
-}
-
 struct Walked {
   std::vector<BlockDevice> devices;
   ScanStats stats;
@@ -109,7 +101,7 @@ TEST(ParallelWalk, AGeneratedTreeGivesWhatOneWalkerGives) {
     std::string what = "threads " + std::to_string(s.threads) + ", block " +
                        std::to_string(s.block) + ", window " + std::to_string(s.window);
     ExpectSameWalk(want,
-                   WalkParallel(RealReaders(tree.root()),
+                   WalkParallel(RealSysfsReaders(tree.root()),
                                 {.threads = s.threads, .block = s.block, .window = s.window}),
                    what);
   }
@@ -120,7 +112,7 @@ TEST(ParallelWalk, EveryWalkerReadsOnlyItsShareAndTheyAllRun) {
   ASSERT_FALSE(tree.root().empty());
   // Counts the readers opened: one per walker, never more walkers than blocks.
   std::atomic<int> opened = 0;
-  ReaderFactory real = RealReaders(tree.root());
+  ReaderFactory real = RealSysfsReaders(tree.root());
   ReaderFactory counting = [&]() {
     ++opened;
     return real();
@@ -172,7 +164,7 @@ TEST(ParallelWalk, TheOtherThreadsWalkWhileTheSinkIsBusy) {
   // calling thread's).
   std::atomic<int> files[3] = {0, 0, 0};
   std::atomic<int> opened = 0;
-  ReaderFactory real = RealReaders(tree.root());
+  ReaderFactory real = RealSysfsReaders(tree.root());
   ReaderFactory counting = [&]() -> Result<std::unique_ptr<SysfsReader>> {
     int i = opened++;
     auto r = real();
@@ -277,7 +269,7 @@ TEST(ParallelWalk, ASinkThatThrowsStopsTheWalkersAndTheErrorReachesTheCaller) {
   int sunk = 0;
   auto run = [&] {
     // A window of one block: the walkers fill it at once and wait for the sink, which throws.
-    (void)ParallelWalk(RealReaders(tree.root()), {}, {.threads = 4, .block = 2, .window = 2},
+    (void)ParallelWalk(RealSysfsReaders(tree.root()), {}, {.threads = 4, .block = 2, .window = 2},
                        [&](BlockDevice&&) {
                          if (++sunk == 5) throw std::runtime_error("sink failed");
                        });
