@@ -135,13 +135,22 @@ TEST(ParallelWalk, EveryWalkerReadsOnlyItsShareAndTheyAllRun) {
   EXPECT_EQ(opened, 1);
 }
 
-// Counts what its reader reads: which walker walked what.
+// Counts what its reader reads: which walker walked what. With `meet`, its first read waits
+// (5 s at most) until `meet_count` readers have made their first read: each walker thread then
+// reads before any of them can take every block (on 2 CPUs, one could be scheduled late).
 class CountingReader : public SysfsReader {
  public:
-  CountingReader(std::unique_ptr<SysfsReader> r, std::atomic<int>* files)
-      : r_(std::move(r)), files_(files) {}
+  CountingReader(std::unique_ptr<SysfsReader> r, std::atomic<int>* files,
+                 std::atomic<int>* meet = nullptr, int meet_count = 0)
+      : r_(std::move(r)), files_(files), meet_(meet), meet_count_(meet_count) {}
   Result<std::string> ReadFile(std::string_view path, size_t max_bytes) override {
-    ++*files_;
+    if (files_->fetch_add(1) == 0 && meet_) {
+      ++*meet_;
+      auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (*meet_ < meet_count_ && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      }
+    }
     return r_->ReadFile(path, max_bytes);
   }
   Result<std::string> ReadLink(std::string_view path) override { return r_->ReadLink(path); }
@@ -155,6 +164,8 @@ class CountingReader : public SysfsReader {
  private:
   std::unique_ptr<SysfsReader> r_;
   std::atomic<int>* files_;
+  std::atomic<int>* meet_;
+  int meet_count_;
 };
 
 TEST(ParallelWalk, TheOtherThreadsWalkWhileTheSinkIsBusy) {
@@ -164,12 +175,14 @@ TEST(ParallelWalk, TheOtherThreadsWalkWhileTheSinkIsBusy) {
   // calling thread's).
   std::atomic<int> files[3] = {0, 0, 0};
   std::atomic<int> opened = 0;
+  std::atomic<int> walkers_reading = 0;  // the two walker threads meet at their first read
   ReaderFactory real = RealSysfsReaders(tree.root());
   ReaderFactory counting = [&]() -> Result<std::unique_ptr<SysfsReader>> {
     int i = opened++;
     auto r = real();
     if (!r.ok() || i >= 3) return r;
-    return std::unique_ptr<SysfsReader>(std::make_unique<CountingReader>(std::move(*r), &files[i]));
+    return std::unique_ptr<SysfsReader>(std::make_unique<CountingReader>(
+        std::move(*r), &files[i], i > 0 ? &walkers_reading : nullptr, 2));
   };
   // The sink holds the calling thread for 100 ms at the first device: the walkers, not the
   // calling thread, must walk (nearly) everything meanwhile.
